@@ -1,0 +1,27 @@
+"""bonas: neural architecture search by Bayesian optimization and surrogate models, on Optuna studies."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Architecture": "bonas.architecture",
+    "Cell": "bonas.architecture",
+    "search": "bonas.search",
+    "SearchResult": "bonas.search",
+    "load_benchmark": "bonas.tabular",
+    "get_space": "bonas.spaces",
+    "make_sampler": "bonas.samplers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bonas' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -1,0 +1,37 @@
+"""The exceptions bonas raises.
+
+Every error derives from :class:`BonasError` and from the built-in exception it resembles, so callers
+can catch either ``bonas.errors.BonasError`` or the familiar built-in (``ValueError``...).
+"""
+
+from __future__ import annotations
+
+
+class BonasError(Exception):
+    """Root of every error raised by bonas."""
+
+
+class InvalidArchitectureError(BonasError, ValueError):
+    """An architecture, architecture string or parameter dict is not part of the search space."""
+
+
+class UnknownNameError(BonasError, ValueError):
+    """A name (benchmark, dataset, searcher, operation...) is not one bonas knows."""
+
+
+class DataFileNotFoundError(BonasError, FileNotFoundError):
+    """A data file bonas needs is not where it was looked for."""
+
+
+class SearchSpaceTooLargeError(BonasError, ValueError):
+    """An operation that needs the whole space (enumeration) was asked of a space too large for it."""
+
+
+class SearchSpaceExhaustedError(BonasError, RuntimeError):
+    """Every architecture of the space has already been evaluated."""
+
+
+def unknown_name(kind: str, value: object, valid: object) -> UnknownNameError:
+    """Build the error for an unknown ``kind`` name, listing the valid ones."""
+    valid_list = ", ".join(repr(v) for v in sorted(valid, key=str))  # type: ignore[call-overload]
+    return UnknownNameError(f"Unknown {kind} {value!r}. Valid {kind}s: {valid_list}.")

@@ -1,0 +1,78 @@
+"""Tabular benchmarks: objectives that look an architecture's metrics up instead of training it.
+
+A benchmark is a callable objective (``benchmark(arch) -> metrics``) bound to its search space. Every
+benchmark returns at least ``val_accuracy`` (what searches maximise, in percent) and, where the table
+has it, ``test_accuracy``; each knows its :class:`Optimum` when the table can be enumerated.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from bonas.architecture import Architecture
+from bonas.spaces.base import SearchSpace
+
+#: The metric every benchmark returns and searches maximise.
+VALIDATION_METRIC = "val_accuracy"
+TEST_METRIC = "test_accuracy"
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The best values in a benchmark's table, for regret.
+
+    Args:
+        val_accuracy: best validation accuracy over the table.
+        test_accuracy: best test accuracy over the table (None when the table has no test accuracy).
+        best_val_architecture: string form of an architecture reaching ``val_accuracy``.
+    """
+
+    val_accuracy: float
+    test_accuracy: float | None
+    best_val_architecture: str
+
+
+class TabularBenchmark(ABC):
+    """An objective answered from a table (or a surrogate) instead of training.
+
+    Subclasses set :attr:`name` and :attr:`space` and implement :meth:`query`.
+
+    Args:
+        noisy: return one training seed's value (chosen by the query's rng) instead of the mean, where
+            the table has several seeds.
+        seed: seed of the rng used by calls that pass none.
+    """
+
+    name: str
+    space: SearchSpace
+
+    def __init__(self, *, noisy: bool = False, seed: int | None = None) -> None:
+        self.noisy = noisy
+        self._rng = np.random.default_rng(seed)
+
+    @abstractmethod
+    def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
+        """Metrics of an architecture already validated against :attr:`space`."""
+
+    @property
+    @abstractmethod
+    def optimum(self) -> Optimum | None:
+        """Best table values, or None for spaces that cannot be enumerated (NB301)."""
+
+    def __call__(self, architecture: Architecture, rng: np.random.Generator | None = None) -> dict[str, float]:
+        """Metrics of ``architecture``: ``val_accuracy`` (percent), and what else the table holds."""
+        self.space.validate(architecture)
+        return self.query(architecture, self._rng if rng is None else rng)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, noisy={self.noisy})"
+
+
+def pick_seed_value(values: list[float] | tuple[float, ...], noisy: bool, rng: np.random.Generator) -> float:
+    """The mean of per-seed ``values``, or one of them at random when ``noisy``."""
+    if noisy:
+        return float(values[int(rng.integers(len(values)))])
+    return float(np.mean(values))

