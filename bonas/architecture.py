@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import networkx as nx
@@ -63,9 +63,8 @@ class Cell:
                 raise InvalidArchitectureError(
                     f"Edge {source}->{target} names a node outside 0..{n - 1}; fix the edge list."
                 )
-        graph = self.to_networkx()
-        if not nx.is_directed_acyclic_graph(graph):
-            cycle = nx.find_cycle(graph)
+        if not _is_acyclic(n, self.edges):
+            cycle = [edge[:2] for edge in nx.find_cycle(self.to_networkx())]
             raise InvalidArchitectureError(f"A cell must be acyclic, but it has the cycle {cycle}.")
 
     def to_networkx(self) -> nx.MultiDiGraph:
@@ -101,10 +100,10 @@ class Cell:
         to_output = nx.ancestors(graph, self.output) | {self.output}
         return graph.subgraph(from_inputs & to_output).copy()
 
-    @cached_property
+    @property
     def canonical_form(self) -> str:
         """A string equal for two cells exactly when their operation graphs are isomorphic."""
-        return canonical_form(self.operation_graph())
+        return _cell_canonical_form(self)
 
 
 @dataclass(frozen=True)
@@ -166,6 +165,31 @@ class Architecture:
         return hashlib.blake2b(f"{self.space}|{key}".encode(), digest_size=8).hexdigest()
 
 
+@lru_cache(maxsize=2**16)
+def _cell_canonical_form(cell: Cell) -> str:
+    # Searches meet the same cells again and again (mutations, rejected repeats): cache by value.
+    return canonical_form(cell.operation_graph())
+
+
+def _is_acyclic(n: int, edges: tuple[tuple[int, int, str], ...]) -> bool:
+    """Kahn's algorithm; cheaper than building a networkx graph for every cell."""
+    indegree = [0] * n
+    successors: list[list[int]] = [[] for _ in range(n)]
+    for source, target, _ in edges:
+        indegree[target] += 1
+        successors[source].append(target)
+    ready = [v for v in range(n) if indegree[v] == 0]
+    visited = 0
+    while ready:
+        v = ready.pop()
+        visited += 1
+        for s in successors[v]:
+            indegree[s] -= 1
+            if indegree[s] == 0:
+                ready.append(s)
+    return visited == n
+
+
 def canonical_form(graph: nx.DiGraph) -> str:
     """Canonical string of a small node-labelled DAG (attribute ``label``).
 
@@ -224,7 +248,9 @@ def _search(
     best: str | None = None
     for v in (u for u, colour in enumerate(colours) if colour == target):
         individualised = _rank([(colour, 0 if u == v else 1) for u, colour in enumerate(colours)])
-        candidate = _search(_refine(individualised, predecessors, successors), predecessors, successors, labels)
+        candidate = _search(
+            _refine(individualised, predecessors, successors), predecessors, successors, labels
+        )
         if best is None or candidate < best:
             best = candidate
     assert best is not None

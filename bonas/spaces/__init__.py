@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from bonas.errors import unknown_name
 from bonas.spaces.base import Categorical, SearchSpace
 from bonas.spaces.categorical import CategoricalSpace, mlp_space
+from bonas.spaces.darts import DartsSpace
 from bonas.spaces.nb201 import NB201Space
+from bonas.spaces.nbgraph import NBGraphSpace
 
 _SPACES: dict[str, Callable[[], SearchSpace]] = {
     "nb201": NB201Space,
     "mlp": mlp_space,
+    "darts": DartsSpace,
+    "nbgraph": NBGraphSpace,
+    "nbgraph-proteins": partial(NBGraphSpace, proteins=True),
 }
 
 
@@ -26,4 +32,14 @@ def space_names() -> list[str]:
     return sorted(_SPACES)
 
 
-__all__ = ["Categorical", "CategoricalSpace", "NB201Space", "SearchSpace", "get_space", "mlp_space", "space_names"]
+__all__ = [
+    "Categorical",
+    "CategoricalSpace",
+    "DartsSpace",
+    "NB201Space",
+    "NBGraphSpace",
+    "SearchSpace",
+    "get_space",
+    "mlp_space",
+    "space_names",
+]

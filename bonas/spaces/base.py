@@ -79,7 +79,11 @@ class SearchSpace(ABC):
         """The architecture whose string form is ``text``; raises InvalidArchitectureError if malformed."""
 
     def check_params(self, params: Params) -> None:
-        """Raise InvalidArchitectureError if ``params`` (complete, in range) is not valid in this space."""
+        """Raise InvalidArchitectureError if ``params`` (complete, in range) is not valid in this space.
+
+        Every combination of choices is valid unless a subclass says otherwise.
+        """
+        return
 
     # -- Conversions ---------------------------------------------------------------------------------
 
@@ -182,7 +186,9 @@ class SearchSpace(ABC):
                 params[parameter.name] = parameter.choices[int(rng.integers(len(parameter.choices)))]
         return params
 
-    def mutate(self, architecture: Architecture, rng: np.random.Generator, *, max_tries: int = 100) -> Architecture:
+    def mutate(
+        self, architecture: Architecture, rng: np.random.Generator, *, max_tries: int = 100
+    ) -> Architecture:
         """A valid architecture one edit away: one active parameter changed to another value.
 
         Parameters that the edit activates are drawn at random; those it deactivates are dropped.
@@ -307,4 +313,3 @@ def split_pairs(text: str, separator: str = ",") -> list[tuple[str, str]]:
             raise InvalidArchitectureError(f"Malformed item {item!r} in {text!r}; expected name=value.")
         pairs.append((key.strip(), value.strip()))
     return pairs
-

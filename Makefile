@@ -1,0 +1,33 @@
+# The two set-up commands: `make bench` and `make test`. Each creates/updates .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Benchmark data a user brings lives in data/; on our machines and CI, ../shared/data holds it.
+BONAS_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(CURDIR)/data)
+export BONAS_DATA_DIR
+
+BENCH_ARGS := $(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(filter 1 yes true,$(FORCE)),--force)
+
+.PHONY: bench test lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check bonas benchmarks tests
+	$(BIN)/ruff format --check bonas benchmarks tests
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,115 @@
+"""``python -m benchmarks``: run searchers x benchmarks x seeds and write results/bench/.
+
+Examples::
+
+    python -m benchmarks                                  # the default grid (make bench)
+    python -m benchmarks --quick                          # a small grid in a few minutes
+    python -m benchmarks --benchmarks nb201-cifar10 --searchers local-search --seeds 3 --budget 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from benchmarks.grid import (
+    DEFAULT_BUDGET,
+    DEFAULT_SEEDS,
+    QUICK_BUDGET,
+    QUICK_SEEDS,
+    REPORT_AT,
+    SEARCHERS,
+    cached_benchmark,
+    grid,
+)
+from benchmarks.report import markdown_table, plot_curves, summarise
+from benchmarks.runner import run_grid
+from bonas.errors import DataFileNotFoundError, unknown_name
+from bonas.samplers import sampler_names
+from bonas.tabular import benchmark_names
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--benchmarks", nargs="+", help=f"benchmark names (default: {', '.join(DEFAULT_SEEDS)})"
+    )
+    parser.add_argument("--searchers", nargs="+", help=f"searcher names (default: {', '.join(SEARCHERS)})")
+    parser.add_argument(
+        "--seeds", type=int, help="seeds per benchmark (default: 20 on NB201/AnalogNAS, 10 else)"
+    )
+    parser.add_argument("--budget", type=int, help=f"queries per run (default {DEFAULT_BUDGET})")
+    parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
+    parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
+    parser.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
+    parser.add_argument("--quick", action="store_true", help="small grid: 4 benchmarks, 2 seeds, 50 queries")
+    return parser.parse_args(argv)
+
+
+def available(seeds: dict[str, int], data_dir: str | None) -> dict[str, int]:
+    """The benchmarks whose data files are present; the others are skipped with a message."""
+    kept = {}
+    for name, n_seeds in seeds.items():
+        try:
+            cached_benchmark(name, data_dir)
+        except DataFileNotFoundError as error:
+            print(f"Skipping {name}: {error}")
+            continue
+        kept[name] = n_seeds
+    return kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    seeds = dict(QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
+    budget = args.budget or (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
+    if args.benchmarks:
+        for name in args.benchmarks:
+            if name not in benchmark_names():
+                raise unknown_name("benchmark", name, benchmark_names())
+        seeds = {name: seeds.get(name, DEFAULT_SEEDS.get(name, 10)) for name in args.benchmarks}
+    if args.seeds:
+        seeds = dict.fromkeys(seeds, args.seeds)
+    searchers = tuple(args.searchers or SEARCHERS)
+    for name in searchers:
+        if name not in sampler_names():
+            raise unknown_name("searcher", name, sampler_names())
+    seeds = available(seeds, args.data_dir)
+
+    specs = grid(seeds, searchers, budget)
+    print(f"{len(specs)} runs: {len(seeds)} benchmarks x {len(searchers)} searchers, {budget} queries each")
+    with tqdm(total=len(specs), desc="runs", unit="run") as bar:
+        runs = run_grid(
+            specs, args.out, data_dir=args.data_dir, force=args.force, jobs=args.jobs, progress=bar.update
+        )
+
+    report_at = tuple(q for q in REPORT_AT if q <= budget)
+    if budget not in report_at:
+        report_at = (*report_at, budget)
+    summary = summarise(runs, report_at)
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(args.out / "summary.csv", index=False)
+    table = markdown_table(summary, tuple(dict.fromkeys(q for q in (100, budget) if q in report_at)))
+    elapsed = time.perf_counter() - started
+    (args.out / "summary.md").write_text(
+        f"{table}\nValidation regret in accuracy points (mean ± std over seeds); wall time {elapsed:.0f} s.\n"
+    )
+    plots = plot_curves(runs, args.out / "plots")
+    print(table)
+    print(
+        f"Wrote {args.out / 'summary.csv'}, {args.out / 'summary.md'} and {len(plots)} plots in {args.out / 'plots'}"
+    )
+    print(f"Total wall time: {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

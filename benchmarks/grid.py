@@ -1,0 +1,90 @@
+"""What `make bench` runs: searchers x benchmarks x seeds, and how a run is identified for the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import optuna
+
+import bonas
+from bonas.samplers import make_sampler
+from bonas.tabular import TabularBenchmark, load_benchmark
+
+#: Queries per run, and the query counts reported in the summary.
+DEFAULT_BUDGET = 150
+REPORT_AT = (25, 50, 100, 150)
+
+SEARCHERS = ("random", "regularized-evolution", "local-search", "reinforce", "optuna-tpe", "optuna-gp")
+
+#: benchmark -> number of seeds in the default grid.
+DEFAULT_SEEDS = {
+    "nb201-cifar10": 20,
+    "nb201-cifar100": 20,
+    "nb201-imagenet16-120": 20,
+    "analognas-baseline": 20,
+    "nbgraph-cora": 10,
+    "nbgraph-citeseer": 10,
+    "nbgraph-pubmed": 10,
+    "nbgraph-photo": 10,
+    "nbgraph-computers": 10,
+    "nbgraph-arxiv": 10,
+    "nb301": 10,
+}
+
+#: The QUICK=1 grid: a few benchmarks, 2 seeds, 50 queries (well under 3 minutes on 2 cores).
+QUICK_SEEDS = {"nb201-cifar10": 2, "analognas-baseline": 2, "nbgraph-cora": 2, "nb301": 2}
+QUICK_BUDGET = 50
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the grid: a searcher on a benchmark with one seed and budget."""
+
+    benchmark: str
+    searcher: str
+    seed: int
+    budget: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.benchmark}/{self.searcher}/seed{self.seed}"
+
+
+def grid(benchmarks: dict[str, int], searchers: tuple[str, ...] | list[str], budget: int) -> list[RunSpec]:
+    """Every run of ``searchers`` on ``benchmarks`` (name -> number of seeds, seeds 0..n-1)."""
+    return [
+        RunSpec(benchmark, searcher, seed, budget)
+        for benchmark, n_seeds in benchmarks.items()
+        for searcher in searchers
+        for seed in range(n_seeds)
+    ]
+
+
+@cache
+def cached_benchmark(name: str, data_dir: str | None) -> TabularBenchmark:
+    """One benchmark instance per process (tables load once per worker)."""
+    return load_benchmark(name, data_dir=data_dir)
+
+
+def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
+    """Changes whenever the run's result could: its spec or the source of the code it runs."""
+    benchmark = cached_benchmark(spec.benchmark, data_dir)
+    sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed)
+    sources = {
+        Path(inspect.getfile(cls)).resolve()
+        for cls in (type(sampler), type(benchmark), type(benchmark.space))
+        if cls.__module__.startswith("bonas")
+    }
+    package = Path(bonas.__file__).parent
+    for core in ("architecture.py", "search.py", "samplers/base.py", "spaces/base.py", "tabular/base.py"):
+        sources.add(package / core)
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(repr((spec, optuna.__version__)).encode())
+    digest.update(Path(__file__).with_name("runner.py").read_bytes())
+    for source in sorted(sources):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,148 @@
+"""Turning finished runs into summary.csv, a markdown table and regret-curve plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.grid import REPORT_AT, RunSpec
+
+SUMMARY_COLUMNS = [
+    "benchmark",
+    "searcher",
+    "queries",
+    "n_seeds",
+    "mean_val_regret",
+    "std_val_regret",
+    "mean_test_regret",
+    "hit_rate",
+    "overhead_s_per_query",
+    "mean_best_val",
+    "std_best_val",
+]
+
+#: Regret below this counts as having found the validation optimum (table values are rounded floats).
+HIT_TOLERANCE = 1e-9
+
+
+def summarise(runs: dict[RunSpec, pd.DataFrame], report_at: tuple[int, ...] = REPORT_AT) -> pd.DataFrame:
+    """One row per benchmark x searcher x reported query count (see SUMMARY_COLUMNS).
+
+    ``overhead_s_per_query`` is the searcher's wall time per query up to that point, objective
+    excluded; ``mean_best_val`` is the best validation accuracy found (the measure for NB301, whose
+    optimum is unknown).
+    """
+    rows = []
+    groups: dict[tuple[str, str], list[pd.DataFrame]] = {}
+    for spec, frame in runs.items():
+        groups.setdefault((spec.benchmark, spec.searcher), []).append(frame)
+    for (benchmark, searcher), frames in groups.items():
+        for queries in report_at:
+            upto = [frame[frame["query"] <= queries] for frame in frames if frame["query"].max() >= queries]
+            if not upto:
+                continue
+            last = pd.DataFrame([frame.iloc[-1] for frame in upto])
+            overhead = [frame["propose_seconds"].sum() / len(frame) for frame in upto]
+            rows.append(
+                {
+                    "benchmark": benchmark,
+                    "searcher": searcher,
+                    "queries": queries,
+                    "n_seeds": len(upto),
+                    "mean_val_regret": last["val_regret"].mean(),
+                    "std_val_regret": last["val_regret"].std(ddof=0),
+                    "mean_test_regret": last["test_regret"].mean(),
+                    "hit_rate": (last["val_regret"] <= HIT_TOLERANCE).mean()
+                    if last["val_regret"].notna().all()
+                    else np.nan,
+                    "overhead_s_per_query": float(np.median(overhead)),
+                    "mean_best_val": last["best_val_accuracy"].mean(),
+                    "std_best_val": last["best_val_accuracy"].std(ddof=0),
+                }
+            )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def markdown_table(summary: pd.DataFrame, queries: tuple[int, ...] = (100, 150)) -> str:
+    """A compact markdown table: per benchmark and searcher, regret mean ± std at ``queries``."""
+    if summary.empty:
+        return "(no runs)\n"
+    final = max(queries)
+    header = ["benchmark", "searcher", "seeds"]
+    header += [f"val regret @{q}" for q in queries]
+    header += [f"test regret @{final}", f"hit rate @{final}", "overhead s/query"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (benchmark, searcher), group in summary.groupby(["benchmark", "searcher"], sort=False):
+        by_queries = group.set_index("queries")
+        if final not in by_queries.index:
+            continue
+        row = by_queries.loc[final]
+        cells = [benchmark, searcher, str(int(row["n_seeds"]))]
+        for q in queries:
+            cells.append(_regret_cell(by_queries.loc[q]) if q in by_queries.index else "")
+        cells.append(_number(row["mean_test_regret"]))
+        cells.append(_number(row["hit_rate"], "{:.0%}"))
+        cells.append(f"{row['overhead_s_per_query']:.4f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _regret_cell(row: pd.Series) -> str:
+    if pd.isna(row["mean_val_regret"]):  # no known optimum: report the best validation accuracy found
+        return f"best val {row['mean_best_val']:.3f} ± {row['std_best_val']:.3f}"
+    return f"{row['mean_val_regret']:.3f} ± {row['std_val_regret']:.3f}"
+
+
+def _number(value: float, template: str = "{:.3f}") -> str:
+    return "n/a" if pd.isna(value) else template.format(value)
+
+
+def plot_curves(runs: dict[RunSpec, pd.DataFrame], out: Path) -> list[Path]:
+    """One PNG per benchmark: mean validation regret per query (log y) with a ±1 standard-error band;
+    for benchmarks without a known optimum, mean best validation accuracy (linear y)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_benchmark: dict[str, dict[str, list[pd.DataFrame]]] = {}
+    for spec, frame in runs.items():
+        by_benchmark.setdefault(spec.benchmark, {}).setdefault(spec.searcher, []).append(frame)
+    paths = []
+    out.mkdir(parents=True, exist_ok=True)
+    for benchmark, searchers in sorted(by_benchmark.items()):
+        figure, axes = plt.subplots(figsize=(7, 4.5))
+        has_optimum = all(
+            frame["val_regret"].notna().any() for frames in searchers.values() for frame in frames
+        )
+        column = "val_regret" if has_optimum else "best_val_accuracy"
+        for searcher, frames in sorted(searchers.items()):
+            length = min(len(frame) for frame in frames)
+            values = np.stack([frame[column].to_numpy(dtype=float)[:length] for frame in frames])
+            mean = np.nanmean(values, axis=0)
+            error = np.nanstd(values, axis=0) / np.sqrt(len(frames))
+            x = np.arange(1, length + 1)
+            if has_optimum:  # log scale: show a found optimum (regret 0) at the floor
+                floor = 1e-3
+                mean, lower, upper = np.maximum(mean, floor), np.maximum(mean - error, floor), mean + error
+            else:
+                lower, upper = mean - error, mean + error
+            axes.plot(x, mean, label=f"{searcher} (n={len(frames)})")
+            axes.fill_between(x, lower, upper, alpha=0.2)
+        axes.set_xlabel("queries")
+        if has_optimum:
+            axes.set_yscale("log")
+            axes.set_ylabel("validation regret (%, floor 1e-3)")
+        else:
+            axes.set_ylabel("best validation accuracy (%)")
+        axes.set_title(f"{benchmark}: mean ± 1 s.e. over seeds")
+        axes.grid(alpha=0.3, which="both")
+        axes.legend(fontsize=8)
+        figure.tight_layout()
+        path = out / f"{benchmark}.png"
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        paths.append(path)
+    return paths

@@ -1,0 +1,74 @@
+"""Searchers, each an Optuna sampler: bonas's own and Optuna's, by name.
+
+``make_sampler("regularized-evolution", space, seed=0)`` builds one; :func:`sampler_names` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from bonas.errors import unknown_name
+from bonas.samplers.base import ArchitectureSampler, Observation, SearchHistory
+from bonas.samplers.evolution import RegularizedEvolutionSampler
+from bonas.samplers.local_search import LocalSearchSampler
+from bonas.samplers.random import RandomSearchSampler
+from bonas.samplers.reinforce import ReinforceSampler
+from bonas.spaces.base import SearchSpace
+
+SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
+
+
+def _optuna_tpe(
+    space: SearchSpace, *, seed: int | None = None, **options: Any
+) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(seed=seed, **options)
+
+
+def _optuna_gp(space: SearchSpace, *, seed: int | None = None, **options: Any) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.GPSampler(seed=seed, **options)
+
+
+_SAMPLERS: dict[str, SamplerFactory] = {
+    "random": RandomSearchSampler,
+    "regularized-evolution": RegularizedEvolutionSampler,
+    "local-search": LocalSearchSampler,
+    "reinforce": ReinforceSampler,
+    "optuna-tpe": _optuna_tpe,
+    "optuna-gp": _optuna_gp,
+}
+
+#: Samplers that come from Optuna and do not avoid repeated architectures themselves.
+EXTERNAL_SAMPLERS = frozenset({"optuna-tpe", "optuna-gp"})
+
+
+def sampler_names() -> list[str]:
+    return sorted(_SAMPLERS)
+
+
+def make_sampler(
+    name: str, space: SearchSpace, *, seed: int | None = None, **options: Any
+) -> optuna.samplers.BaseSampler:
+    """The sampler called ``name`` (see :func:`sampler_names`) for ``space``.
+
+    Args:
+        options: keyword arguments of the sampler's constructor (e.g. ``population_size``).
+    """
+    if name not in _SAMPLERS:
+        raise unknown_name("searcher", name, _SAMPLERS)
+    return _SAMPLERS[name](space, seed=seed, **options)
+
+
+__all__ = [
+    "ArchitectureSampler",
+    "LocalSearchSampler",
+    "Observation",
+    "RandomSearchSampler",
+    "RegularizedEvolutionSampler",
+    "ReinforceSampler",
+    "SearchHistory",
+    "make_sampler",
+    "sampler_names",
+]

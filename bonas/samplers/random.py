@@ -1,0 +1,15 @@
+"""Random search: uniformly random architectures, never one already evaluated."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bonas.architecture import Architecture
+from bonas.samplers.base import ArchitectureSampler, SearchHistory
+
+
+class RandomSearchSampler(ArchitectureSampler):
+    """Uniform random search over the space (the baseline every searcher must beat)."""
+
+    def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
+        return self.random_new(history, rng)
