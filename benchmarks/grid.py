@@ -80,7 +80,7 @@ def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
         if cls.__module__.startswith("bonas")
     }
     package = Path(bonas.__file__).parent
-    for core in ("architecture.py", "search.py", "samplers/base.py", "spaces/base.py", "tabular/base.py"):
+    for core in ("architecture.py", "study.py", "samplers/base.py", "spaces/base.py", "tabular/base.py"):
         sources.add(package / core)
     digest = hashlib.blake2b(digest_size=8)
     digest.update(repr((spec, optuna.__version__)).encode())

