@@ -5,7 +5,7 @@ dict ``{6-tuple: analognasbench.data.Architecture}`` whose drift fields hold
 ``analognasbench.data.DriftMeasurement`` objects. Importing ``analognasbench`` fails with current
 setuptools (it imports ``pkg_resources``), and unpickling it as is would run whatever the file names, so
 :func:`read_records` finds the file without importing the package and reads it with
-:class:`RestrictedUnpickler`, which maps those two classes to inert records and refuses every other.
+:func:`bonas.tabular.safe_pickle.load_allowed`, which maps those two classes to inert records and refuses every other.
 :func:`convert_records` then turns the records into a plain table keyed by NB201 arch string.
 
 Every one of the 15,625 NB201 cells is in the table. Each cell has one number per metric (no training
@@ -39,6 +39,7 @@ from bonas.data import package_file
 from bonas.errors import InvalidArchitectureError, unknown_name
 from bonas.spaces.nb201 import EDGES, NB201Space, to_arch_string
 from bonas.tabular.base import Optimum, TabularBenchmark
+from bonas.tabular.safe_pickle import load_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -97,26 +98,8 @@ ALLOWED_GLOBALS: dict[tuple[str, str], type] = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that only knows the two AnalogNAS record classes.
-
-    The table needs nothing else (its keys are tuples of ints, its values floats), so any other global,
-    builtins included, is refused with :class:`pickle.UnpicklingError`.
-    """
-
-    def find_class(self, module: str, name: str) -> type:
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            allowed = ", ".join(f"{m}.{n}" for m, n in ALLOWED_GLOBALS)
-            raise pickle.UnpicklingError(
-                f"Refusing to load global {module}.{name} from the AnalogNAS table; only {allowed} are "
-                "allowed. The file is not the one analog-nasbench 0.1.3 ships: reinstall that package."
-            ) from None
-
-
 def read_records(source: str | os.PathLike[str] | BinaryIO) -> dict[Any, Any]:
-    """The package's pickle, read with :class:`RestrictedUnpickler`.
+    """The package's pickle, read with an allow-list of the two record classes.
 
     Args:
         source: path of ``data.anb`` or an open binary file.
@@ -131,7 +114,7 @@ def read_records(source: str | os.PathLike[str] | BinaryIO) -> dict[Any, Any]:
     if isinstance(source, str | os.PathLike):
         with Path(source).open("rb") as handle:
             return read_records(handle)
-    records = RestrictedUnpickler(source).load()
+    records = load_allowed(source, ALLOWED_GLOBALS, "the AnalogNAS table")
     if not isinstance(records, dict):
         raise pickle.UnpicklingError(f"The AnalogNAS table should be a dict, got {type(records).__name__}.")
     return records

@@ -19,7 +19,6 @@ download), so ``noisy=True`` has nothing to draw from and returns the same value
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -33,6 +32,7 @@ from bonas.data import package_file
 from bonas.errors import unknown_name
 from bonas.spaces.nbgraph import LINKS, N_NODES, OPERATIONS, NBGraphSpace, to_arch_string
 from bonas.tabular.base import Optimum, TabularBenchmark
+from bonas.tabular.safe_pickle import REAL, load_allowed
 
 #: The 9 datasets; proteins uses the 5-operation space.
 DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
@@ -68,29 +68,18 @@ class NBGraphRecord:
         }
 
 
-class _NumpyScalarUnpickler(pickle.Unpickler):
-    """Unpickles builtins and numpy float scalars only; any other global is refused."""
-
-    _ALLOWED = frozenset(
-        {
-            ("numpy.core.multiarray", "scalar"),
-            ("numpy._core.multiarray", "scalar"),
-            ("numpy", "dtype"),
-        }
-    )
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(
-                f"Refusing to unpickle {module}.{name}: a NAS-Bench-Graph table holds only numbers."
-            )
-        return super().find_class(module, name)
+#: A NAS-Bench-Graph table holds builtins and numpy float scalars only.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "scalar"): REAL,
+    ("numpy._core.multiarray", "scalar"): REAL,
+    ("numpy", "dtype"): REAL,
+}
 
 
 def read_bench_file(path: Path) -> dict[int, dict[str, Any]]:
     """The raw dict of a ``.bench`` file (key -> {valid_perf, perf, latency, para})."""
     with path.open("rb") as handle:
-        return _NumpyScalarUnpickler(handle).load()
+        return load_allowed(handle, _ALLOWED_GLOBALS, f"NAS-Bench-Graph table {path.name}")
 
 
 def convert_records(raw: dict[int, dict[str, Any]]) -> dict[int, NBGraphRecord]:
