@@ -161,8 +161,8 @@ def _run_trial(
         trial.set_user_attr(PROPOSE_SECONDS_ATTR, time.perf_counter() - started)
         trial.set_user_attr(ARCH_ATTR, str(architecture))
         trial.set_user_attr(ARCH_HASH_ATTR, architecture.canonical_hash)
-    except SearchSpaceExhaustedError:
-        study.tell(trial, state=TrialState.FAIL)
+    except SearchSpaceExhaustedError as error:
+        _fail(study, trial, f"search space exhausted: {error}")
         raise
     except Exception as error:
         _fail(study, trial, f"proposal failed: {type(error).__name__}: {error}")

@@ -13,6 +13,7 @@ import optuna
 from bonas.errors import unknown_name
 from bonas.samplers.base import ArchitectureSampler, Observation, SearchHistory
 from bonas.samplers.evolution import RegularizedEvolutionSampler
+from bonas.samplers.external import NoRepeatSampler
 from bonas.samplers.local_search import LocalSearchSampler
 from bonas.samplers.random import RandomSearchSampler
 from bonas.samplers.reinforce import ReinforceSampler
@@ -21,14 +22,12 @@ from bonas.spaces.base import SearchSpace
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 
 
-def _optuna_tpe(
-    space: SearchSpace, *, seed: int | None = None, **options: Any
-) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(seed=seed, **options)
+def _optuna_tpe(space: SearchSpace, *, seed: int | None = None, **options: Any) -> NoRepeatSampler:
+    return NoRepeatSampler(optuna.samplers.TPESampler(seed=seed, **options), space, seed=seed)
 
 
-def _optuna_gp(space: SearchSpace, *, seed: int | None = None, **options: Any) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.GPSampler(seed=seed, **options)
+def _optuna_gp(space: SearchSpace, *, seed: int | None = None, **options: Any) -> NoRepeatSampler:
+    return NoRepeatSampler(optuna.samplers.GPSampler(seed=seed, **options), space, seed=seed)
 
 
 _SAMPLERS: dict[str, SamplerFactory] = {
@@ -39,9 +38,6 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     "optuna-tpe": _optuna_tpe,
     "optuna-gp": _optuna_gp,
 }
-
-#: Samplers that come from Optuna and do not avoid repeated architectures themselves.
-EXTERNAL_SAMPLERS = frozenset({"optuna-tpe", "optuna-gp"})
 
 
 def sampler_names() -> list[str]:
@@ -64,6 +60,7 @@ def make_sampler(
 __all__ = [
     "ArchitectureSampler",
     "LocalSearchSampler",
+    "NoRepeatSampler",
     "Observation",
     "RandomSearchSampler",
     "RegularizedEvolutionSampler",

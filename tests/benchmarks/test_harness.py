@@ -1,0 +1,302 @@
+"""The bench harness (``python -m benchmarks``): trajectories, summaries, plots, the cached grid, the CLI.
+
+The top-level ``benchmarks`` package is the harness under test; this folder is ``tests.benchmarks``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+# run_grid's worker processes import torch (to keep it single-threaded); importing it here once lets
+# the forked workers inherit it instead of paying ~1.5 s per process pool.
+import torch  # noqa: F401
+
+import benchmarks
+import benchmarks.runner
+from benchmarks.__main__ import main
+from benchmarks.grid import RunSpec, grid
+from benchmarks.report import SUMMARY_COLUMNS, markdown_table, plot_curves, summarise
+from benchmarks.runner import RUN_COLUMNS, run_grid, run_path, trajectory
+from bonas.errors import UnknownNameError
+from bonas.tabular import Optimum
+from tests.conftest import REPO_ROOT
+
+NAN = math.nan
+
+
+def test_benchmarks_is_the_top_level_harness() -> None:
+    assert Path(benchmarks.__file__).resolve().parent == REPO_ROOT / "benchmarks"
+    assert benchmarks.runner.__name__ == "benchmarks.runner"
+
+
+# -- trajectory ------------------------------------------------------------------------------------------
+
+
+def history(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    """A history frame (as bonas.study.history_frame builds) from (state, query, repeat_of,
+    fail_reason, propose_seconds, val_accuracy, test_accuracy) rows."""
+    columns = [
+        "state",
+        "query",
+        "repeat_of",
+        "fail_reason",
+        "propose_seconds",
+        "val_accuracy",
+        "test_accuracy",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.insert(0, "trial", range(len(frame)))
+    frame["query"] = frame["query"].astype("Int64")
+    return frame
+
+
+#: Queries 1-5 with a repeat (trial 1), an objective failure (trial 3, query 3), a proposal failure
+#: (trial 4, no proposal time recorded) and a trailing repeat (trial 7).
+HISTORY_ROWS = [
+    ("COMPLETE", 1, None, None, 0.1, 80.0, 79.0),
+    ("COMPLETE", pd.NA, 0, None, 0.2, NAN, NAN),
+    ("COMPLETE", 2, None, None, 0.3, 85.0, 83.0),
+    ("FAIL", 3, None, "RuntimeError: boom", 0.05, NAN, NAN),
+    ("FAIL", pd.NA, None, "proposal failed: InvalidArchitectureError", NAN, NAN, NAN),
+    ("COMPLETE", 4, None, None, 0.1, 84.0, 90.0),
+    ("COMPLETE", 5, None, None, 0.2, 90.0, 88.0),
+    ("COMPLETE", pd.NA, 6, None, 0.4, NAN, NAN),
+]
+
+
+def test_trajectory_follows_the_best_by_validation() -> None:
+    frame = trajectory(history(HISTORY_ROWS), Optimum(91.0, 92.0, "|best|"))
+    assert list(frame.columns) == RUN_COLUMNS
+    assert frame["query"].tolist() == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(frame["val_accuracy"], [80, 85, NAN, 84, 90])
+    np.testing.assert_allclose(frame["best_val_accuracy"], [80, 85, 85, 85, 90])
+    np.testing.assert_allclose(frame["val_regret"], [11, 6, 6, 6, 1])
+    # Test regret is that of the best-by-validation architecture, not the best test accuracy seen (90).
+    np.testing.assert_allclose(frame["test_regret"], [13, 9, 9, 9, 4])
+    # A repeat's and a failed proposal's time is charged to the next query; a trailing repeat's to none.
+    np.testing.assert_allclose(frame["propose_seconds"], [0.1, 0.5, 0.05, 0.1, 0.2])
+
+
+def test_trajectory_before_any_success_and_without_optimum_or_test() -> None:
+    rows = [
+        ("FAIL", 1, None, "RuntimeError: boom", 0.1, NAN, NAN),
+        ("COMPLETE", 2, None, None, 0.1, 70.0, NAN),
+        ("COMPLETE", 3, None, None, 0.1, 75.0, NAN),
+    ]
+    frame = trajectory(history(rows), Optimum(80.0, None, "|best|"))
+    np.testing.assert_allclose(frame["best_val_accuracy"], [NAN, 70, 75])
+    np.testing.assert_allclose(frame["val_regret"], [NAN, 10, 5])
+    assert frame["test_regret"].isna().all()
+
+    no_optimum = trajectory(history(rows).drop(columns=["test_accuracy"]), None)
+    assert no_optimum["val_regret"].isna().all()
+    assert no_optimum["test_accuracy"].isna().all()
+    np.testing.assert_allclose(no_optimum["best_val_accuracy"], [NAN, 70, 75])
+
+
+# -- summary, table, plots -------------------------------------------------------------------------------
+
+
+def run_frame(best_val: list[float], optimum: float | None, propose: float) -> pd.DataFrame:
+    best = np.asarray(best_val, dtype=float)
+    return pd.DataFrame(
+        {
+            "query": np.arange(1, len(best) + 1),
+            "val_accuracy": best,
+            "test_accuracy": NAN,
+            "best_val_accuracy": best,
+            "val_regret": optimum - best if optimum is not None else NAN,
+            "test_regret": NAN,
+            "propose_seconds": propose,
+        }
+    )[RUN_COLUMNS]
+
+
+@pytest.fixture
+def runs() -> dict[RunSpec, pd.DataFrame]:
+    """Searcher A on a benchmark with optimum 10 (seed 2 stopped after 2 queries); B on one without."""
+    return {
+        RunSpec("known", "A", 0, 4): run_frame([7, 8, 9, 10], 10.0, propose=0.1),
+        RunSpec("known", "A", 1, 4): run_frame([6, 6, 8, 8], 10.0, propose=0.3),
+        RunSpec("known", "A", 2, 4): run_frame([5, 7], 10.0, propose=0.2),
+        RunSpec("unknown", "B", 0, 4): run_frame([50, 60, 60, 70], None, propose=0.01),
+        RunSpec("unknown", "B", 1, 4): run_frame([40, 40, 60, 60], None, propose=0.01),
+    }
+
+
+def test_summarise(runs: dict[RunSpec, pd.DataFrame]) -> None:
+    summary = summarise(runs, (2, 4))
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    rows = summary.set_index(["benchmark", "searcher", "queries"])
+    assert len(rows) == 4
+
+    at2 = rows.loc[("known", "A", 2)]
+    assert at2["n_seeds"] == 3
+    assert at2["mean_val_regret"] == pytest.approx(3.0)  # regrets 2, 4, 3
+    assert at2["std_val_regret"] == pytest.approx(np.std([2, 4, 3]))
+    assert at2["hit_rate"] == 0.0
+    assert at2["overhead_s_per_query"] == pytest.approx(0.2)  # median of 0.1, 0.3, 0.2
+
+    at4 = rows.loc[("known", "A", 4)]
+    assert at4["n_seeds"] == 2  # seed 2 never reached 4 queries
+    assert at4["mean_val_regret"] == pytest.approx(1.0)
+    assert at4["std_val_regret"] == pytest.approx(1.0)
+    assert at4["hit_rate"] == pytest.approx(0.5)
+    assert math.isnan(at4["mean_test_regret"])
+    assert at4["mean_best_val"] == pytest.approx(9.0)
+
+    unknown = rows.loc[("unknown", "B", 4)]
+    assert math.isnan(unknown["mean_val_regret"]) and math.isnan(unknown["hit_rate"])
+    assert unknown["mean_best_val"] == pytest.approx(65.0)
+    assert unknown["std_best_val"] == pytest.approx(5.0)
+
+
+def test_summarise_of_no_runs_has_the_columns() -> None:
+    assert list(summarise({}, (2,)).columns) == SUMMARY_COLUMNS
+
+
+def test_markdown_table(runs: dict[RunSpec, pd.DataFrame]) -> None:
+    table = markdown_table(summarise(runs, (2, 4)), (2, 4))
+    lines = table.strip().splitlines()
+    assert lines[0] == (
+        "| benchmark | searcher | seeds | val regret @2 | val regret @4 | test regret @4 | hit rate @4 "
+        "| overhead s/query |"
+    )
+    assert lines[1] == "|" + "---|" * 8
+    known = next(line for line in lines if line.startswith("| known |"))
+    cells = [cell.strip() for cell in known.strip("|").split("|")]
+    assert cells[:3] == ["known", "A", "2"]
+    assert cells[3].startswith("3.000 ± ")
+    assert cells[4:7] == ["1.000 ± 1.000", "n/a", "50%"]
+    assert float(cells[7]) == pytest.approx(0.2)
+    unknown = next(line for line in lines if line.startswith("| unknown |"))
+    assert "best val 65.000 ± 5.000" in unknown
+    assert "| n/a | n/a |" in unknown  # neither test regret nor hit rate without an optimum
+    assert markdown_table(summarise({}, (2,)), (2,)) == "(no runs)\n"
+
+
+def test_plot_curves_writes_one_png_per_benchmark(runs: dict[RunSpec, pd.DataFrame], tmp_path: Path) -> None:
+    paths = plot_curves(runs, tmp_path / "plots")
+    assert sorted(path.name for path in paths) == ["known.png", "unknown.png"]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.stat().st_size > 1000
+
+
+# -- the cached grid -------------------------------------------------------------------------------------
+
+
+class _NoPool:
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("run_grid started processes although every run was cached")
+
+
+@pytest.fixture(scope="module")
+def tiny_grid(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[RunSpec], Path, dict[RunSpec, pd.DataFrame]]:
+    """nb201-cifar10 x (random, local-search) x 2 seeds x 15 queries, run once for the module."""
+    specs = grid({"nb201-cifar10": 2}, ("random", "local-search"), 15)
+    out = tmp_path_factory.mktemp("bench")
+    counted: list[int] = []
+    runs = run_grid(specs, out, data_dir=None, jobs=1, progress=counted.append)
+    assert sum(counted) == len(specs) == 4
+    return specs, out, runs
+
+
+def test_run_grid_writes_one_csv_per_run(tiny_grid) -> None:
+    specs, out, runs = tiny_grid
+    assert set(runs) == set(specs)
+    optimum = benchmarks.grid.cached_benchmark("nb201-cifar10", None).optimum
+    for spec in specs:
+        path = run_path(out, spec)
+        assert path == out / "runs" / "nb201-cifar10" / spec.searcher / f"seed{spec.seed}-q15.csv"
+        assert path.is_file() and path.with_suffix(".key").is_file()
+        frame = runs[spec]
+        assert list(frame.columns) == RUN_COLUMNS
+        assert frame["query"].tolist() == list(range(1, 16))
+        best = frame["best_val_accuracy"].to_numpy()
+        assert (np.diff(best) >= 0).all()
+        np.testing.assert_allclose(frame["val_regret"], optimum.val_accuracy - best)
+        assert (frame["val_regret"] >= 0).all()
+        assert (frame["propose_seconds"] >= 0).all()
+    assert not runs[specs[0]].equals(runs[specs[1]]), "seeds 0 and 1 should differ"
+
+
+def test_run_grid_reuses_cached_runs(tiny_grid, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs, out, runs = tiny_grid
+    monkeypatch.setattr(benchmarks.runner, "ProcessPoolExecutor", _NoPool)
+    counted: list[int] = []
+    again = run_grid(specs, out, data_dir=None, jobs=1, progress=counted.append)
+    assert counted == [len(specs)]
+    for spec in specs:
+        pd.testing.assert_frame_equal(again[spec], runs[spec])
+
+
+def test_run_grid_recomputes_stale_and_forced_runs(tiny_grid) -> None:
+    specs, out, runs = tiny_grid
+    timing_free = [column for column in RUN_COLUMNS if column != "propose_seconds"]
+
+    def tamper(spec: RunSpec) -> None:
+        path = run_path(out, spec)
+        frame = pd.read_csv(path)
+        frame["val_accuracy"] = -1.0
+        frame.to_csv(path, index=False)
+
+    for spec in specs:
+        tamper(spec)
+    run_path(out, specs[0]).with_suffix(".key").write_text("stale")
+    mixed = run_grid(specs, out, data_dir=None, jobs=1)
+    pd.testing.assert_frame_equal(mixed[specs[0]][timing_free], runs[specs[0]][timing_free])
+    assert (mixed[specs[1]]["val_accuracy"] == -1.0).all(), "a cached run was recomputed"
+
+    forced = run_grid(specs, out, data_dir=None, jobs=1, force=True)
+    for spec in specs:
+        pd.testing.assert_frame_equal(forced[spec][timing_free], runs[spec][timing_free])
+
+
+# -- the command line ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--benchmarks", "--searchers"])
+def test_main_rejects_unknown_names(flag: str, tmp_path: Path) -> None:
+    argv = ["--benchmarks", "nb201-cifar10", "--out", str(tmp_path), flag, "nope"]
+    with pytest.raises(UnknownNameError, match="'nope'"):
+        main(argv)
+    assert not any(tmp_path.iterdir())
+
+
+def test_main_runs_a_tiny_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--benchmarks", "nb201-cifar10", "--searchers", "random", "--seeds", "2", "--budget", "10"]
+    assert main([*argv, "--out", str(tmp_path), "--jobs", "1"]) == 0
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary.columns[:9]) == [
+        "benchmark",
+        "searcher",
+        "queries",
+        "n_seeds",
+        "mean_val_regret",
+        "std_val_regret",
+        "mean_test_regret",
+        "hit_rate",
+        "overhead_s_per_query",
+    ]
+    assert len(summary) == 1
+    row = summary.iloc[0]
+    assert (row["benchmark"], row["searcher"], row["queries"], row["n_seeds"]) == (
+        "nb201-cifar10",
+        "random",
+        10,
+        2,
+    )
+    assert row["mean_val_regret"] >= 0
+    assert 0 <= row["hit_rate"] <= 1
+    assert "| nb201-cifar10 | random | 2 |" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "plots" / "nb201-cifar10.png").is_file()
+    assert len(list((tmp_path / "runs").rglob("*.csv"))) == 2
+    assert "2 runs" in capsys.readouterr().out

@@ -1,0 +1,219 @@
+"""Every bonas architecture sampler against the conformance suite, plus per-strategy checks.
+
+The strategy checks search NB201 for ``number of nor_conv_3x3 edges + 0.01 * noise`` (noise a fixed
+pseudo-random tie-break per architecture): the optimum is the all-``nor_conv_3x3`` cell, and all runs
+are seeded, so each assertion either always holds or never does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+
+from bonas.architecture import Architecture
+from bonas.errors import UnknownNameError
+from bonas.samplers import (
+    ArchitectureSampler,
+    LocalSearchSampler,
+    NoRepeatSampler,
+    RegularizedEvolutionSampler,
+    ReinforceSampler,
+    make_sampler,
+    sampler_names,
+)
+from bonas.samplers.base import ArchitectureSampler as BaseArchitectureSampler
+from bonas.samplers.reinforce import _softmax
+from bonas.spaces import get_space, mlp_space
+from bonas.spaces.base import SearchSpace
+from bonas.spaces.nb201 import OPERATIONS, NB201Space
+from bonas.study import search
+from tests.samplers.conformance import ArchitectureSamplerConformance, SamplerFactory, hashed_score
+
+#: Every searcher name whose strategy is bonas's own (Optuna's samplers come wrapped in NoRepeatSampler,
+#: tested in tests/test_study.py).
+ARCHITECTURE_SAMPLERS = [
+    name
+    for name in sampler_names()
+    if isinstance(sampler := make_sampler(name, NB201Space()), ArchitectureSampler)
+    and not isinstance(sampler, NoRepeatSampler)
+]
+
+#: Constructor options that end each sampler's warm-up early enough for the suite's short budgets.
+SHORT_BUDGET_OPTIONS: dict[str, dict[str, Any]] = {
+    "regularized-evolution": {"population_size": 4, "tournament_size": 2},
+    "local-search": {"n_initial": 3},
+}
+
+SPACES = {"nb201": lambda: get_space("nb201"), "mlp": mlp_space, "darts": lambda: get_space("darts")}
+
+CONV = "nor_conv_3x3"
+
+
+def conv_count(architecture: Architecture) -> float:
+    """Number of nor_conv_3x3 edges of an NB201 cell, plus a tie-break below 0.01."""
+    return sum(value == CONV for _, value in architecture.params) + 0.01 * hashed_score(architecture)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_every_bonas_strategy_is_covered() -> None:
+    assert set(ARCHITECTURE_SAMPLERS) >= {"random", "regularized-evolution", "local-search", "reinforce"}
+    assert ArchitectureSampler is BaseArchitectureSampler
+    assert not {"optuna-tpe", "optuna-gp"} & set(ARCHITECTURE_SAMPLERS)
+
+
+class TestArchitectureSamplerConformance(ArchitectureSamplerConformance):
+    @pytest.fixture(params=sorted(SPACES))
+    def space(self, request: pytest.FixtureRequest) -> SearchSpace:
+        return SPACES[request.param]()
+
+    @pytest.fixture(params=ARCHITECTURE_SAMPLERS)
+    def sampler_factory(self, request: pytest.FixtureRequest) -> SamplerFactory:
+        name = request.param
+        options = SHORT_BUDGET_OPTIONS.get(name, {})
+        return lambda space, seed: make_sampler(name, space, seed=seed, **options)  # type: ignore[return-value]
+
+
+# -- constructor validation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sampler_class", "options", "quoted"),
+    [
+        (RegularizedEvolutionSampler, {"population_size": 0}, "population_size=0"),
+        (RegularizedEvolutionSampler, {"population_size": -3}, "population_size=-3"),
+        (RegularizedEvolutionSampler, {"tournament_size": 0}, "tournament_size=0"),
+        (RegularizedEvolutionSampler, {"population_size": 5, "tournament_size": 6}, "tournament_size=6"),
+        (LocalSearchSampler, {"n_initial": 0}, "n_initial must be at least 1, got 0"),
+        (LocalSearchSampler, {"n_initial": -2}, "got -2"),
+        (ReinforceSampler, {"learning_rate": 0.0}, "learning_rate=0.0"),
+        (ReinforceSampler, {"learning_rate": -0.5}, "learning_rate=-0.5"),
+        (ReinforceSampler, {"baseline_decay": 1.0}, "baseline_decay=1.0"),
+        (ReinforceSampler, {"baseline_decay": -0.1}, "baseline_decay=-0.1"),
+    ],
+)
+def test_constructor_rejects_bad_values_and_quotes_them(
+    sampler_class: type[ArchitectureSampler], options: dict[str, Any], quoted: str
+) -> None:
+    with pytest.raises(ValueError, match=quoted.replace(".", r"\.")):
+        sampler_class(NB201Space(), **options)
+
+
+def test_make_sampler_passes_options_to_the_constructor() -> None:
+    sampler = make_sampler(
+        "regularized-evolution", NB201Space(), seed=1, population_size=7, tournament_size=2
+    )
+    assert isinstance(sampler, RegularizedEvolutionSampler)
+    assert (sampler.population_size, sampler.tournament_size) == (7, 2)
+    with pytest.raises(ValueError, match="population_size=0"):
+        make_sampler("regularized-evolution", NB201Space(), population_size=0)
+
+
+def test_make_sampler_rejects_an_unknown_name_listing_the_valid_ones() -> None:
+    with pytest.raises(UnknownNameError, match="'hill-climbing'") as raised:
+        make_sampler("hill-climbing", NB201Space())
+    for name in sampler_names():
+        assert repr(name) in str(raised.value)
+
+
+# -- strategies on a problem with a known answer ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nb201() -> NB201Space:
+    return NB201Space()
+
+
+@pytest.fixture(scope="module")
+def all_conv(nb201: NB201Space) -> Architecture:
+    return nb201.from_operations((CONV,) * 6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_local_search_reaches_the_optimum_within_60_queries(
+    nb201: NB201Space, all_conv: Architecture, seed: int
+) -> None:
+    result = search(nb201, conv_count, sampler="local-search", n_trials=60, seed=seed)
+    assert result.best_architecture == all_conv
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_local_search_minimising_reaches_the_minimum_within_60_queries(
+    nb201: NB201Space, all_conv: Architecture, seed: int
+) -> None:
+    result = search(
+        nb201,
+        lambda arch: -conv_count(arch),
+        sampler="local-search",
+        n_trials=60,
+        seed=seed,
+        direction="minimize",
+    )
+    assert result.best_architecture == all_conv
+    assert result.best_value == pytest.approx(-conv_count(all_conv))
+
+
+def test_regularized_evolution_beats_random_search(nb201: NB201Space) -> None:
+    def mean_best(sampler: str) -> float:
+        return float(
+            np.mean(
+                [
+                    search(nb201, conv_count, sampler=sampler, n_trials=100, seed=s).best_value
+                    for s in range(5)
+                ]
+            )
+        )
+
+    evolution, random = mean_best("regularized-evolution"), mean_best("random")
+    # Random search's best of 100 has ~4 convolutions (P(>= 5) is 0.16%); evolution climbs to 5-6.
+    assert evolution > random + 1.0, (evolution, random)
+
+
+def test_reinforce_policy_learns_to_prefer_the_rewarded_operation(nb201: NB201Space) -> None:
+    sampler = ReinforceSampler(nb201, seed=0)
+    result = search(nb201, conv_count, sampler=sampler, n_trials=100)
+    logits = sampler.policy(sampler.history(result.study).observations)
+    assert set(logits) == set(nb201.parameter_names)
+    conv_probabilities = np.array([_softmax(edge)[OPERATIONS.index(CONV)] for edge in logits.values()])
+    uniform = 1 / len(OPERATIONS)
+    assert (conv_probabilities > uniform).all(), conv_probabilities
+    assert conv_probabilities.mean() > 0.5, conv_probabilities
+
+
+def test_reinforce_incremental_replay_equals_a_fresh_replay(nb201: NB201Space) -> None:
+    sampler = ReinforceSampler(nb201, seed=1)
+    result = search(nb201, conv_count, sampler=sampler, n_trials=30)
+    observations = sampler.history(result.study).observations
+    sampler.policy(observations[:12])
+    incremental = sampler.policy(observations)
+    fresh = ReinforceSampler(nb201, seed=1).policy(observations)
+    for name in fresh:
+        np.testing.assert_allclose(incremental[name], fresh[name])
+    # A history that does not extend the replayed one (another study) is replayed from scratch.
+    other = sampler.policy(observations[5:])
+    fresh_other = ReinforceSampler(nb201).policy(observations[5:])
+    for name in fresh_other:
+        np.testing.assert_allclose(other[name], fresh_other[name])
+
+
+def test_regularized_evolution_mutates_one_edit_from_the_population(nb201: NB201Space) -> None:
+    sampler = RegularizedEvolutionSampler(nb201, population_size=10, tournament_size=3, seed=0)
+    result = search(nb201, conv_count, sampler=sampler, n_trials=40)
+    history = sampler.history(result.study)
+    observations = history.observations
+    assert len(observations) == 40
+
+    def edits(a: Architecture, b: Architecture) -> int:
+        return sum(x != y for (_, x), (_, y) in zip(a.params, b.params, strict=True))
+
+    for index in range(10, len(observations)):
+        # The parent is one of the 10 previous observations (the population) and the child one edit away
+        # (a random fallback happens only when every mutation was seen, not this early in NB201).
+        child = observations[index].architecture
+        assert min(edits(child, o.architecture) for o in observations[index - 10 : index]) == 1
