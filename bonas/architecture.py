@@ -15,7 +15,7 @@ individualisation, exact for the small graphs of cell spaces).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -76,34 +76,54 @@ class Cell:
             graph.add_edge(source, target, op=op)
         return graph
 
-    def operation_graph(self) -> nx.DiGraph:
-        """The pruned node-labelled form that the canonical hash is computed on.
+    def operation_dag(self) -> OperationDag:
+        """The pruned node-labelled form that the canonical hash and graph encodings work on.
 
         Each labelled edge ``u -op-> v`` becomes ``u -> (op) -> v``, zero operations are dropped, and
-        nodes not on a path from an input to the output are removed. Node attribute ``label``.
+        nodes not on a path from an input to the output are removed.
         """
-        graph = nx.DiGraph()
-        for index, label in enumerate(self.nodes):
-            graph.add_node(index, label=label)
-        next_node = len(self.nodes)
-        for source, target, op in self.edges:
-            if op in ZERO_OPERATIONS:
-                continue
-            if op == "":
-                graph.add_edge(source, target)
-                continue
-            graph.add_node(next_node, label=op)
-            graph.add_edge(source, next_node)
-            graph.add_edge(next_node, target)
-            next_node += 1
-        from_inputs = set(self.inputs).union(*(nx.descendants(graph, node) for node in self.inputs))
-        to_output = nx.ancestors(graph, self.output) | {self.output}
-        return graph.subgraph(from_inputs & to_output).copy()
+        return _operation_dag(self)
+
+    def operation_graph(self) -> nx.DiGraph:
+        """:meth:`operation_dag` as a networkx graph (node attribute ``label``)."""
+        return self.operation_dag().to_networkx()
 
     @property
     def canonical_form(self) -> str:
         """A string equal for two cells exactly when their operation graphs are isomorphic."""
         return _cell_canonical_form(self)
+
+
+@dataclass(frozen=True)
+class OperationDag:
+    """A cell's pruned operation graph as plain tuples (see :meth:`Cell.operation_dag`).
+
+    Nodes are numbered ``0..k-1`` in the order of ``ids``, their numbers in the cell with edge
+    operations appended after the cell's own nodes.
+
+    Args:
+        ids: node number in the unpruned operation graph, per node.
+        labels: label per node (cell node label or edge operation).
+        predecessors: sorted predecessor indices per node.
+        successors: sorted successor indices per node.
+        inputs: indices of the input nodes that survived pruning.
+        output: index of the output node, -1 when the output is unreachable (everything pruned).
+    """
+
+    ids: tuple[int, ...]
+    labels: tuple[str, ...]
+    predecessors: tuple[tuple[int, ...], ...]
+    successors: tuple[tuple[int, ...], ...]
+    inputs: tuple[int, ...]
+    output: int
+
+    def to_networkx(self) -> nx.DiGraph:
+        graph = nx.DiGraph()
+        for node, label in zip(self.ids, self.labels, strict=True):
+            graph.add_node(node, label=label)
+        for v, targets in enumerate(self.successors):
+            graph.add_edges_from((self.ids[v], self.ids[t]) for t in targets)
+        return graph
 
 
 @dataclass(frozen=True)
@@ -168,7 +188,50 @@ class Architecture:
 @lru_cache(maxsize=2**16)
 def _cell_canonical_form(cell: Cell) -> str:
     # Searches meet the same cells again and again (mutations, rejected repeats): cache by value.
-    return canonical_form(cell.operation_graph())
+    dag = cell.operation_dag()
+    return _canonical_form(
+        [list(p) for p in dag.predecessors], [list(s) for s in dag.successors], list(dag.labels)
+    )
+
+
+@lru_cache(maxsize=4096)  # spares recomputing a cell for the hash, a second encoding or another WL depth
+def _operation_dag(cell: Cell) -> OperationDag:
+    labels = list(cell.nodes)
+    successors: list[set[int]] = [set() for _ in labels]
+    for source, target, op in cell.edges:
+        if op in ZERO_OPERATIONS:
+            continue
+        if op == "":
+            successors[source].add(target)
+            continue
+        labels.append(op)
+        successors.append({target})
+        successors[source].add(len(labels) - 1)
+    predecessors: list[set[int]] = [set() for _ in labels]
+    for node, targets in enumerate(successors):
+        for target in targets:
+            predecessors[target].add(node)
+    kept = sorted(_reachable(cell.inputs, successors) & _reachable((cell.output,), predecessors))
+    index = {node: i for i, node in enumerate(kept)}
+    return OperationDag(
+        ids=tuple(kept),
+        labels=tuple(labels[node] for node in kept),
+        predecessors=tuple(tuple(sorted(index[p] for p in predecessors[v] if p in index)) for v in kept),
+        successors=tuple(tuple(sorted(index[s] for s in successors[v] if s in index)) for v in kept),
+        inputs=tuple(index[node] for node in cell.inputs if node in index),
+        output=index.get(cell.output, -1),
+    )
+
+
+def _reachable(starts: Iterable[int], neighbours: list[set[int]]) -> set[int]:
+    seen = set(starts)
+    stack = list(seen)
+    while stack:
+        for other in neighbours[stack.pop()]:
+            if other not in seen:
+                seen.add(other)
+                stack.append(other)
+    return seen
 
 
 def _is_acyclic(n: int, edges: tuple[tuple[int, int, str], ...]) -> bool:
@@ -198,12 +261,16 @@ def canonical_form(graph: nx.DiGraph) -> str:
     form, fast on graphs of a few dozen nodes with few symmetries.
     """
     nodes = list(graph.nodes)
-    if not nodes:
-        return "empty"
     index = {node: i for i, node in enumerate(nodes)}
     predecessors = [[index[p] for p in graph.predecessors(node)] for node in nodes]
     successors = [[index[s] for s in graph.successors(node)] for node in nodes]
     labels = [str(graph.nodes[node].get("label", "")) for node in nodes]
+    return _canonical_form(predecessors, successors, labels)
+
+
+def _canonical_form(predecessors: list[list[int]], successors: list[list[int]], labels: list[str]) -> str:
+    if not labels:
+        return "empty"
     initial = _rank([(label,) for label in labels])
     return _search(_refine(initial, predecessors, successors), predecessors, successors, labels)
 
@@ -255,8 +322,3 @@ def _search(
             best = candidate
     assert best is not None
     return best
-
-
-def params_key(params: Mapping[str, ParamValue]) -> tuple[tuple[str, ParamValue], ...]:
-    """Parameters as a sorted tuple, for use as a dict key."""
-    return tuple(sorted(params.items()))

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import time
 
+import networkx as nx
 import numpy as np
 import pytest
 
-from bonas.architecture import Architecture, Cell, canonical_form, params_key
+from bonas.architecture import Architecture, Cell, canonical_form
 from bonas.errors import InvalidArchitectureError
+from bonas.spaces import get_space
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
@@ -348,7 +350,41 @@ def test_canonical_form_of_plain_networkx_graphs() -> None:
     assert canonical_form(nx.DiGraph()) == "empty"
 
 
-def test_params_key_is_sorted_and_hashable() -> None:
-    key = params_key({"b": 2, "a": 1})
-    assert key == (("a", 1), ("b", 2))
-    assert {key: 1}[params_key({"a": 1, "b": 2})] == 1
+def _reference_operation_graph(cell: Cell) -> nx.DiGraph:
+    """The pruned operation graph built the slow, obvious way with networkx."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from((i, {"label": label}) for i, label in enumerate(cell.nodes))
+    extra = len(cell.nodes)
+    for source, target, op in cell.edges:
+        if op in ("none", "zero"):
+            continue
+        if op == "":
+            graph.add_edge(source, target)
+            continue
+        graph.add_node(extra, label=op)
+        graph.add_edge(source, extra)
+        graph.add_edge(extra, target)
+        extra += 1
+    from_inputs = set(cell.inputs).union(*(nx.descendants(graph, v) for v in cell.inputs))
+    to_output = nx.ancestors(graph, cell.output) | {cell.output}
+    return graph.subgraph(from_inputs & to_output).copy()
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "nbgraph", "darts", "mlp"])
+def test_operation_dag_matches_a_networkx_reference(space_name: str) -> None:
+    space = get_space(space_name)
+    rng = np.random.default_rng(0)
+    architectures = [space.sample(rng) for _ in range(30)]
+    if space_name == "nb201":
+        architectures.append(space.from_operations(["none"] * 6))  # everything pruned
+    for architecture in architectures:
+        for _, cell in architecture.cells:
+            reference = _reference_operation_graph(cell)
+            dag = cell.operation_dag()
+            assert dict(zip(dag.ids, dag.labels, strict=True)) == dict(reference.nodes(data="label"))
+            edges = {(dag.ids[v], dag.ids[t]) for v, targets in enumerate(dag.successors) for t in targets}
+            assert edges == set(reference.edges)
+            assert {
+                (dag.ids[p], dag.ids[v]) for v, preds in enumerate(dag.predecessors) for p in preds
+            } == edges
+            assert nx.utils.graphs_equal(cell.operation_graph(), reference)
