@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.predictors $(BENCH_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -27,6 +27,10 @@ class SearchSpaceTooLargeError(BonasError, ValueError):
     """An operation that needs the whole space (enumeration) was asked of a space too large for it."""
 
 
+class NotFittedError(BonasError, RuntimeError):
+    """A model or encoding was used before it was fitted."""
+
+
 class SearchSpaceExhaustedError(BonasError, RuntimeError):
     """Every architecture of the space has already been evaluated."""
 

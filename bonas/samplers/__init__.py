@@ -30,6 +30,15 @@ def _optuna_gp(space: SearchSpace, *, seed: int | None = None, **options: Any) -
     return NoRepeatSampler(optuna.samplers.GPSampler(seed=seed, **options), space, seed=seed)
 
 
+def _bayesian(surrogate: str) -> SamplerFactory:
+    def factory(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
+        from bonas.samplers.bayesian import BayesianOptimizationSampler  # torch-heavy: import when used
+
+        return BayesianOptimizationSampler(space, surrogate=surrogate, seed=seed, **options)
+
+    return factory
+
+
 _SAMPLERS: dict[str, SamplerFactory] = {
     "random": RandomSearchSampler,
     "regularized-evolution": RegularizedEvolutionSampler,
@@ -37,6 +46,10 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     "reinforce": ReinforceSampler,
     "optuna-tpe": _optuna_tpe,
     "optuna-gp": _optuna_gp,
+    "bo-gp-wl": _bayesian("gp-wl"),
+    "bo-gp-wl-rbf": _bayesian("gp-wl-rbf"),
+    "bo-gp-categorical": _bayesian("gp-categorical"),
+    "bo-gp-path": _bayesian("gp-path"),
 }
 
 

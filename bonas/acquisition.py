@@ -1,0 +1,174 @@
+"""Acquisition functions over a discrete candidate set, through BoTorch.
+
+Given a fitted :class:`~bonas.surrogates.base.Surrogate` and encoded candidates, :func:`select` picks the
+``q`` candidates to evaluate next:
+
+* ``log-ei`` (LogEI), ``ucb`` (UCB) and ``pi`` (log PI) score each candidate analytically; with pending
+  evaluations or ``q > 1``, candidates are then chosen by qLogNEI, whose fantasies over the pending and
+  already chosen points make parallel workers pick different architectures;
+* ``thompson`` draws one joint posterior sample over the candidates (the top of the pool by UCB, to keep
+  the joint draw affordable) and takes its argmax, once per batch member.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from botorch.acquisition.analytic import (
+    LogExpectedImprovement,
+    LogProbabilityOfImprovement,
+    UpperConfidenceBound,
+)
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.optim import optimize_acqf_discrete
+from botorch.sampling import SobolQMCNormalSampler
+
+from bonas.errors import unknown_name
+from bonas.surrogates.base import Surrogate
+
+logger = logging.getLogger(__name__)
+
+ACQUISITIONS = ("log-ei", "ucb", "pi", "thompson")
+
+
+@dataclass(frozen=True)
+class AcquisitionSettings:
+    """How candidates are scored.
+
+    Args:
+        name: one of :data:`ACQUISITIONS`.
+        beta: UCB's exploration weight (mean + sqrt(beta) * std).
+        batch_pool: for qLogNEI batches and Thompson sampling, only the best ``batch_pool`` candidates by
+            the analytic score (UCB for Thompson) are considered jointly.
+        mc_samples: quasi-Monte-Carlo samples of qLogNEI.
+    """
+
+    name: str = "log-ei"
+    beta: float = 2.0
+    batch_pool: int = 256
+    mc_samples: int = 128
+
+    def __post_init__(self) -> None:
+        if self.name not in ACQUISITIONS:
+            raise unknown_name("acquisition", self.name, ACQUISITIONS)
+        if self.beta < 0 or self.batch_pool < 1 or self.mc_samples < 1:
+            raise ValueError(
+                f"Need beta >= 0, batch_pool >= 1 and mc_samples >= 1, got ({self.beta=}, {self.batch_pool=}, "
+                f"{self.mc_samples=})."
+            )
+
+
+def analytic_scores(
+    surrogate: Surrogate, candidates: torch.Tensor, best_value: float, settings: AcquisitionSettings
+) -> torch.Tensor:
+    """Acquisition value of each candidate on its own (no pending points).
+
+    Args:
+        surrogate: a fitted surrogate.
+        candidates: ``n x d`` encoded candidates.
+        best_value: the best value observed so far (in the surrogate's units).
+        settings: which acquisition; Thompson sampling is scored by UCB here.
+
+    Returns:
+        ``n`` tensor, larger is better.
+    """
+    model = surrogate.model
+    if settings.name == "log-ei":
+        function = LogExpectedImprovement(model, best_f=best_value)
+    elif settings.name == "pi":
+        function = LogProbabilityOfImprovement(model, best_f=best_value)
+    else:
+        function = UpperConfidenceBound(model, beta=settings.beta)
+    with torch.no_grad():
+        return torch.cat([function(chunk.unsqueeze(-2)) for chunk in candidates.split(4096)])
+
+
+def select(
+    surrogate: Surrogate,
+    candidates: torch.Tensor,
+    *,
+    q: int,
+    best_value: float,
+    observed: torch.Tensor,
+    pending: torch.Tensor | None,
+    settings: AcquisitionSettings,
+    generator: torch.Generator,
+) -> list[int]:
+    """Indices of the ``q`` candidates to evaluate next (distinct).
+
+    Args:
+        surrogate: a fitted surrogate.
+        candidates: ``n x d`` encoded candidates (none of them evaluated or pending).
+        q: how many to pick.
+        best_value: best value observed so far.
+        observed: ``m x d`` encoded evaluated architectures (qLogNEI's baseline).
+        pending: ``p x d`` encoded architectures being evaluated now, or None.
+        settings: the acquisition.
+        generator: randomness for Thompson sampling and the QMC sampler.
+    """
+    n = candidates.shape[0]
+    if not 1 <= q <= n:
+        raise ValueError(f"Cannot pick q={q} of {n} candidates.")
+    scores = analytic_scores(surrogate, candidates, best_value, settings)
+    if settings.name == "thompson":
+        return _thompson(surrogate, candidates, scores, q, settings, generator)
+    has_pending = pending is not None and pending.shape[0] > 0
+    if q == 1 and not has_pending:
+        return [int(torch.argmax(scores))]
+    pool = torch.topk(scores, min(n, max(settings.batch_pool, q))).indices
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    function = qLogNoisyExpectedImprovement(
+        surrogate.model,
+        X_baseline=observed,
+        X_pending=pending if has_pending else None,
+        sampler=SobolQMCNormalSampler(torch.Size([settings.mc_samples]), seed=seed),
+        prune_baseline=True,
+    )
+    choices = candidates[pool]
+    chosen, _ = optimize_acqf_discrete(function, q=q, choices=choices, unique=True)
+    positions: list[int] = []
+    for row in chosen:  # candidates may share an encoding (WL features): map each row to a new index
+        positions.append(_row_index(choices, row, skip=positions))
+    return [int(pool[position]) for position in positions]
+
+
+def _thompson(
+    surrogate: Surrogate,
+    candidates: torch.Tensor,
+    ucb: torch.Tensor,
+    q: int,
+    settings: AcquisitionSettings,
+    generator: torch.Generator,
+) -> list[int]:
+    pool = torch.topk(ucb, min(candidates.shape[0], max(settings.batch_pool, q))).indices
+    with torch.no_grad():
+        posterior = surrogate.model.posterior(candidates[pool])
+        mean = posterior.mean.reshape(-1)
+        covariance = posterior.mvn.covariance_matrix  # type: ignore[attr-defined]
+        jitter = 1e-9 * covariance.diagonal().mean().clamp_min(1e-12)
+        eye = torch.eye(len(pool), dtype=covariance.dtype)
+        factor = None
+        for attempt in range(6):
+            attempt_factor, info = torch.linalg.cholesky_ex(covariance + jitter * (10**attempt) * eye)
+            if int(info) == 0:
+                factor = attempt_factor
+                break
+        if factor is None:  # not positive definite even with jitter: sample the marginals independently
+            logger.warning("Thompson sampling: joint covariance not PSD; sampling marginals independently.")
+            factor = torch.diag(covariance.diagonal().clamp_min(0).sqrt())
+        normal = torch.randn(len(pool), q, generator=generator, dtype=mean.dtype)
+        draws = mean.unsqueeze(-1) + factor @ normal  # one joint posterior sample per batch member
+    chosen: list[int] = []
+    for column in range(q):
+        order = torch.argsort(draws[:, column], descending=True)
+        pick = next(int(pool[i]) for i in order if int(pool[i]) not in chosen)
+        chosen.append(pick)
+    return chosen
+
+
+def _row_index(rows: torch.Tensor, row: torch.Tensor, skip: list[int]) -> int:
+    """Index of the first of ``rows`` equal to ``row`` that is not in ``skip``."""
+    matches = torch.nonzero((rows == row).all(dim=-1)).reshape(-1)
+    return next(int(m) for m in matches if int(m) not in skip)

@@ -1,0 +1,165 @@
+"""Bayesian optimization over architectures: surrogate -> acquisition -> proposal, as an Optuna sampler.
+
+Each proposal: fit the surrogate on every completed evaluation, generate candidates (the whole space
+when small, mutations of the best plus random samples otherwise), score them with the acquisition
+(RUNNING trials of other workers count as pending, so workers pick different architectures), refine
+the best by a local search on the acquisition where the space is too large to score whole, and
+propose the winner. The first ``n_initial`` proposals are random.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import scipy.stats
+import torch
+
+from bonas.acquisition import AcquisitionSettings, analytic_scores, select
+from bonas.architecture import Architecture
+from bonas.candidates import CandidateSettings, generate_candidates, scores_whole_space
+from bonas.errors import unknown_name
+from bonas.samplers.base import ArchitectureSampler, SearchHistory
+from bonas.spaces.base import SearchSpace
+from bonas.surrogates import make_surrogate
+from bonas.surrogates.base import Surrogate
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_TRANSFORMS = ("copula", "none")
+
+
+class BayesianOptimizationSampler(ArchitectureSampler):
+    """Model-based search: a surrogate of "architecture -> value" and an acquisition function.
+
+    Args:
+        space: the search space.
+        surrogate: a surrogate name (see :func:`bonas.surrogates.make_surrogate`) or a factory
+            ``space -> Surrogate``.
+        acquisition: ``log-ei``, ``ucb``, ``pi`` or ``thompson``, or full :class:`AcquisitionSettings`.
+        n_initial: random proposals before the surrogate is used.
+        candidates: candidate generation settings.
+        local_search_steps: hill-climbing steps on the acquisition from the best candidates, for spaces
+            too large to score whole (0 disables).
+        output_transform: ``copula`` models the normal scores of the values' ranks (robust to the long
+            tail of broken architectures and to the metric's scale; the ranking, hence the argmax, is
+            unchanged) or ``none`` models the raw values.
+        seed: seed of the sampler's generator.
+        allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        surrogate: str | Callable[[SearchSpace], Surrogate] = "gp-wl",
+        acquisition: str | AcquisitionSettings = "log-ei",
+        n_initial: int = 10,
+        candidates: CandidateSettings | None = None,
+        local_search_steps: int = 5,
+        output_transform: str = "copula",
+        seed: int | None = None,
+        allow_repeats: bool = False,
+    ) -> None:
+        if n_initial < 1:
+            raise ValueError(f"n_initial must be at least 1, got {n_initial}.")
+        if output_transform not in OUTPUT_TRANSFORMS:
+            raise unknown_name("output transform", output_transform, OUTPUT_TRANSFORMS)
+        if local_search_steps < 0:
+            raise ValueError(f"local_search_steps must be >= 0, got {local_search_steps}.")
+        super().__init__(space, seed=seed, allow_repeats=allow_repeats)
+        self.surrogate: Surrogate = (
+            make_surrogate(surrogate, space) if isinstance(surrogate, str) else surrogate(space)
+        )
+        self.acquisition = AcquisitionSettings(acquisition) if isinstance(acquisition, str) else acquisition
+        self.n_initial = n_initial
+        self.candidate_settings = candidates or CandidateSettings()
+        self.local_search_steps = local_search_steps
+        self.output_transform = output_transform
+        self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
+
+    def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
+        return self.propose_batch(history, rng, q=1)[0]
+
+    def propose_batch(
+        self, history: SearchHistory, rng: np.random.Generator, *, q: int
+    ) -> list[Architecture]:
+        """``q`` distinct new architectures chosen jointly (qLogNEI fantasies over the batch and pending).
+
+        Falls back to random proposals until ``n_initial`` evaluations exist.
+        """
+        if q < 1:
+            raise ValueError(f"q must be at least 1, got {q}.")
+        if len(history.observations) < self.n_initial:
+            return self._random_batch(history, rng, q)
+        candidates = generate_candidates(self.space, history, rng, self.candidate_settings)
+        if len(candidates) < q:
+            return self._random_batch(history, rng, q)
+        observed = [o.architecture for o in history.observations]
+        values = self._transform([o.value for o in history.observations])
+        self.surrogate.fit(observed, values)
+        encoded = self.surrogate.encode(candidates)
+        best_value = max(values)
+        pending = self.surrogate.encode(history.pending) if history.pending else None
+        if self.local_search_steps and not scores_whole_space(self.space, self.candidate_settings):
+            candidates, encoded = self._local_search(candidates, encoded, history, best_value)
+        chosen = select(
+            self.surrogate,
+            encoded,
+            q=q,
+            best_value=best_value,
+            observed=self.surrogate.encode(observed),
+            pending=pending,
+            settings=self.acquisition,
+            generator=self._torch_generator,
+        )
+        return [candidates[i] for i in chosen]
+
+    def _transform(self, values: list[float]) -> list[float]:
+        """The values the surrogate models: raw, or their Gaussian copula (normal scores of the ranks)."""
+        if self.output_transform == "none":
+            return values
+        ranks = scipy.stats.rankdata(values)  # ties share their mean rank
+        return [float(v) for v in scipy.stats.norm.ppf((ranks - 0.5) / len(values))]
+
+    def _random_batch(self, history: SearchHistory, rng: np.random.Generator, q: int) -> list[Architecture]:
+        batch: list[Architecture] = []
+        for _ in range(q):
+            architecture = self.random_new(history, rng)
+            history.seen.add(architecture.canonical_hash)
+            batch.append(architecture)
+        return batch
+
+    def _local_search(
+        self,
+        candidates: list[Architecture],
+        encoded: torch.Tensor,
+        history: SearchHistory,
+        best_value: float,
+    ) -> tuple[list[Architecture], torch.Tensor]:
+        """Hill-climb the acquisition from the 5 best candidates; add every architecture visited."""
+        scores = analytic_scores(self.surrogate, encoded, best_value, self.acquisition)
+        pool = {a.canonical_hash: (a, float(s)) for a, s in zip(candidates, scores, strict=True)}
+        starts = [candidates[int(i)] for i in torch.topk(scores, min(5, len(candidates))).indices]
+        for start in starts:
+            current, current_score = start, pool[start.canonical_hash][1]
+            for _ in range(self.local_search_steps):
+                neighbours = [
+                    n
+                    for n in self.space.neighbours(current)
+                    if n.canonical_hash not in history.seen and n.canonical_hash not in pool
+                ]
+                if not neighbours:
+                    break
+                neighbour_scores = analytic_scores(
+                    self.surrogate, self.surrogate.encode(neighbours), best_value, self.acquisition
+                )
+                for neighbour, score in zip(neighbours, neighbour_scores, strict=True):
+                    pool[neighbour.canonical_hash] = (neighbour, float(score))
+                best = int(torch.argmax(neighbour_scores))
+                if float(neighbour_scores[best]) <= current_score:
+                    break
+                current, current_score = neighbours[best], float(neighbour_scores[best])
+        architectures = [a for a, _ in pool.values()]
+        return architectures, self.surrogate.encode(architectures)

@@ -1,0 +1,58 @@
+"""Surrogates: models of "architecture -> value" with uncertainty, by name.
+
+``make_surrogate("gp-wl", space)`` builds NAS-BOWL's WL-kernel GP (a linear kernel on normalised WL
+features); ``gp-wl-rbf`` puts an RBF kernel on the same features. See :func:`surrogate_names`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from bonas.errors import unknown_name
+from bonas.spaces.base import SearchSpace
+from bonas.surrogates.base import Prediction, Surrogate, check_training_data
+from bonas.surrogates.gp import (
+    CategoricalGaussianProcess,
+    GaussianProcessSurrogate,
+    PathGaussianProcess,
+    SurrogateNotFittedError,
+    WLGaussianProcess,
+)
+
+_SURROGATES: dict[str, Callable[..., Surrogate]] = {
+    "gp-wl": WLGaussianProcess,
+    "gp-wl-rbf": partial(WLGaussianProcess, kernel="rbf"),
+    "gp-categorical": CategoricalGaussianProcess,
+    "gp-path": PathGaussianProcess,
+}
+
+
+def make_surrogate(name: str, space: SearchSpace, **options: Any) -> Surrogate:
+    """A new unfitted surrogate called ``name`` for ``space``, with constructor ``options``.
+
+    Raises:
+        UnknownNameError: ``name`` is not one of :func:`surrogate_names`.
+    """
+    if name not in _SURROGATES:
+        raise unknown_name("surrogate", name, _SURROGATES)
+    return _SURROGATES[name](space, **options)
+
+
+def surrogate_names() -> list[str]:
+    return sorted(_SURROGATES)
+
+
+__all__ = [
+    "CategoricalGaussianProcess",
+    "GaussianProcessSurrogate",
+    "PathGaussianProcess",
+    "Prediction",
+    "Surrogate",
+    "SurrogateNotFittedError",
+    "WLGaussianProcess",
+    "check_training_data",
+    "make_surrogate",
+    "surrogate_names",
+]

@@ -1,0 +1,84 @@
+"""The surrogate contract: fit on evaluated architectures, predict a posterior over candidates.
+
+A surrogate owns an encoding (architectures -> tensors) and, once fitted, a BoTorch model over that
+encoding, so every BoTorch acquisition function works on it unchanged::
+
+    surrogate.fit(architectures, values)
+    X = surrogate.encode(candidates)                 # n x d
+    posterior = surrogate.model.posterior(X)         # BoTorch Posterior
+    prediction = surrogate.predict(candidates)       # mean and variance, in the values' units
+
+Values are "larger is better" (the BO sampler negates minimised objectives before fitting).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from botorch.models.model import Model
+
+from bonas.architecture import Architecture
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Marginal predictive distribution at ``n`` architectures.
+
+    Args:
+        mean: ``n`` tensor of predicted values (same units as the fitted values).
+        variance: ``n`` tensor of predictive variances of the latent function (no observation noise).
+    """
+
+    mean: torch.Tensor
+    variance: torch.Tensor
+
+
+class Surrogate(ABC):
+    """A model of "architecture -> value" with uncertainty.
+
+    Subclasses implement :meth:`fit`, :meth:`encode` and :attr:`model`. :meth:`predict` follows.
+    """
+
+    #: Short name used in searcher names (``bo-<name>``) and reports.
+    name: str
+
+    @abstractmethod
+    def fit(self, architectures: Sequence[Architecture], values: Sequence[float]) -> None:
+        """Fit on evaluated architectures; ``values[i]`` belongs to ``architectures[i]``.
+
+        Raises:
+            ValueError: the two sequences differ in length, are empty, or a value is not finite.
+        """
+
+    @abstractmethod
+    def encode(self, architectures: Sequence[Architecture]) -> torch.Tensor:
+        """``n x d`` tensor of the fitted model's inputs for ``architectures``."""
+
+    @property
+    @abstractmethod
+    def model(self) -> Model:
+        """The fitted BoTorch model over :meth:`encode`'s output (raises before :meth:`fit`)."""
+
+    def predict(self, architectures: Sequence[Architecture]) -> Prediction:
+        """Posterior mean and variance at ``architectures``."""
+        with torch.no_grad():
+            posterior = self.model.posterior(self.encode(architectures))
+            return Prediction(posterior.mean.reshape(-1), posterior.variance.reshape(-1))
+
+
+def check_training_data(architectures: Sequence[Architecture], values: Sequence[float]) -> torch.Tensor:
+    """``values`` as an ``n x 1`` float64 tensor, after checking them against ``architectures``."""
+    if len(architectures) != len(values):
+        raise ValueError(
+            f"Got {len(architectures)} architectures but {len(values)} values; give one value each."
+        )
+    if len(architectures) == 0:
+        raise ValueError("A surrogate needs at least one evaluated architecture to fit, got none.")
+    y = torch.as_tensor([float(v) for v in values], dtype=torch.float64).reshape(-1, 1)
+    if not torch.isfinite(y).all():
+        bad = [float(v) for v in y.reshape(-1) if not torch.isfinite(v)]
+        raise ValueError(f"Surrogate values must be finite, got {bad}; drop failed evaluations first.")
+    return y
