@@ -527,6 +527,7 @@ class WLGaussianProcess(_BagOfFeaturesGP):
         self.h_choices = choices
         self.reselect_every = reselect_every
         self.kernel = kernel
+        self.name = "gp-wl" if kernel == "linear" else f"gp-wl-{kernel}"  # as registered
         #: The ``h`` of the fitted model (None before fit).
         self.h: int | None = h
         #: Log marginal likelihood per ``h`` at the last choice (empty until ``h`` is chosen).
