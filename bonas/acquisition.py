@@ -119,15 +119,18 @@ def select(
         return [int(torch.argmax(scores))]
     pool = torch.topk(scores, min(n, max(settings.batch_pool, q))).indices
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-    function = qLogNoisyExpectedImprovement(
-        surrogate.model,
-        X_baseline=observed,
-        X_pending=pending if has_pending else None,
-        sampler=SobolQMCNormalSampler(torch.Size([settings.mc_samples]), seed=seed),
-        prune_baseline=True,
-    )
     choices = candidates[pool]
-    chosen, _ = optimize_acqf_discrete(function, q=q, choices=choices, unique=True)
+    # BoTorch also draws from the global generator (pruning the baseline): seed it, then restore it.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        function = qLogNoisyExpectedImprovement(
+            surrogate.model,
+            X_baseline=observed,
+            X_pending=pending if has_pending else None,
+            sampler=SobolQMCNormalSampler(torch.Size([settings.mc_samples]), seed=seed),
+            prune_baseline=True,
+        )
+        chosen, _ = optimize_acqf_discrete(function, q=q, choices=choices, unique=True)
     positions: list[int] = []
     for row in chosen:  # candidates may share an encoding (WL features): map each row to a new index
         positions.append(_row_index(choices, row, skip=positions))

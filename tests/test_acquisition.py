@@ -7,7 +7,6 @@ candidates. Everything is seeded, so each assertion either always holds or never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,15 +21,6 @@ from bonas.spaces.nb201 import NB201Space
 from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate
 from tests.samplers.test_samplers import conv_count
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    # Small GP fits and posteriors run 10-40x slower with two threads on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)

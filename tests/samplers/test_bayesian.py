@@ -8,7 +8,6 @@ optimum is the all-``nor_conv_3x3`` cell. Every run is seeded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,15 +34,6 @@ from tests.samplers.test_samplers import CONV, conv_count
 
 #: Small candidate sets for DARTS, so that a proposal costs ~0.5 s instead of ~1.5 s.
 SMALL_CANDIDATES = CandidateSettings(n_parents=2, mutations_per_parent=10, n_random=50)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    # Small GP fits run 10-40x slower with two threads on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,11 @@ are seeded, so each assertion either always holds or never does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import optuna
 import pytest
-import torch
 
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings
@@ -78,15 +76,6 @@ def conv_count(architecture: Architecture) -> float:
 @pytest.fixture(autouse=True)
 def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # The BO samplers' small GP fits run 10-40x slower with two threads on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_every_bonas_strategy_is_covered() -> None:

@@ -14,7 +14,7 @@ for a surrogate that ranks worse than the GPs by design, and say why.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -71,15 +71,6 @@ class SurrogateConformance:
     def make_surrogate(self, space: SearchSpace) -> Surrogate:
         """A new unfitted surrogate for ``space``."""
         raise NotImplementedError
-
-    @pytest.fixture(autouse=True)
-    def _one_torch_thread(self) -> Iterator[None]:
-        # The matrices here are small; with several intra-op threads on a busy machine, OpenMP workers
-        # spin against each other and a GP fit slows down ten-fold.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        yield
-        torch.set_num_threads(threads)
 
     def fitted(self, n_train: int = 30, seed: int = 0) -> tuple[Surrogate, list[Architecture], np.ndarray]:
         space = nb201_table()[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -28,14 +27,6 @@ from bonas.surrogates.base import Surrogate
 from tests.surrogates.conformance import SurrogateConformance, nb201_split, nb201_table
 
 GP_NAMES = ("gp-wl", "gp-categorical", "gp-path")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class TestWLGaussianProcess(SurrogateConformance):
