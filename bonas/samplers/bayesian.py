@@ -72,6 +72,11 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.surrogate: Surrogate = (
             make_surrogate(surrogate, space) if isinstance(surrogate, str) else surrogate(space)
         )
+        if self.surrogate.requires_graph and not space.sample(np.random.default_rng(0)).cells:
+            raise ValueError(
+                f"Surrogate {self.surrogate.name!r} models cell graphs, but space {space.name!r} defines none; "
+                "give the space a graph builder or use surrogate='gp-categorical'."
+            )
         self.acquisition = AcquisitionSettings(acquisition) if isinstance(acquisition, str) else acquisition
         self.n_initial = n_initial
         self.candidate_settings = candidates or CandidateSettings()

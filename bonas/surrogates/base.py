@@ -45,6 +45,9 @@ class Surrogate(ABC):
     #: Short name used in searcher names (``bo-<name>``) and reports.
     name: str
 
+    #: Whether the surrogate reads the architectures' cell graphs (so cannot model a graph-free space).
+    requires_graph: bool = False
+
     @abstractmethod
     def fit(self, architectures: Sequence[Architecture], values: Sequence[float]) -> None:
         """Fit on evaluated architectures; ``values[i]`` belongs to ``architectures[i]``.

@@ -445,6 +445,8 @@ class _LinearKernel(Kernel):
 class _BagOfFeaturesGP(GaussianProcessSurrogate):
     """A GP on the columns of a :class:`_FeatureStore` that the training set uses (plus the rest's norm)."""
 
+    requires_graph = True
+
     def __init__(self, *, seed: int, max_iterations: int) -> None:
         super().__init__(seed=seed, max_iterations=max_iterations)
         self._stores: dict[Any, _FeatureStore] = {}

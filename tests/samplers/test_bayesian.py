@@ -327,3 +327,15 @@ def test_output_transform_none_fits_the_raw_values(
     assert fitted["none"] == raw
     assert fitted["copula"] == pytest.approx(BayesianOptimizationSampler(nb201)._transform(raw))
     assert fitted["copula"] != pytest.approx(raw)
+
+
+@pytest.mark.parametrize("surrogate", ["gp-wl", "gp-wl-rbf", "gp-path"])
+def test_graph_surrogates_refuse_a_space_without_graphs(surrogate: str) -> None:
+    from bonas.spaces import Categorical, CategoricalSpace
+
+    space = CategoricalSpace("flat", [Categorical("a", (1, 2)), Categorical("b", ("x", "y"))])
+    with pytest.raises(
+        ValueError, match=r"models cell graphs, but space 'flat' defines none.*gp-categorical"
+    ):
+        BayesianOptimizationSampler(space, surrogate=surrogate)
+    BayesianOptimizationSampler(space, surrogate="gp-categorical")  # the parameters need no graph
