@@ -250,3 +250,12 @@ class ArchitectureSamplerConformance:
             history = self.run(space, sampler, n_trials=4).history
             assert history["query"].max() == 4
             self.assert_no_repeats(history, space)
+
+
+#: The operation whose count makes the known-answer NB201 problem (optimum: the all-CONV cell).
+CONV = "nor_conv_3x3"
+
+
+def conv_count(architecture: Architecture) -> float:
+    """Number of nor_conv_3x3 edges of an NB201 cell, plus a tie-break below 0.01."""
+    return sum(value == CONV for _, value in architecture.params) + 0.01 * hashed_score(architecture)

@@ -29,27 +29,10 @@ from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
 from bonas.surrogates import SurrogateNotFittedError
-from tests.samplers.conformance import hashed_score
-from tests.samplers.test_samplers import CONV, conv_count
+from tests.samplers.conformance import conv_count, hashed_score
 
 #: Small candidate sets for DARTS, so that a proposal costs ~0.5 s instead of ~1.5 s.
 SMALL_CANDIDATES = CandidateSettings(n_parents=2, mutations_per_parent=10, n_random=50)
-
-
-@pytest.fixture(autouse=True)
-def _quiet_optuna() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture(scope="module")
-def nb201() -> NB201Space:
-    # One instance for the module: the whole-space candidates are cached per space instance.
-    return NB201Space()
-
-
-@pytest.fixture(scope="module")
-def all_conv(nb201: NB201Space) -> Architecture:
-    return nb201.from_operations((CONV,) * 6)
 
 
 def history_of(architectures: list[Architecture], values: list[float]) -> SearchHistory:

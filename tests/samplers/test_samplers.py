@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import optuna
 import pytest
 
 from bonas.architecture import Architecture
@@ -32,7 +31,12 @@ from bonas.spaces import get_space, mlp_space
 from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import OPERATIONS, NB201Space
 from bonas.study import search
-from tests.samplers.conformance import ArchitectureSamplerConformance, SamplerFactory, hashed_score
+from tests.samplers.conformance import (
+    CONV,
+    ArchitectureSamplerConformance,
+    SamplerFactory,
+    conv_count,
+)
 
 #: Every searcher name whose strategy is bonas's own (Optuna's samplers come wrapped in NoRepeatSampler,
 #: tested in tests/test_study.py).
@@ -64,18 +68,6 @@ SHORT_BUDGET_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 SPACES = {"nb201": lambda: get_space("nb201"), "mlp": mlp_space, "darts": lambda: get_space("darts")}
-
-CONV = "nor_conv_3x3"
-
-
-def conv_count(architecture: Architecture) -> float:
-    """Number of nor_conv_3x3 edges of an NB201 cell, plus a tie-break below 0.01."""
-    return sum(value == CONV for _, value in architecture.params) + 0.01 * hashed_score(architecture)
-
-
-@pytest.fixture(autouse=True)
-def _quiet_optuna() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def test_every_bonas_strategy_is_covered() -> None:
@@ -188,16 +180,6 @@ def test_make_sampler_rejects_an_unknown_name_listing_the_valid_ones() -> None:
 
 
 # -- strategies on a problem with a known answer ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def nb201() -> NB201Space:
-    return NB201Space()
-
-
-@pytest.fixture(scope="module")
-def all_conv(nb201: NB201Space) -> Architecture:
-    return nb201.from_operations((CONV,) * 6)
 
 
 @pytest.mark.parametrize("seed", range(5))
