@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
-import inspect
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,7 +18,9 @@ from bonas.tabular import TabularBenchmark, load_benchmark
 DEFAULT_BUDGET = 150
 REPORT_AT = (25, 50, 100, 150)
 
-SEARCHERS = ("random", "regularized-evolution", "local-search", "reinforce", "optuna-tpe", "optuna-gp")
+#: Baselines first, then bonas's Bayesian optimisation (the WL-kernel GP with an RBF kernel).
+BASELINES = ("random", "regularized-evolution", "local-search", "reinforce", "optuna-tpe", "optuna-gp")
+SEARCHERS = (*BASELINES, "bo-gp-wl-rbf")
 
 #: benchmark -> number of seeds in the default grid.
 DEFAULT_SEEDS = {
@@ -71,20 +73,46 @@ def cached_benchmark(name: str, data_dir: str | None) -> TabularBenchmark:
 
 
 def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
-    """Changes whenever the run's result could: its spec or the source of the code it runs."""
+    """Changes whenever the run's result could: its spec or the source of the code it runs.
+
+    The code is every bonas module the search loop, the sampler, the benchmark and its space import,
+    followed transitively (lazy imports inside functions included).
+    """
     benchmark = cached_benchmark(spec.benchmark, data_dir)
     sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed)
-    sources = {
-        Path(inspect.getfile(cls)).resolve()
-        for cls in (type(sampler), type(benchmark), type(benchmark.space))
-        if cls.__module__.startswith("bonas")
-    }
-    package = Path(bonas.__file__).parent
-    for core in ("architecture.py", "study.py", "samplers/base.py", "spaces/base.py", "tabular/base.py"):
-        sources.add(package / core)
+    roots = {cls.__module__ for cls in (type(sampler), type(benchmark), type(benchmark.space))}
+    sources = bonas_sources(frozenset(roots | {"bonas.study"}))
     digest = hashlib.blake2b(digest_size=8)
     digest.update(repr((spec, optuna.__version__)).encode())
     digest.update(Path(__file__).with_name("runner.py").read_bytes())
-    for source in sorted(sources):
+    for source in sources:
         digest.update(source.read_bytes())
     return digest.hexdigest()
+
+
+@cache
+def bonas_sources(modules: frozenset[str]) -> tuple[Path, ...]:
+    """Source files of the bonas ``modules`` and of every bonas module they import, sorted."""
+    package = Path(bonas.__file__).parent
+    found: set[Path] = set()
+    todo = [m for m in modules if m == "bonas" or m.startswith("bonas.")]
+    while todo:
+        path = _module_path(package, todo.pop())
+        if path is None or path in found:
+            continue
+        found.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names if alias.name.startswith("bonas")]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bonas"):
+                todo.append(node.module)
+                todo += [f"{node.module}.{alias.name}" for alias in node.names]  # submodules
+    return tuple(sorted(found))
+
+
+def _module_path(package: Path, module: str) -> Path | None:
+    relative = Path(*module.split(".")[1:])
+    for candidate in (package / relative / "__init__.py", (package / relative).with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -22,13 +22,15 @@ class CandidateSettings:
     """How many candidates of which kind.
 
     Args:
-        enumerate_below: spaces with at most this many architectures are scored whole.
+        enumerate_below: spaces with at most this many architectures are scored whole. NB201 (15,625)
+            is; NAS-Bench-Graph (59,040, 35,910 isomorphism classes) is not: scoring it whole costs about
+            1 s per proposal against 0.4 s for mutations plus the local search.
         n_parents: best evaluated architectures whose mutations are candidates.
         mutations_per_parent: mutants drawn per parent (half one edit, half two edits).
         n_random: uniformly random candidates added for exploration.
     """
 
-    enumerate_below: int = 60_000
+    enumerate_below: int = 20_000
     n_parents: int = 10
     mutations_per_parent: int = 50
     n_random: int = 500

@@ -62,6 +62,7 @@ def random_history(space: SearchSpace, count: int, seed: int, objective: Any = h
         ({"n_initial": 0}, ValueError, "n_initial must be at least 1, got 0"),
         ({"n_initial": -4}, ValueError, "got -4"),
         ({"local_search_steps": -1}, ValueError, "local_search_steps must be >= 0, got -1"),
+        ({"neighbourhood_every": -2}, ValueError, "neighbourhood_every must be >= 0 .*got -2"),
         ({"surrogate": "gp-magic"}, UnknownNameError, "'gp-magic'"),
         ({"output_transform": "rank"}, UnknownNameError, "'rank'"),
         ({"acquisition": "expected-improvement"}, UnknownNameError, "'expected-improvement'"),
@@ -228,7 +229,7 @@ def test_darts_proposals_after_the_warm_up_go_through_the_local_search(
 ) -> None:
     darts = get_space("darts")
     sampler = BayesianOptimizationSampler(
-        darts, n_initial=5, candidates=SMALL_CANDIDATES, local_search_steps=2, seed=0
+        darts, n_initial=5, candidates=SMALL_CANDIDATES, local_search_steps=2, neighbourhood_every=0, seed=0
     )
     pools: list[tuple[int, int]] = []
     real_local_search = sampler._local_search
@@ -264,6 +265,42 @@ def test_local_search_is_skipped_when_disabled_or_the_space_is_scored_whole(
         history = random_history(sampler.space, 4, seed=4)
         proposed = sampler.propose(history, np.random.default_rng(0))
         assert history.is_new(proposed)
+
+
+# -- trust-region moves around the incumbent ------------------------------------------------------------
+
+
+def _neighbour_hashes(space: SearchSpace, architecture: Architecture) -> set[str]:
+    return {n.canonical_hash for n in space.neighbours(architecture)}
+
+
+def test_every_kth_model_proposal_is_an_unseen_neighbour_of_the_incumbent(nb201: NB201Space) -> None:
+    sampler = BayesianOptimizationSampler(nb201, n_initial=5, neighbourhood_every=3, seed=0)
+    for evaluated, is_move in [(5, False), (6, False), (7, True), (8, False), (10, True)]:
+        history = random_history(nb201, evaluated, seed=evaluated)
+        assert bool(sampler._neighbourhood_move(history, q=1)) is is_move
+    history = random_history(nb201, 7, seed=7)
+    proposed = sampler.propose(history, np.random.default_rng(0))
+    assert history.is_new(proposed)
+    assert proposed.canonical_hash in _neighbour_hashes(nb201, history.best()[0].architecture)
+
+
+def test_an_incumbent_with_no_unseen_neighbour_hands_the_move_to_the_runner_up(
+    nb201: NB201Space, all_conv: Architecture
+) -> None:
+    neighbours = list({n.canonical_hash: n for n in nb201.neighbours(all_conv)}.values())
+    runner_up = neighbours[0]
+    history = history_of([all_conv, *neighbours], [10.0, 9.0, *([0.0] * (len(neighbours) - 1))])
+    sampler = BayesianOptimizationSampler(nb201, n_initial=len(history.observations), neighbourhood_every=1)
+    move = sampler._neighbourhood_move(history, q=1)
+    assert move
+    assert {a.canonical_hash for a in move} <= _neighbour_hashes(nb201, runner_up)
+    assert all(history.is_new(a) for a in move)
+
+
+def test_neighbourhood_moves_can_be_disabled(nb201: NB201Space) -> None:
+    sampler = BayesianOptimizationSampler(nb201, n_initial=1, neighbourhood_every=0)
+    assert all(not sampler._neighbourhood_move(random_history(nb201, n, seed=n), q=1) for n in range(1, 8))
 
 
 # -- output transform -------------------------------------------------------------------------------------
