@@ -7,17 +7,30 @@ work for all of them. The loop adds what NAS needs on top:
   with the user attribute ``repeat_of`` and does not count as a query (unless ``allow_repeats``);
 * an objective that raises or returns NaN fails its trial with the reason (user attribute
   ``fail_reason``) and the search goes on;
+* an objective may report intermediate values to the running trial (:func:`current_trial`) so that
+  the study's pruner stops bad candidates early: raising ``optuna.TrialPruned`` records the trial as
+  PRUNED (multi-fidelity search), not as a failure;
 * every trial records ``arch``, ``arch_hash``, every metric the objective returned, and the seconds
-  spent proposing (``propose_seconds``) and evaluating (``objective_seconds``).
+  spent proposing (``propose_seconds``) and evaluating (``objective_seconds``); the study records the
+  space, objective (and ``benchmark`` for a tabular one) and metric, so it reads without bonas;
+* several processes (or machines) can run :func:`search` on one stored study at once. Proposals are
+  made in trial-number order: a trial waits until every earlier running trial has chosen its
+  architecture, so a sampler sees all of them as pending (bonas's BO samplers fantasize over them) and
+  no two workers propose the same architecture. A running trial sends heartbeats when the storage has
+  them (see :mod:`bonas.storage`); one whose worker died is failed and retried, never counted.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -25,12 +38,32 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from bonas.architecture import Architecture
-from bonas.errors import BonasError, SearchSpaceExhaustedError
+from bonas.errors import BonasError, InvalidArchitectureError, SearchSpaceExhaustedError
 from bonas.samplers import ArchitectureSampler, make_sampler
 from bonas.samplers.base import REPEAT_OF_ATTR
 from bonas.spaces.base import SearchSpace
+from bonas.storage import (
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_HEARTBEAT_INTERVAL,
+    StorageSpec,
+    fail_stale_trials,
+    heartbeat_interval_of,
+    open_storage,
+)
 
 logger = logging.getLogger(__name__)
+
+_CURRENT_TRIAL: ContextVar[optuna.Trial | None] = ContextVar("bonas_current_trial", default=None)
+
+
+def current_trial() -> optuna.Trial | None:
+    """The Optuna trial whose objective is running in this context, None outside :func:`search`.
+
+    An objective calls ``trial.report(value, step)`` on it and raises ``optuna.TrialPruned`` when
+    ``trial.should_prune()`` (see :func:`bonas.objectives.train`).
+    """
+    return _CURRENT_TRIAL.get()
+
 
 Objective = Callable[[Architecture], float | Mapping[str, float]]
 
@@ -39,6 +72,13 @@ ARCH_HASH_ATTR = "arch_hash"
 FAIL_REASON_ATTR = "fail_reason"
 PROPOSE_SECONDS_ATTR = "propose_seconds"
 OBJECTIVE_SECONDS_ATTR = "objective_seconds"
+#: System attribute (set by Optuna's RetryHeartbeatStaleTrialCallback) listing the trials a retry repeats.
+RETRY_HISTORY_ATTR = "retry_history"
+#: ``fail_reason`` of a trial failed by the heartbeat check (Optuna cannot annotate a finished trial).
+LOST_WORKER_REASON = "worker lost (no heartbeat)"
+#: Seconds a trial waits for earlier running trials to choose their architectures before it proposes
+#: without them (they may belong to a worker that died while proposing, on a storage without heartbeat).
+PROPOSAL_WAIT_SECONDS = 60.0
 _BOOKKEEPING_ATTRS = {
     ARCH_ATTR,
     ARCH_HASH_ATTR,
@@ -75,7 +115,7 @@ def search(
     *,
     sampler: str | optuna.samplers.BaseSampler = "random",
     n_trials: int = 100,
-    storage: str | optuna.storages.BaseStorage | None = None,
+    storage: StorageSpec = None,
     study_name: str | None = None,
     seed: int | None = None,
     metric: str = "val_accuracy",
@@ -83,6 +123,10 @@ def search(
     allow_repeats: bool = False,
     max_attempts: int | None = None,
     show_progress: bool = False,
+    total_trials: int | None = None,
+    heartbeat_interval: int | None = DEFAULT_HEARTBEAT_INTERVAL,
+    grace_period: int | None = DEFAULT_GRACE_PERIOD,
+    pruner: optuna.pruners.BasePruner | None = None,
 ) -> SearchResult:
     """Search ``space`` for the architecture that maximises (or minimises) ``objective``.
 
@@ -92,8 +136,10 @@ def search(
             (a tabular benchmark is one). A dict must hold ``metric``.
         sampler: a searcher name (see :func:`bonas.samplers.sampler_names`) or any Optuna sampler.
         n_trials: evaluations (queries) to spend in this call; repeats and failures do not count.
-        storage: None for an in-memory study, an Optuna storage, or a database URL
-            (``sqlite:///search.db``) to persist the study and resume it later.
+        storage: None for an in-memory study, an Optuna storage, a database URL
+            (``sqlite:///search.db``, ``postgresql://...``), a SQLite file path or ``journal:<path>``
+            (see :func:`bonas.storage.open_storage`) to persist the study, resume it later and share it
+            with other workers.
         study_name: name of the study in ``storage``; an existing study of that name is continued.
         seed: seed of a sampler given by name.
         metric: key of the objective's dict that is optimised.
@@ -102,36 +148,56 @@ def search(
         max_attempts: cap on trials in this call, counting repeats and failures
             (default ``10 * n_trials + 100``), so a sampler stuck on repeats cannot loop forever.
         show_progress: show a progress bar over queries.
+        total_trials: also stop once the study holds this many completed evaluations (COMPLETE trials
+            that are not repeats), counting earlier runs and other workers: re-running the same call
+            after a crash finishes the budget. Workers running at the same moment may together
+            overshoot it by up to one trial each; give each worker its share in ``n_trials`` instead
+            where the total must be exact.
+        heartbeat_interval: seconds between heartbeats of a running trial, for a storage given as a
+            path or URL (None: no heartbeat).
+        grace_period: seconds without a heartbeat after which another worker fails the trial and
+            queues it again.
+        pruner: an Optuna pruner (e.g. ``optuna.pruners.MedianPruner()``, ``HyperbandPruner()``) for
+            objectives that report intermediate values; None never prunes.
 
     Returns:
         A :class:`SearchResult`.
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, got {n_trials}.")
+    if total_trials is not None and total_trials < 1:
+        raise ValueError(f"total_trials must be at least 1, got {total_trials}.")
     if direction not in ("maximize", "minimize"):
         raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
     if isinstance(sampler, str):
         sampler = make_sampler(sampler, space, seed=seed)
         if isinstance(sampler, ArchitectureSampler):
             sampler.allow_repeats = allow_repeats
+    storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     study = optuna.create_study(
-        storage=storage, study_name=study_name, sampler=sampler, direction=direction, load_if_exists=True
+        storage=storage,
+        study_name=study_name,
+        sampler=sampler,
+        direction=direction,
+        load_if_exists=True,
+        pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
     )
-    study.set_user_attr("space", space.name)
-    study.set_user_attr(
-        "objective", getattr(objective, "name", getattr(objective, "__name__", repr(objective)))
-    )
-    study.set_user_attr("metric", metric)
+    _record_study_attrs(study, space, objective, metric)
 
-    evaluated = _evaluated_hashes(study)
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
     queries = attempts = 0
+    reached_total = False
+    state = _LoopState()
     progress = _progress_bar(n_trials, show_progress)
     try:
         while queries < n_trials and attempts < max_attempts:
+            if total_trials is not None and _completed_queries(study) >= total_trials:
+                logger.info("Study %r holds %d evaluations: done.", study.study_name, total_trials)
+                reached_total = True
+                break
             attempts += 1
             try:
-                queried = _run_trial(study, space, objective, metric, evaluated, allow_repeats)
+                queried = _run_trial(study, space, objective, metric, allow_repeats, state)
             except SearchSpaceExhaustedError as error:
                 logger.warning("Stopping the search: %s", error)
                 break
@@ -140,9 +206,27 @@ def search(
                 progress.update(1)
     finally:
         progress.close()
-    if queries < n_trials:
+    if queries < n_trials and not reached_total:
         logger.warning("Search spent %d of %d queries in %d attempts.", queries, n_trials, attempts)
     return _result(study, space)
+
+
+def _record_study_attrs(study: optuna.Study, space: SearchSpace, objective: Objective, metric: str) -> None:
+    from bonas.tabular.base import TabularBenchmark
+
+    study.set_user_attr("space", space.name)
+    name = getattr(objective, "name", getattr(objective, "__name__", repr(objective)))
+    study.set_user_attr("objective", name)
+    if isinstance(objective, TabularBenchmark):
+        study.set_user_attr("benchmark", objective.name)
+    study.set_user_attr("metric", metric)
+
+
+@dataclass
+class _LoopState:
+    """What one search loop remembers between trials: earlier trials it stopped waiting for."""
+
+    abandoned: set[int] = field(default_factory=set)
 
 
 def _run_trial(
@@ -150,11 +234,33 @@ def _run_trial(
     space: SearchSpace,
     objective: Objective,
     metric: str,
-    evaluated: dict[str, tuple[int, float]],
     allow_repeats: bool,
+    state: _LoopState,
 ) -> bool:
     """Run one trial; True if it spent a query on the objective."""
-    trial = study.ask()
+    fail_stale_trials(study)
+    with warnings.catch_warnings():
+        # Optuna warns that heartbeats are meant for Study.optimize; this loop sends its own.
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        trial = study.ask()
+    with _heartbeat(study, trial):
+        try:
+            return _propose_and_evaluate(study, trial, space, objective, metric, allow_repeats, state)
+        except KeyboardInterrupt:
+            _fail_if_running(study, trial, "interrupted")
+            raise
+
+
+def _propose_and_evaluate(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    space: SearchSpace,
+    objective: Objective,
+    metric: str,
+    allow_repeats: bool,
+    state: _LoopState,
+) -> bool:
+    _wait_for_earlier_proposals(study, space, trial.number, state)
     try:
         started = time.perf_counter()
         architecture = space.suggest(trial)
@@ -167,26 +273,36 @@ def _run_trial(
     except Exception as error:
         _fail(study, trial, f"proposal failed: {type(error).__name__}: {error}")
         return False
-    except KeyboardInterrupt:
-        _fail(study, trial, "interrupted")
-        raise
 
-    earlier = evaluated.get(architecture.canonical_hash)
-    if earlier is not None and not allow_repeats:
-        trial.set_user_attr(REPEAT_OF_ATTR, earlier[0])
-        study.tell(trial, earlier[1])
-        return False
+    if not allow_repeats:
+        earlier, running = _same_architecture(study, space, trial.number, architecture.canonical_hash)
+        if earlier is not None:
+            trial.set_user_attr(REPEAT_OF_ATTR, earlier[0])
+            study.tell(trial, earlier[1])
+            return False
+        if running is not None:
+            # Only an external sampler that ignores pending trials gets here: bonas's samplers see
+            # every earlier running trial's architecture before they propose.
+            _fail(study, trial, f"architecture already being evaluated by running trial {running}")
+            return False
 
     started = time.perf_counter()
+    token = _CURRENT_TRIAL.set(trial)
     try:
         value, metrics = _metrics(objective(architecture), metric)
     except KeyboardInterrupt:
-        _fail(study, trial, "interrupted")
         raise
+    except optuna.TrialPruned as pruned:
+        trial.set_user_attr(OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+        logger.info("Trial %d pruned: %s", trial.number, pruned)
+        study.tell(trial, state=TrialState.PRUNED)
+        return True
     except Exception as error:
         trial.set_user_attr(OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
         _fail(study, trial, f"{type(error).__name__}: {error}")
         return True
+    finally:
+        _CURRENT_TRIAL.reset(token)
     trial.set_user_attr(OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
     for name, number in metrics.items():
         trial.set_user_attr(name, number)
@@ -194,8 +310,109 @@ def _run_trial(
         _fail(study, trial, f"objective returned {metric}={value}")
         return True
     study.tell(trial, value)
-    evaluated.setdefault(architecture.canonical_hash, (trial.number, value))
     return True
+
+
+def _wait_for_earlier_proposals(
+    study: optuna.Study, space: SearchSpace, number: int, state: _LoopState
+) -> None:
+    """Wait until every running trial numbered below ``number`` has chosen its architecture.
+
+    Proposals are thereby made one at a time in trial-number order across all workers, each seeing the
+    earlier ones as pending. Trials still proposing after :data:`PROPOSAL_WAIT_SECONDS` are given up
+    on (for this loop) with a warning.
+    """
+    deadline = time.monotonic() + PROPOSAL_WAIT_SECONDS
+    pause = 0.005
+    while True:
+        proposing = [
+            trial.number
+            for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if trial.number < number and _architecture_hash(space, trial) is None
+        ]
+        proposing = [n for n in proposing if n not in state.abandoned]
+        if not proposing:
+            return
+        if time.monotonic() > deadline:
+            logger.warning(
+                "Trials %s have been proposing for over %.0f s (a worker that died?); proposing without "
+                "them.",
+                proposing,
+                PROPOSAL_WAIT_SECONDS,
+            )
+            state.abandoned.update(proposing)
+            return
+        time.sleep(pause)
+        pause = min(2 * pause, 0.25)
+        fail_stale_trials(study)
+
+
+def _same_architecture(
+    study: optuna.Study, space: SearchSpace, number: int, arch_hash: str
+) -> tuple[tuple[int, float] | None, int | None]:
+    """The first COMPLETE non-repeat trial with this architecture (number, value), and the first running
+    trial numbered below ``number`` with it."""
+    earlier: tuple[int, float] | None = None
+    running: int | None = None
+    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        if other.number == number or _architecture_hash(space, other) != arch_hash:
+            continue
+        if other.state == TrialState.COMPLETE and REPEAT_OF_ATTR not in other.user_attrs:
+            if earlier is None or other.number < earlier[0]:
+                earlier = (other.number, float(other.value))  # type: ignore[arg-type]
+        elif other.state == TrialState.RUNNING and other.number < number:
+            running = other.number if running is None else min(running, other.number)
+    return earlier, running
+
+
+def _architecture_hash(space: SearchSpace, trial: optuna.trial.FrozenTrial) -> str | None:
+    """The canonical hash of a trial's architecture: its ``arch_hash`` attribute, else decoded from its
+    parameters (a trial created outside this loop), None while it has not chosen one."""
+    recorded = trial.user_attrs.get(ARCH_HASH_ATTR)
+    if recorded is not None:
+        return str(recorded)
+    if not trial.params:
+        return None
+    try:
+        return space.from_params(trial.params).canonical_hash
+    except InvalidArchitectureError:  # parameters still being suggested, or of another space
+        return None
+
+
+def _completed_queries(study: optuna.Study) -> int:
+    """COMPLETE trials of the study that are not repeats."""
+    return sum(
+        REPEAT_OF_ATTR not in trial.user_attrs
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    )
+
+
+@contextmanager
+def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
+    """Record the trial's heartbeat every interval while the block runs (if the storage has them)."""
+    storage = study._storage
+    interval = heartbeat_interval_of(storage)
+    if interval is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            except Exception as error:  # a database hiccup: the next beat may get through
+                logger.warning("Heartbeat of trial %d failed: %s", trial.number, error)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"bonas-heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _metrics(result: Any, metric: str) -> tuple[float, dict[str, float]]:
@@ -222,23 +439,28 @@ def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     study.tell(trial, state=TrialState.FAIL)
 
 
-def _evaluated_hashes(study: optuna.Study) -> dict[str, tuple[int, float]]:
-    """Canonical hash -> (number, value) of the first COMPLETE trial that evaluated it."""
-    evaluated: dict[str, tuple[int, float]] = {}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        arch_hash = trial.user_attrs.get(ARCH_HASH_ATTR)
-        if arch_hash is not None and REPEAT_OF_ATTR not in trial.user_attrs:
-            evaluated.setdefault(arch_hash, (trial.number, float(trial.value)))  # type: ignore[arg-type]
-    return evaluated
+def _fail_if_running(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Fail the trial unless it already finished (an interrupt can land after its tell)."""
+    with suppress(optuna.exceptions.UpdateFinishedTrialError):
+        _fail(study, trial, reason)
 
 
 def history_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: ``trial``, ``state``, ``query`` (1-based count of evaluations, NA for repeats
     and proposal failures), ``arch``, ``arch_hash``, ``value``, ``repeat_of``, ``fail_reason``,
-    ``propose_seconds``, ``objective_seconds`` and one column per metric."""
+    ``propose_seconds``, ``objective_seconds`` and one column per metric.
+
+    A trial failed because its worker stopped sending heartbeats has the ``fail_reason``
+    ``"worker lost (no heartbeat)"``, naming the trial that retried it if any."""
+    trials = study.get_trials(deepcopy=False)
+    retried_as = {
+        trial.system_attrs[RETRY_HISTORY_ATTR][-1]: trial.number
+        for trial in trials
+        if trial.system_attrs.get(RETRY_HISTORY_ATTR)
+    }
     rows = []
     query = 0
-    for trial in study.get_trials(deepcopy=False):
+    for trial in trials:
         attrs = trial.user_attrs
         spent = OBJECTIVE_SECONDS_ATTR in attrs and REPEAT_OF_ATTR not in attrs
         query += spent
@@ -254,6 +476,10 @@ def history_frame(study: optuna.Study) -> pd.DataFrame:
             "propose_seconds": attrs.get(PROPOSE_SECONDS_ATTR),
             "objective_seconds": attrs.get(OBJECTIVE_SECONDS_ATTR),
         }
+        if trial.state == TrialState.FAIL and row["fail_reason"] is None:
+            row["fail_reason"] = LOST_WORKER_REASON + (
+                f"; retried as trial {retried_as[trial.number]}" if trial.number in retried_as else ""
+            )
         row.update({k: v for k, v in attrs.items() if k not in _BOOKKEEPING_ATTRS and k != REPEAT_OF_ATTR})
         rows.append(row)
     frame = pd.DataFrame(rows)

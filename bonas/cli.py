@@ -1,0 +1,443 @@
+"""The ``bonas`` command: ``search``, ``worker``, ``dashboard`` and ``show``.
+
+``bonas search`` runs a search in a stored study (``results/bonas.db`` unless ``--storage`` says
+otherwise) and continues it when run again; ``bonas worker`` is one of several processes (on one or
+several machines) sharing a study, each spending its own ``--n-trials`` share; ``bonas dashboard``
+serves optuna-dashboard on a storage; ``bonas show`` prints its studies and their best architectures.
+Ctrl-C (or SIGTERM) stops a search cleanly: the running trial is failed with the reason
+``interrupted``, everything completed stays stored, and the same command continues the study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bonas.errors import BonasError, unknown_name
+
+logger = logging.getLogger("bonas.cli")
+
+#: Where ``bonas search`` stores its study when no ``--storage`` is given.
+DEFAULT_STORAGE = "results/bonas.db"
+INTERRUPTED_EXIT_CODE = 130
+
+
+class CommandLineError(BonasError, ValueError):
+    """A command-line value bonas cannot use (the message quotes it and says what would work)."""
+
+
+@dataclass
+class NamedObjective:
+    """A user objective loaded from ``module:function``; ``name`` is what the study records."""
+
+    function: Callable[..., Any]
+    name: str
+
+    def __call__(self, architecture: Any) -> Any:
+        return self.function(architecture)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``bonas`` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT_CODE
+    except (BonasError, *_storage_errors()) as error:
+        print(f"bonas {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+# -- parser ---------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bonas", description="Neural architecture search on Optuna studies (see README.md)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every trial (Optuna's INFO)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    search = commands.add_parser(
+        "search",
+        help="run (or continue) a search in a stored study",
+        description="Run a search in a stored study; the same command continues it after a stop.",
+    )
+    _search_arguments(search, worker=False)
+    search.set_defaults(run=_run_search)
+
+    worker = commands.add_parser(
+        "worker",
+        help="one of several processes sharing a study",
+        description=(
+            "One worker of a distributed search: start several (on one machine or many) with the same "
+            "--storage and --study; each spends its own --n-trials share, so the study ends with the sum "
+            "of the shares as evaluations. Proposals see every other worker's running trials as pending."
+        ),
+    )
+    _search_arguments(worker, worker=True)
+    worker.set_defaults(run=_run_search)
+
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="serve optuna-dashboard on a storage",
+        description=(
+            "Serve optuna-dashboard on STORAGE, after writing each study's best architecture (note and "
+            "DAG picture) into it. Binds to loopback unless --host says otherwise."
+        ),
+    )
+    dashboard.add_argument("storage", metavar="STORAGE", help="SQLite file, database URL or journal:<file>")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    dashboard.add_argument(
+        "--port", type=int, default=8080, help="port, 0 for any free one (default: %(default)s)"
+    )
+    dashboard.add_argument(
+        "--artifact-dir", help="folder for pictures (default: beside a file storage; none for a server)"
+    )
+    dashboard.add_argument(
+        "--no-annotate", action="store_true", help="do not refresh best-architecture notes"
+    )
+    dashboard.set_defaults(run=_run_dashboard)
+
+    show = commands.add_parser(
+        "show",
+        help="print the studies of a storage and their best architectures",
+        description="Print every study of STORAGE, or the best evaluations of one (--study).",
+    )
+    show.add_argument("storage", metavar="STORAGE", help="SQLite file, database URL or journal:<file>")
+    show.add_argument("--study", help="print the best evaluations of this study")
+    show.add_argument(
+        "--top", type=_positive_int, default=10, help="evaluations to list (default: %(default)s)"
+    )
+    show.set_defaults(run=_run_show)
+    return parser
+
+
+def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
+    objective = parser.add_mutually_exclusive_group(required=True)
+    objective.add_argument(
+        "--benchmark", help="tabular benchmark to search (bonas.tabular.benchmark_names())"
+    )
+    objective.add_argument(
+        "--objective",
+        metavar="MODULE:FUNCTION",
+        help="your objective: a callable taking an Architecture, returning a number or a dict of metrics",
+    )
+    parser.add_argument("--space", help="search space of --objective (default: the objective's .space)")
+    parser.add_argument("--searcher", default="random", help="searcher name (default: %(default)s)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="searcher option, repeatable (e.g. --option n_initial=6; values are read as JSON when they parse)",
+    )
+    parser.add_argument(
+        "--n-trials",
+        type=_positive_int,
+        help="evaluations this process spends"
+        + (" (this worker's share)" if worker else " (default: --total-trials, else 100)"),
+        required=worker,
+    )
+    parser.add_argument(
+        "--total-trials",
+        type=_positive_int,
+        help="stop once the study holds this many evaluations, earlier runs and other workers included",
+    )
+    parser.add_argument(
+        "--storage",
+        required=worker,
+        default=None if worker else DEFAULT_STORAGE,
+        help="SQLite file, SQLAlchemy URL (postgresql://user@host/db) or journal:<file>"
+        + ("" if worker else " (default: %(default)s)"),
+    )
+    parser.add_argument(
+        "--study",
+        required=worker,
+        help="study name" + ("" if worker else " (default: <benchmark or objective>-<searcher>)"),
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None if worker else 0,
+        help="searcher seed" + ("" if worker else " (default: 0)"),
+    )
+    parser.add_argument("--metric", default="val_accuracy", help="metric to optimise (default: %(default)s)")
+    parser.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=_positive_int,
+        default=30,
+        help="seconds between heartbeats (default: 30)",
+    )
+    parser.add_argument(
+        "--grace-period",
+        type=_positive_int,
+        default=120,
+        help="seconds without a heartbeat before a trial is failed and retried (default: 120)",
+    )
+    parser.add_argument("--data-dir", help="benchmark data folder (default: $BONAS_DATA_DIR or data/)")
+    if worker:
+        parser.add_argument(
+            "--annotate",
+            action="store_true",
+            help="write the best-architecture note and picture at the end (bonas dashboard does it anyway)",
+        )
+    else:
+        parser.add_argument(
+            "--no-annotate",
+            dest="annotate",
+            action="store_false",
+            help="skip the best-architecture note and picture at the end (bonas dashboard writes them)",
+        )
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+# -- commands -------------------------------------------------------------------------------------------
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    import optuna
+
+    from bonas.dashboard import studies_table
+    from bonas.samplers import sampler_names
+    from bonas.storage import artifact_dir, describe, open_storage
+    from bonas.study import search
+
+    if args.searcher not in sampler_names():
+        raise unknown_name("searcher", args.searcher, sampler_names())
+    space, objective, objective_name = _load_objective(args)
+    sampler = _make_sampler(args, space)
+    study_name = args.study or f"{objective_name}-{args.searcher}"
+    n_trials = args.n_trials or args.total_trials or 100
+    storage = open_storage(
+        args.storage, heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period
+    )
+    where = describe(args.storage)
+    logger.info(
+        "Study %r in %s: %s on %s, %d evaluations.", study_name, where, args.searcher, space.name, n_trials
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = search(
+            space,
+            objective,
+            sampler=sampler,
+            n_trials=n_trials,
+            total_trials=args.total_trials,
+            storage=storage,
+            study_name=study_name,
+            seed=args.seed,
+            metric=args.metric,
+            direction=args.direction,
+            show_progress=args.progress,
+        )
+    except KeyboardInterrupt:
+        summary = studies_table(storage).set_index("study")
+        if study_name not in summary.index:
+            logger.warning("Interrupted before study %r was created in %s.", study_name, where)
+            raise
+        row = summary.loc[study_name]
+        logger.warning(
+            "Interrupted: study %r in %s holds %d evaluations (best %s); the same command continues it.",
+            study_name,
+            where,
+            row["evaluations"],
+            row["best_arch"],
+        )
+        if args.annotate:
+            _annotate(optuna.load_study(study_name=study_name, storage=storage), artifact_dir(args.storage))
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.annotate:
+        _annotate(result.study, artifact_dir(args.storage))
+    history = result.history
+    evaluations = int(((history["state"] == "COMPLETE") & history["repeat_of"].isna()).sum())
+    print(f"study {study_name!r} in {where}: {evaluations} evaluations")
+    print(f"best {args.metric}: {result.best_value:.6g}")
+    print(f"best architecture: {result.best_architecture}")
+    return 0
+
+
+def _run_dashboard(args: argparse.Namespace) -> int:
+    from bonas.dashboard import serve
+
+    if not 0 <= args.port <= 65535:
+        raise CommandLineError(f"--port {args.port} is not a port number (0-65535).")
+
+    def ready(url: str) -> None:
+        print(f"optuna-dashboard: {url}", flush=True)
+
+    serve(
+        args.storage,
+        host=args.host,
+        port=args.port,
+        artifacts=args.artifact_dir,
+        annotate=not args.no_annotate,
+        on_ready=ready,
+    )
+    return 0
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    import optuna
+    import pandas as pd
+
+    from bonas.dashboard import studies_table, top_trials
+    from bonas.storage import describe, local_file, open_storage
+
+    path = local_file(args.storage)
+    if path is not None and not path.is_file():
+        raise CommandLineError(f"Storage file {str(path)!r} does not exist; give the path a search wrote to.")
+    storage = open_storage(args.storage)
+    table = studies_table(storage)
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 90):
+        if args.study is None:
+            if table.empty:
+                print(f"No study in {describe(args.storage)}.")
+            else:
+                print(table.to_string(index=False))
+            return 0
+        if args.study not in set(table["study"]):
+            names = ", ".join(repr(n) for n in table["study"]) or "none"
+            raise CommandLineError(
+                f"No study {args.study!r} in {describe(args.storage)}; its studies: {names}."
+            )
+        study = optuna.load_study(study_name=args.study, storage=storage)
+        top = top_trials(study, args.top)
+        print(table[table["study"] == args.study].to_string(index=False))
+        print()
+        print(top.to_string(index=False) if not top.empty else "No completed evaluation yet.")
+    return 0
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+
+
+def _load_objective(args: argparse.Namespace) -> tuple[Any, Callable[..., Any], str]:
+    """(space, objective, name) from --benchmark or --objective/--space."""
+    from bonas.spaces import get_space
+
+    if args.benchmark is not None:
+        from bonas.tabular import load_benchmark
+
+        benchmark = load_benchmark(args.benchmark, data_dir=args.data_dir)
+        space = get_space(args.space) if args.space else benchmark.space
+        return space, benchmark, args.benchmark
+    function = load_callable(args.objective)
+    if args.space:
+        space = get_space(args.space)
+    elif getattr(function, "space", None) is not None:
+        space = function.space
+    else:
+        raise CommandLineError(
+            f"--objective {args.objective!r} has no .space attribute; name its search space with --space "
+            "(nb201, darts, nbgraph, nbgraph-proteins, mlp)."
+        )
+    return space, NamedObjective(function, getattr(function, "name", args.objective)), args.objective
+
+
+def _make_sampler(args: argparse.Namespace, space: Any) -> Any:
+    from bonas.samplers import make_sampler
+
+    options: dict[str, Any] = {}
+    for item in args.option:
+        key, equals, text = item.partition("=")
+        if not equals or not key.isidentifier():
+            raise CommandLineError(f"--option {item!r} must read KEY=VALUE, e.g. --option n_initial=6.")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    try:
+        return make_sampler(args.searcher, space, seed=args.seed, **options)
+    except TypeError as error:
+        raise CommandLineError(
+            f"Searcher {args.searcher!r} does not take options {sorted(options)}: {error}"
+        ) from None
+
+
+def load_callable(spec: str) -> Callable[..., Any]:
+    """The callable named ``module:attribute`` (the current folder is importable, as with ``python -m``).
+
+    Raises:
+        CommandLineError: the spec is malformed, the module cannot be imported or has no such callable.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise CommandLineError(
+            f"--objective {spec!r} must read MODULE:FUNCTION, e.g. my_project.train:evaluate."
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise CommandLineError(
+            f"--objective {spec!r}: cannot import module {module_name!r}: {error}"
+        ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise CommandLineError(f"--objective {spec!r}: module {module_name!r} has no {attribute!r}.")
+        target = getattr(target, part)
+    if not callable(target):
+        raise CommandLineError(f"--objective {spec!r} names a {type(target).__name__}, not a callable.")
+    return target
+
+
+def _annotate(study: Any, folder: Path | None) -> None:
+    # optuna-dashboard imports torch and scikit-learn (seconds): only when a note is written.
+    from bonas.dashboard import annotate_best
+
+    try:
+        annotate_best(study, artifacts=folder)
+    except Exception as error:  # the picture is a convenience: the search itself is stored
+        logger.warning("Could not write the best-architecture note: %s", error)
+
+
+def _interrupt(signum: int, frame: Any) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a storage that cannot be reached or read, reported without a traceback."""
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:  # pragma: no cover - SQLAlchemy comes with Optuna
+        return (OSError,)
+    return (SQLAlchemyError, OSError)
+
+
+def _configure_logging(verbose: bool) -> None:
+    import optuna
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

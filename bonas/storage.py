@@ -1,0 +1,236 @@
+"""Where studies live: a storage spec (a file path, a database URL or a journal file) -> an Optuna storage.
+
+A search that should outlive its process names a storage (``bonas search --storage ...``,
+``search(..., storage=...)``):
+
+* a plain path (``results/nb201.db``) is a SQLite file, its folder created if needed (WAL journal, so
+  several worker processes on one machine share it);
+* a URL (``sqlite:///x.db``, ``postgresql://user@host/db``, any SQLAlchemy URL) is an Optuna
+  ``RDBStorage``; ``postgresql://`` uses psycopg 3 when psycopg2 is not installed;
+* ``journal:<path>`` or a path ending in ``.log``/``.jsonl`` is Optuna's append-only journal file
+  (no database; no heartbeat either, see below).
+
+Relational storages get a heartbeat when ``heartbeat_interval`` is given: a worker records one per
+running trial, and a trial whose worker stopped recording for ``grace_period`` seconds (``kill -9``,
+a lost machine) is failed and retried (re-queued with the same architecture, up to ``max_retry`` times)
+by the next worker that asks for a trial. Without a heartbeat such a trial stays RUNNING; it is never
+counted as an evaluation either way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import random
+import sqlite3
+import time
+import warnings
+from pathlib import Path
+from typing import Union
+
+import optuna
+from optuna.storages import BaseStorage
+
+logger = logging.getLogger(__name__)
+
+#: A storage as users write it: None (in memory), a path, a URL, ``journal:<path>`` or an Optuna storage.
+StorageSpec = Union[str, os.PathLike, BaseStorage, None]  # noqa: UP007 - a runtime alias
+
+JOURNAL_PREFIX = "journal:"
+JOURNAL_SUFFIXES = (".log", ".jsonl")
+#: Seconds between heartbeats of a running trial, and seconds without one before it counts as lost.
+DEFAULT_HEARTBEAT_INTERVAL = 30
+DEFAULT_GRACE_PERIOD = 120
+#: Times a trial lost with its worker is re-queued before it stays failed.
+DEFAULT_MAX_RETRY = 2
+#: Seconds a SQLite connection waits for another process's write lock before giving up.
+SQLITE_BUSY_TIMEOUT = 60.0
+#: Attempts at opening a database whose tables other workers may be creating at the same moment.
+SCHEMA_RACE_RETRIES = 8
+
+
+def is_url(spec: str) -> bool:
+    return "://" in spec
+
+
+def is_journal(spec: str | os.PathLike) -> bool:
+    text = os.fspath(spec)
+    return text.startswith(JOURNAL_PREFIX) or (not is_url(text) and text.endswith(JOURNAL_SUFFIXES))
+
+
+def storage_url(spec: str | os.PathLike) -> str:
+    """The database URL of a path or URL spec (a path becomes an absolute ``sqlite:///`` URL).
+
+    Raises:
+        ValueError: ``spec`` is a journal file, which has no URL.
+    """
+    text = os.fspath(spec)
+    if is_journal(text):
+        raise ValueError(f"Storage {text!r} is a journal file, not a database; it has no URL.")
+    if is_url(text):
+        return _with_postgres_driver(text)
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def open_storage(
+    spec: StorageSpec,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int | None = DEFAULT_MAX_RETRY,
+) -> BaseStorage | None:
+    """The Optuna storage that ``spec`` names (None stays None: an in-memory study).
+
+    Args:
+        spec: a path (SQLite file), a database URL, ``journal:<path>`` (or a ``.log``/``.jsonl`` path),
+            an Optuna storage (returned as is) or None.
+        heartbeat_interval: seconds between heartbeats of running trials (relational storages only);
+            None disables the heartbeat.
+        grace_period: seconds without a heartbeat after which a running trial is failed and retried
+            (default: four heartbeat intervals).
+        max_retry: times such a trial is re-queued (None: forever, 0: only failed).
+
+    Raises:
+        ValueError: a heartbeat setting is not a positive whole number of seconds.
+    """
+    if spec is None or isinstance(spec, BaseStorage):
+        return spec
+    text = os.fspath(spec)
+    if not text:
+        raise ValueError("Storage '' is empty; give a file path (results/search.db) or a database URL.")
+    if is_journal(text):
+        return _journal_storage(text.removeprefix(JOURNAL_PREFIX), heartbeat_interval)
+    for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a whole number of seconds >= 1, got {value!r}.")
+    url = storage_url(text)
+    engine_kwargs: dict[str, object] = {}
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine_kwargs = {"creator": _sqlite_connector(path)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        heartbeat: dict[str, object] = {}
+        if heartbeat_interval is not None:
+            heartbeat = {
+                "heartbeat_interval": heartbeat_interval,
+                "grace_period": grace_period if grace_period is not None else 4 * heartbeat_interval,
+                "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry),
+            }
+        return _rdb_storage(url, engine_kwargs, heartbeat)
+
+
+def _rdb_storage(url: str, engine_kwargs: dict[str, object], heartbeat: dict[str, object]) -> BaseStorage:
+    """An RDBStorage, retried when workers starting together race to create the same tables."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    for attempt in range(SCHEMA_RACE_RETRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)  # type: ignore[arg-type]
+        except (IntegrityError, OperationalError, ProgrammingError) as error:
+            if attempt == SCHEMA_RACE_RETRIES - 1 or not _is_schema_race(error):
+                raise
+            logger.debug("Another worker is creating the tables of %s; retrying.", url)
+            time.sleep(0.05 + 0.2 * random.random())
+    raise AssertionError("unreachable")
+
+
+def _is_schema_race(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(s in text for s in ("already exists", "duplicate", "unique constraint", "database is locked"))
+
+
+def describe(spec: StorageSpec) -> str:
+    """A short human description of a storage spec, with any password hidden."""
+    if spec is None:
+        return "memory"
+    if isinstance(spec, BaseStorage):
+        return type(spec).__name__
+    text = os.fspath(spec)
+    if is_url(text):
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(text).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: still say which one
+            return text
+    return text
+
+
+def local_file(spec: StorageSpec) -> Path | None:
+    """The file a SQLite or journal storage spec names (absolute), or None for a server or memory."""
+    if spec is None or isinstance(spec, BaseStorage):
+        return None
+    text = os.fspath(spec)
+    if is_journal(text):
+        path = Path(text.removeprefix(JOURNAL_PREFIX))
+    elif not is_url(text):
+        path = Path(text)
+    elif text.startswith("sqlite:///") and text != "sqlite:///:memory:":
+        path = Path(text.removeprefix("sqlite:///"))
+    else:
+        return None
+    return path.expanduser().resolve()
+
+
+def artifact_dir(spec: StorageSpec) -> Path | None:
+    """The folder beside a file storage where pictures of a study are kept (None for a server).
+
+    ``results/nb201.db`` -> ``results/nb201.db-artifacts``; a journal file likewise.
+    """
+    path = local_file(spec)
+    return None if path is None else path.with_name(path.name + "-artifacts")
+
+
+def heartbeat_interval_of(storage: BaseStorage) -> int | None:
+    """The heartbeat interval of a storage (Optuna wraps an RDBStorage; both answer), or None."""
+    getter = getattr(storage, "get_heartbeat_interval", None)
+    return getter() if getter is not None else None
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail (and re-queue, see :func:`open_storage`) running trials whose worker stopped its heartbeat."""
+    if heartbeat_interval_of(study._storage) is None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _journal_storage(path_text: str, heartbeat_interval: int | None) -> BaseStorage:
+    if not path_text:
+        raise ValueError("Storage 'journal:' names no file; write journal:results/search.log.")
+    if heartbeat_interval is not None:
+        logger.info("Journal storage %s has no heartbeat: a killed worker's trial stays RUNNING.", path_text)
+    path = Path(path_text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _sqlite_connector(path: Path):  # type: ignore[no-untyped-def]
+    """Connections in WAL mode with a long busy timeout, so worker processes wait for each other's
+    writes instead of failing with "database is locked". ``synchronous = NORMAL`` is safe in WAL mode
+    against a killed process (only an OS crash can lose the last commits)."""
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    return connect
+
+
+def _with_postgres_driver(url: str) -> str:
+    """``postgresql://`` -> ``postgresql+psycopg://`` when only psycopg 3 is installed (SQLAlchemy's
+    default PostgreSQL driver is psycopg2)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg"):
+                return "postgresql+psycopg://" + url.removeprefix(scheme)
+            return "postgresql://" + url.removeprefix(scheme)
+    return url

@@ -1,0 +1,198 @@
+"""The ``bonas`` command: search, show, errors at the boundary, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from bonas.cli import INTERRUPTED_EXIT_CODE, main
+from bonas.storage import open_storage
+from bonas.study import history_frame
+from tests.system_packages import wait_for
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _restore_optuna_verbosity():
+    yield
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def load(path: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{path}")
+
+
+def test_search_stores_continues_and_shows(tmp_path, capsys) -> None:
+    db = tmp_path / "r" / "cli.db"
+    args = [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--searcher",
+        "local-search",
+        "--storage",
+        str(db),
+        "--no-annotate",
+    ]
+    assert main([*args, "--n-trials", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "study 'nb201-cifar10-local-search'" in out and "8 evaluations" in out
+    study = load(db, "nb201-cifar10-local-search")
+    assert study.user_attrs["benchmark"] == "nb201-cifar10" and study.user_attrs["space"] == "nb201"
+    best = study.best_trial.user_attrs["arch"]
+    assert f"best architecture: {best}" in out
+
+    # The same command with a total tops the study up; run again, it spends nothing.
+    assert main([*args, "--total-trials", "12"]) == 0
+    assert main([*args, "--total-trials", "12"]) == 0
+    capsys.readouterr()
+    history = history_frame(load(db, "nb201-cifar10-local-search"))
+    assert len(history) == 12 and history["arch_hash"].is_unique
+
+    assert main(["show", str(db)]) == 0
+    table = capsys.readouterr().out
+    assert "nb201-cifar10-local-search" in table and "evaluations" in table
+    best_now = load(db, "nb201-cifar10-local-search").best_trial.user_attrs["arch"]
+    assert best_now in table
+    assert main(["show", str(db), "--study", "nb201-cifar10-local-search", "--top", "3"]) == 0
+    top = capsys.readouterr().out.splitlines()
+    assert best_now in top[4]  # summary header, summary row, blank, table header, best first
+    assert len(top) == 4 + 3
+
+
+def test_a_module_function_objective(tmp_path, capsys) -> None:
+    db = tmp_path / "o.db"
+    code = main(
+        ["search", "--objective", "tests.slow_objectives:no_space", "--space", "mlp", "--n-trials", "3",
+         "--storage", str(db), "--study", "mlp", "--no-annotate"]
+    )  # fmt: skip
+    assert code == 0
+    study = load(db, "mlp")
+    assert study.user_attrs["objective"] == "tests.slow_objectives:no_space"
+    assert study.user_attrs["space"] == "mlp"
+    assert [t.value for t in study.trials] == [1.0, 1.0, 1.0]
+
+
+def test_searcher_options(tmp_path) -> None:
+    db = tmp_path / "opt.db"
+    common = [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--n-trials",
+        "2",
+        "--storage",
+        str(db),
+        "--no-annotate",
+    ]
+    assert main([*common, "--searcher", "regularized-evolution", "--option", "population_size=5"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--benchmark", "nb201-cifar11"], "Unknown benchmark 'nb201-cifar11'. Valid benchmarks: "),
+        (["--benchmark", "nb201-cifar10", "--searcher", "bayesopt"], "Unknown searcher 'bayesopt'. Valid searchers: "),
+        (["--objective", "nocolon"], "--objective 'nocolon' must read MODULE:FUNCTION"),
+        (["--objective", "no_such_module_x:f"], "cannot import module 'no_such_module_x'"),
+        (["--objective", "tests.slow_objectives:missing"], "module 'tests.slow_objectives' has no 'missing'"),
+        (["--objective", "tests.slow_objectives:no_space"], "has no .space attribute; name its search space"),
+        (["--objective", "tests.slow_objectives:nb201_100ms", "--space", "nb202"], "Unknown search space 'nb202'"),
+        (["--benchmark", "nb201-cifar10", "--option", "n_initial"], "--option 'n_initial' must read KEY=VALUE"),
+        (["--benchmark", "nb201-cifar10", "--option", "colour=3"], "Searcher 'random' does not take options ['colour']"),
+    ],
+)  # fmt: skip
+def test_errors_quote_the_bad_value(tmp_path, capsys, args: list[str], message: str) -> None:
+    db = tmp_path / "e.db"
+    assert main(["search", *args, "--n-trials", "1", "--storage", str(db), "--no-annotate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bonas search: error: ")
+    assert message in err
+    if "Unknown searcher" in message:
+        assert "'random'" in err and "'bo-gp-wl-rbf'" in err  # lists the valid names
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_rejects_bad_trial_counts(capsys, value: str) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["search", "--benchmark", "nb201-cifar10", "--n-trials", value])
+    assert raised.value.code == 2
+    assert repr(value) in capsys.readouterr().err
+
+
+def test_worker_requires_storage_and_study(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["worker", "--benchmark", "nb201-cifar10", "--n-trials", "2"])
+    err = capsys.readouterr().err
+    assert "--storage" in err and "--study" in err
+
+
+def test_show_errors(tmp_path, capsys) -> None:
+    assert main(["show", str(tmp_path / "absent.db")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    db = tmp_path / "s.db"
+    open_storage(db)
+    assert main(["show", str(db)]) == 0
+    assert "No study in" in capsys.readouterr().out
+    optuna.create_study(storage=open_storage(db), study_name="one")
+    assert main(["show", str(db), "--study", "two"]) == 2
+    assert "No study 'two'" in (err := capsys.readouterr().err) and "'one'" in err
+    assert main(["show", str(db), "--study", "one"]) == 0
+    assert "No completed evaluation yet." in capsys.readouterr().out
+
+
+def test_python_dash_m_and_the_console_script() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bonas", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    for command in ("search", "worker", "dashboard", "show"):
+        assert command in result.stdout
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["bonas"] == "bonas.cli:main"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_ends_a_search_cleanly(tmp_path, signal_number: int) -> None:
+    db = tmp_path / "int.db"
+    open_storage(db)
+    command = [sys.executable, "-m", "bonas", "search", "--objective", "tests.slow_objectives:nb201_500ms",
+               "--searcher", "random", "--storage", str(db), "--study", "i", "--no-annotate"]  # fmt: skip
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    process = subprocess.Popen(
+        [*command, "--n-trials", "100"], cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+
+    def two_done_one_running() -> bool:
+        try:
+            trials = load(db, "i").get_trials()
+        except KeyError:
+            return False
+        done = sum(t.state == TrialState.COMPLETE for t in trials)
+        return done >= 2 and trials[-1].state == TrialState.RUNNING and "arch" in trials[-1].user_attrs
+
+    try:
+        wait_for(two_done_one_running, 120, "two completed trials and one running", pause=0.05)
+        process.send_signal(signal_number)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == INTERRUPTED_EXIT_CODE, err[-2000:]
+    assert "Interrupted: study 'i'" in err and "the same command continues it" in err
+    trials = load(db, "i").get_trials()
+    assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in trials)  # nothing left RUNNING
+    assert trials[-1].state == TrialState.FAIL and trials[-1].user_attrs["fail_reason"] == "interrupted"
+    completed = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(completed) >= 2 and all("val_accuracy" in t.user_attrs for t in completed)
+    assert f"holds {len(completed)} evaluations" in err

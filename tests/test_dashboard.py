@@ -1,0 +1,185 @@
+"""Inspection: the best-architecture picture and note, and optuna-dashboard in a real (headless) browser."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from bonas.dashboard import PICTURE_ATTR, annotate_best, draw_architecture
+from bonas.errors import BonasError
+from bonas.spaces import get_space
+from bonas.storage import artifact_dir, open_storage
+from bonas.study import search
+from bonas.tabular import load_benchmark
+from tests.samplers.conformance import hashed_score, tiny_space
+from tests.system_packages import CHROMIUM_FLAGS, ensure_package, find_chromium, free_port, wait_for
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: Screenshots of the dashboard land here (results/ is not tracked), for a person to look at.
+SCREENSHOTS = REPO_ROOT / "results" / "test_dashboard"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture(scope="module")
+def nb201():
+    return load_benchmark("nb201-cifar10")
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "darts", "nbgraph"])
+def test_draws_every_cell_to_a_png(tmp_path, space_name: str) -> None:
+    architecture = get_space(space_name).sample(np.random.default_rng(0))
+    path = draw_architecture(architecture, tmp_path / "sub" / "cell.png")
+    data = path.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000
+
+
+def test_a_space_without_cells_has_no_picture(tmp_path) -> None:
+    architecture = tiny_space().sample(np.random.default_rng(0))
+    with pytest.raises(BonasError, match="has no cell graph"):
+        draw_architecture(architecture, tmp_path / "x.png")
+
+
+@pytest.mark.slow  # importing optuna_dashboard imports torch and scikit-learn
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_annotate_best_writes_a_note_and_uploads_the_picture_once_per_best(tmp_path, nb201) -> None:
+    from optuna_dashboard import get_note
+
+    db = tmp_path / "a.db"
+    result = search(nb201.space, nb201, n_trials=5, seed=0, storage=db, study_name="a")
+    study = result.study
+    folder = artifact_dir(db)
+    best = annotate_best(study, artifacts=folder)
+    assert best is not None and best.number == study.best_trial.number
+    note = get_note(study)
+    assert f"`{result.best_architecture}`" in note and "nb201-cifar10" in note
+    uploaded = study._storage.get_study_system_attrs(study._study_id)[PICTURE_ATTR]
+    assert f"![best cell DAG](/artifacts/{study._study_id}/{uploaded['artifact_id']})" in note
+    assert (folder / uploaded["artifact_id"]).read_bytes().startswith(PNG_MAGIC)
+
+    annotate_best(study, artifacts=folder)  # same best: no new upload
+    assert len(list(folder.iterdir())) == 1
+    # A better architecture found later gets its own picture.
+    better = max(nb201.space.enumerate(), key=lambda a: nb201(a)["val_accuracy"])
+    study.add_trial(
+        optuna.create_trial(
+            params=better.param_dict,
+            distributions=nb201.space.distributions,
+            value=nb201(better)["val_accuracy"],
+            user_attrs={"arch": str(better), "arch_hash": better.canonical_hash},
+        )
+    )
+    assert annotate_best(study, artifacts=folder).user_attrs["arch"] == str(better)
+    assert len(list(folder.iterdir())) == 2
+    assert f"`{better}`" in get_note(study)
+
+
+def test_annotate_without_completed_trials_or_pictures(tmp_path) -> None:
+    study = optuna.create_study(storage=open_storage(tmp_path / "e.db"), study_name="e")
+    assert annotate_best(study, artifacts=tmp_path / "art") is None
+    result = search(tiny_space(), hashed_score, n_trials=2, seed=0, storage=tmp_path / "t.db", study_name="t")
+    assert annotate_best(result.study, artifacts=tmp_path / "art") is not None  # a note, no picture
+    assert not (tmp_path / "art").exists()
+
+
+def test_dashboard_refuses_a_missing_file(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bonas", "dashboard", str(tmp_path / "nope.db")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "nope.db' does not exist" in result.stderr
+
+
+# -- a real browser ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return ensure_package("chromium", find_chromium)
+
+
+def browse(chromium: str, url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000", *extra, url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def visible_text(html: str) -> str:
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.mark.slow
+def test_the_dashboard_lists_the_trials_and_shows_the_best_cell(tmp_path, chromium, nb201) -> None:
+    db = tmp_path / "bench.db"
+    result = search(
+        nb201.space,
+        nb201,
+        sampler="regularized-evolution",
+        n_trials=12,
+        seed=0,
+        storage=db,
+        study_name="bench",
+    )
+    best = str(result.best_architecture)
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bonas", "dashboard", str(db), "--port", str(port)],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"}, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: "optuna-dashboard: http://127.0.0.1:" in log.read_text(), 120, "the dashboard")
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{base}/api/studies", timeout=30) as response:
+            assert b'"study_name": "bench"' in response.read()
+
+        trials = browse(chromium, f"{base}/dashboard/studies/1/trials", tmp_path / "profile1", "--dump-dom")
+        text = visible_text(trials.stdout)
+        assert "12 Trials" in text, trials.stderr[-2000:]
+        for number in range(12):
+            assert f"Trial {number} Complete" in text
+        assert "arch_hash" in text and "val_accuracy" in text
+
+        note = browse(chromium, f"{base}/dashboard/studies/1/note", tmp_path / "profile2", "--dump-dom")
+        assert f"Best architecture (trial {result.study.best_trial.number})" in visible_text(note.stdout)
+        assert best in note.stdout
+        image = re.search(r'<img alt="best cell DAG"[^>]*src="(/artifacts/1/[0-9a-f-]+)"', note.stdout)
+        assert image is not None
+        with urllib.request.urlopen(base + image.group(1), timeout=30) as response:
+            assert response.headers["Content-Type"] == "image/png"
+            assert response.read().startswith(PNG_MAGIC)
+
+        screenshot = tmp_path / "dashboard-note.png"
+        shot = browse(
+            chromium, f"{base}/dashboard/studies/1/note", tmp_path / "profile3",
+            f"--screenshot={screenshot}", "--window-size=1400,1100", "--hide-scrollbars",
+        )  # fmt: skip
+        assert screenshot.read_bytes().startswith(PNG_MAGIC), shot.stderr[-2000:]
+        listing = tmp_path / "dashboard-trials.png"
+        browse(
+            chromium, f"{base}/dashboard/studies/1/trials", tmp_path / "profile4",
+            f"--screenshot={listing}", "--window-size=1400,1100", "--hide-scrollbars",
+        )  # fmt: skip
+        assert listing.read_bytes().startswith(PNG_MAGIC)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for picture in (screenshot, listing):
+            shutil.copy(picture, SCREENSHOTS / picture.name)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
