@@ -7,7 +7,12 @@ Given a fitted :class:`~bonas.surrogates.base.Surrogate` and encoded candidates,
   evaluations or ``q > 1``, candidates are then chosen by qLogNEI, whose fantasies over the pending and
   already chosen points make parallel workers pick different architectures;
 * ``thompson`` draws one joint posterior sample over the candidates (the top of the pool by UCB, to keep
-  the joint draw affordable) and takes its argmax, once per batch member.
+  the joint draw affordable) and takes its argmax, once per batch member. For an ensemble model
+  (BoTorch's ``EnsembleModel``, e.g. BANANAS's) it is independent Thompson sampling: per batch member,
+  one ensemble member drawn at random, and the argmax of its predictions over every candidate.
+
+Monte-Carlo acquisitions sample an ensemble's members with BoTorch's ``IndexSampler`` (a Gaussian
+sampler has no meaning for a finite set of member predictions).
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from botorch.acquisition.analytic import (
     UpperConfidenceBound,
 )
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.models.ensemble import EnsembleModel
 from botorch.optim import optimize_acqf_discrete
 from botorch.sampling import SobolQMCNormalSampler
+from botorch.sampling.base import MCSampler
+from botorch.sampling.index_sampler import IndexSampler
 
 from bonas.errors import unknown_name
 from bonas.surrogates.base import Surrogate
@@ -111,6 +119,8 @@ def select(
     n = candidates.shape[0]
     if not 1 <= q <= n:
         raise ValueError(f"Cannot pick q={q} of {n} candidates.")
+    if settings.name == "thompson" and isinstance(surrogate.model, EnsembleModel):
+        return _ensemble_thompson(surrogate.model, candidates, q, generator)
     scores = analytic_scores(surrogate, candidates, best_value, settings)
     if settings.name == "thompson":
         return _thompson(surrogate, candidates, scores, q, settings, generator)
@@ -127,7 +137,7 @@ def select(
             surrogate.model,
             X_baseline=observed,
             X_pending=pending if has_pending else None,
-            sampler=SobolQMCNormalSampler(torch.Size([settings.mc_samples]), seed=seed),
+            sampler=_mc_sampler(surrogate, settings.mc_samples, seed),
             prune_baseline=True,
         )
         chosen, _ = optimize_acqf_discrete(function, q=q, choices=choices, unique=True)
@@ -168,6 +178,31 @@ def _thompson(
         order = torch.argsort(draws[:, column], descending=True)
         pick = next(int(pool[i]) for i in order if int(pool[i]) not in chosen)
         chosen.append(pick)
+    return chosen
+
+
+def _mc_sampler(surrogate: Surrogate, samples: int, seed: int) -> MCSampler:
+    """Member indices for an ensemble model, quasi-random normal draws for a Gaussian posterior."""
+    if isinstance(surrogate.model, EnsembleModel):
+        return IndexSampler(torch.Size([samples]), seed=seed)
+    return SobolQMCNormalSampler(torch.Size([samples]), seed=seed)
+
+
+def _ensemble_thompson(
+    model: EnsembleModel, candidates: torch.Tensor, q: int, generator: torch.Generator
+) -> list[int]:
+    """Independent Thompson sampling: per pick, a random member's argmax among the unchosen candidates."""
+    with torch.no_grad():
+        values = torch.cat(
+            [model.posterior(chunk).values.reshape(-1, chunk.shape[0]) for chunk in candidates.split(4096)],
+            dim=-1,
+        )  # members x n
+    members = torch.randint(values.shape[0], (q,), generator=generator)
+    chosen: list[int] = []
+    for member in members.tolist():
+        draw = values[member].clone()
+        draw[chosen] = -torch.inf
+        chosen.append(int(torch.argmax(draw)))
     return chosen
 
 

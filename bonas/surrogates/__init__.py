@@ -1,7 +1,9 @@
 """Surrogates: models of "architecture -> value" with uncertainty, by name.
 
 ``make_surrogate("gp-wl", space)`` builds NAS-BOWL's WL-kernel GP (a linear kernel on normalised WL
-features); ``gp-wl-rbf`` puts an RBF kernel on the same features. See :func:`surrogate_names`.
+features); ``gp-wl-rbf`` puts an RBF kernel on the same features. Neural predictors: ``gcn-blr`` (BONAS: a
+Bayesian linear regression on a GCN embedding), ``gcn-gp`` (a GP on that embedding) and ``ensemble-path``
+(BANANAS: an ensemble of networks on the path encoding). See :func:`surrogate_names`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from bonas.errors import unknown_name
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates.base import Prediction, Surrogate, check_training_data
+from bonas.surrogates.ensemble import PathEnsemble
+from bonas.surrogates.gcn import GCNBayesianLinearRegression, GCNGaussianProcess
 from bonas.surrogates.gp import (
     CategoricalGaussianProcess,
     GaussianProcessSurrogate,
@@ -26,6 +30,9 @@ _SURROGATES: dict[str, Callable[..., Surrogate]] = {
     "gp-wl-rbf": partial(WLGaussianProcess, kernel="rbf"),
     "gp-categorical": CategoricalGaussianProcess,
     "gp-path": PathGaussianProcess,
+    "gcn-blr": GCNBayesianLinearRegression,
+    "gcn-gp": GCNGaussianProcess,
+    "ensemble-path": PathEnsemble,
 }
 
 
@@ -46,7 +53,10 @@ def surrogate_names() -> list[str]:
 
 __all__ = [
     "CategoricalGaussianProcess",
+    "GCNBayesianLinearRegression",
+    "GCNGaussianProcess",
     "GaussianProcessSurrogate",
+    "PathEnsemble",
     "PathGaussianProcess",
     "Prediction",
     "Surrogate",
