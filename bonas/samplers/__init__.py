@@ -30,13 +30,23 @@ def _optuna_gp(space: SearchSpace, *, seed: int | None = None, **options: Any) -
     return NoRepeatSampler(optuna.samplers.GPSampler(seed=seed, **options), space, seed=seed)
 
 
-def _bayesian(surrogate: str) -> SamplerFactory:
+def _bayesian(surrogate: str, **defaults: Any) -> SamplerFactory:
+    """A BO searcher on ``surrogate``; it and ``defaults`` are constructor options a caller may override."""
+
     def factory(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
         from bonas.samplers.bayesian import BayesianOptimizationSampler  # torch-heavy: import when used
 
-        return BayesianOptimizationSampler(space, surrogate=surrogate, seed=seed, **options)
+        return BayesianOptimizationSampler(
+            space, seed=seed, **{"surrogate": surrogate, **defaults, **options}
+        )
 
     return factory
+
+
+def _nao(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
+    from bonas.samplers.nao import NAOSampler  # torch-heavy: import when used
+
+    return NAOSampler(space, seed=seed, **options)
 
 
 _SAMPLERS: dict[str, SamplerFactory] = {
@@ -50,6 +60,11 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     "bo-gp-wl-rbf": _bayesian("gp-wl-rbf"),
     "bo-gp-categorical": _bayesian("gp-categorical"),
     "bo-gp-path": _bayesian("gp-path"),
+    "bo-gcn-blr": _bayesian("gcn-blr"),
+    "bo-gcn-gp": _bayesian("gcn-gp"),
+    # BANANAS (White et al. 2021): path-encoding ensemble, independent Thompson sampling.
+    "bananas": _bayesian("ensemble-path", acquisition="thompson"),
+    "nao": _nao,
 }
 
 

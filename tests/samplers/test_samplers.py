@@ -7,6 +7,7 @@ are seeded, so each assertion either always holds or never does.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings
 from bonas.errors import UnknownNameError
+from bonas.nao import NAOSettings
 from bonas.samplers import (
     ArchitectureSampler,
     LocalSearchSampler,
@@ -31,6 +33,7 @@ from bonas.spaces import get_space, mlp_space
 from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import OPERATIONS, NB201Space
 from bonas.study import search
+from bonas.surrogates import make_surrogate
 from tests.samplers.conformance import (
     CONV,
     ArchitectureSamplerConformance,
@@ -49,7 +52,11 @@ ARCHITECTURE_SAMPLERS = [
 
 #: The Bayesian optimisation samplers: a GP fit (~0.2 s) per proposal, so they get their own, shorter
 #: conformance run (TestBayesianSamplerConformance below).
-BAYESIAN_SAMPLERS = [name for name in ARCHITECTURE_SAMPLERS if name.startswith("bo-")]
+BAYESIAN_SAMPLERS = [
+    name
+    for name in ARCHITECTURE_SAMPLERS
+    if isinstance(make_sampler(name, NB201Space()), BayesianOptimizationSampler)  # bo-*, bananas
+]
 
 #: Constructor options that end each sampler's warm-up early enough for the suite's short budgets. The BO
 #: samplers also score small candidate sets (their defaults: ~1,000 DARTS candidates and 5 local search
@@ -57,6 +64,14 @@ BAYESIAN_SAMPLERS = [name for name in ARCHITECTURE_SAMPLERS if name.startswith("
 SHORT_BUDGET_OPTIONS: dict[str, dict[str, Any]] = {
     "regularized-evolution": {"population_size": 4, "tournament_size": 2},
     "local-search": {"n_initial": 3},
+    "nao": {
+        "n_initial": 3,
+        "n_starts": 3,
+        "n_unlabeled": 5,
+        "settings": NAOSettings(
+            embedding_size=8, hidden_size=8, predictor_hidden_size=8, epochs=3, warm_epochs=1
+        ),
+    },
     **{
         name: {
             "n_initial": 3,
@@ -66,6 +81,19 @@ SHORT_BUDGET_OPTIONS: dict[str, dict[str, Any]] = {
         for name in BAYESIAN_SAMPLERS
     },
 }
+
+#: The neural surrogates' defaults train 100 epochs per proposal; the suite gives them small networks.
+NEURAL_SURROGATE_OPTIONS: dict[str, dict[str, Any]] = {
+    "gcn-blr": {"hidden": 16, "layers": 2, "epochs": 20},
+    "gcn-gp": {"hidden": 16, "layers": 2, "epochs": 20},
+    "ensemble-path": {"width": 16, "layers": 2, "epochs": 20},
+}
+for _name in BAYESIAN_SAMPLERS:
+    _surrogate = make_sampler(_name, NB201Space()).surrogate.name
+    if _surrogate in NEURAL_SURROGATE_OPTIONS:
+        SHORT_BUDGET_OPTIONS[_name]["surrogate"] = partial(
+            make_surrogate, _surrogate, **NEURAL_SURROGATE_OPTIONS[_surrogate]
+        )
 
 SPACES = {"nb201": lambda: get_space("nb201"), "mlp": mlp_space, "darts": lambda: get_space("darts")}
 
@@ -131,7 +159,9 @@ class TestBayesianSamplerConformance(ArchitectureSamplerConformance):
             if not space.sample(np.random.default_rng(0)).cells:
                 # The tiny exhaustion space has no cell graph for the WL and path encodings to encode,
                 # so there every BO sampler models the parameters (as bo-gp-categorical does).
-                return BayesianOptimizationSampler(space, surrogate="gp-categorical", seed=seed, **options)
+                return BayesianOptimizationSampler(
+                    space, seed=seed, **{**options, "surrogate": "gp-categorical"}
+                )
             return make_sampler(name, space, seed=seed, **options)  # type: ignore[return-value]
 
         return factory
