@@ -20,6 +20,8 @@ from tqdm import tqdm
 from benchmarks.grid import (
     DEFAULT_BUDGET,
     DEFAULT_SEEDS,
+    NEURAL_SEARCHERS,
+    NEURAL_SEEDS,
     QUICK_BUDGET,
     QUICK_SEEDS,
     REPORT_AT,
@@ -39,7 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--benchmarks", nargs="+", help=f"benchmark names (default: {', '.join(DEFAULT_SEEDS)})"
     )
-    parser.add_argument("--searchers", nargs="+", help=f"searcher names (default: {', '.join(SEARCHERS)})")
+    parser.add_argument(
+        "--searchers",
+        nargs="+",
+        help=f"searcher names (default: {', '.join(SEARCHERS)}; and {', '.join(NEURAL_SEARCHERS)} on {', '.join(NEURAL_SEEDS)} with 5 seeds)",
+    )
     parser.add_argument(
         "--seeds", type=int, help="seeds per benchmark (default: 20 on NB201/AnalogNAS, 10 else)"
     )
@@ -85,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     seeds = available(seeds, args.data_dir)
 
     specs = grid(seeds, searchers, budget)
+    if not args.searchers and not args.quick:
+        neural = {name: args.seeds or n for name, n in NEURAL_SEEDS.items() if name in seeds}
+        specs += grid(neural, NEURAL_SEARCHERS, budget)
+        searchers += NEURAL_SEARCHERS
     print(f"{len(specs)} runs: {len(seeds)} benchmarks x {len(searchers)} searchers, {budget} queries each")
     with tqdm(total=len(specs), desc="runs", unit="run") as bar:
         runs = run_grid(

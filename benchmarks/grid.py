@@ -22,6 +22,11 @@ REPORT_AT = (25, 50, 100, 150)
 BASELINES = ("random", "regularized-evolution", "local-search", "reinforce", "optuna-tpe", "optuna-gp")
 SEARCHERS = (*BASELINES, "bo-gp-wl-rbf")
 
+#: The neural-predictor searchers cost 0.6-4 s per proposal (10x the GP's), so the default grid runs
+#: them on two NB201 datasets with 5 seeds only (about 2.3 h of CPU on their own).
+NEURAL_SEARCHERS = ("bananas", "bo-gcn-blr", "bo-gcn-gp", "nao")
+NEURAL_SEEDS = {"nb201-cifar10": 5, "nb201-cifar100": 5}
+
 #: benchmark -> number of seeds in the default grid.
 DEFAULT_SEEDS = {
     "nb201-cifar10": 20,

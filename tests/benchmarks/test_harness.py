@@ -300,3 +300,28 @@ def test_main_runs_a_tiny_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (tmp_path / "plots" / "nb201-cifar10.png").is_file()
     assert len(list((tmp_path / "runs").rglob("*.csv"))) == 2
     assert "2 runs" in capsys.readouterr().out
+
+
+def test_default_searchers_add_the_neural_ones_on_their_benchmarks_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --searchers, the grid is every searcher of SEARCHERS plus NEURAL_SEARCHERS on NEURAL_SEEDS."""
+    import benchmarks.__main__ as cli
+
+    captured: list[list[RunSpec]] = []
+
+    def fake_run_grid(specs: list[RunSpec], *args: object, **kwargs: object) -> dict:
+        captured.append(list(specs))
+        return {}
+
+    monkeypatch.setattr(cli, "run_grid", fake_run_grid)
+    monkeypatch.setattr(cli, "plot_curves", lambda runs, out: [])
+    argv = ["--benchmarks", "nb201-cifar100", "analognas-baseline", "--seeds", "2", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    (specs,) = captured
+    pairs = {(spec.benchmark, spec.searcher) for spec in specs}
+    assert pairs == {
+        *((benchmark, s) for benchmark in ("nb201-cifar100", "analognas-baseline") for s in cli.SEARCHERS),
+        *(("nb201-cifar100", s) for s in cli.NEURAL_SEARCHERS),
+    }
+    assert {spec.seed for spec in specs} == {0, 1}
