@@ -15,7 +15,7 @@ individualisation, exact for the small graphs of cell spaces).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -211,7 +211,7 @@ def _operation_dag(cell: Cell) -> OperationDag:
     for node, targets in enumerate(successors):
         for target in targets:
             predecessors[target].add(node)
-    kept = sorted(_reachable(cell.inputs, successors) & _reachable((cell.output,), predecessors))
+    kept = sorted(reachable(cell.inputs, successors) & reachable((cell.output,), predecessors))
     index = {node: i for i, node in enumerate(kept)}
     return OperationDag(
         ids=tuple(kept),
@@ -223,7 +223,8 @@ def _operation_dag(cell: Cell) -> OperationDag:
     )
 
 
-def _reachable(starts: Iterable[int], neighbours: list[set[int]]) -> set[int]:
+def reachable(starts: Iterable[int], neighbours: Sequence[set[int]] | Mapping[int, set[int]]) -> set[int]:
+    """The nodes reachable from ``starts`` (themselves included), ``neighbours[v]`` being ``v``'s next nodes."""
     seen = set(starts)
     stack = list(seen)
     while stack:

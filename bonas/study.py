@@ -187,7 +187,7 @@ def search(
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
     queries = attempts = 0
     reached_total = False
-    state = _LoopState()
+    loop = _SearchLoop(study, space, objective, metric, allow_repeats)
     progress = _progress_bar(n_trials, show_progress)
     try:
         while queries < n_trials and attempts < max_attempts:
@@ -197,7 +197,7 @@ def search(
                 break
             attempts += 1
             try:
-                queried = _run_trial(study, space, objective, metric, allow_repeats, state)
+                queried = _run_trial(loop)
             except SearchSpaceExhaustedError as error:
                 logger.warning("Stopping the search: %s", error)
                 break
@@ -223,21 +223,20 @@ def _record_study_attrs(study: optuna.Study, space: SearchSpace, objective: Obje
 
 
 @dataclass
-class _LoopState:
-    """What one search loop remembers between trials: earlier trials it stopped waiting for."""
+class _SearchLoop:
+    """One search loop: what each of its trials needs, and earlier trials it stopped waiting for."""
 
+    study: optuna.Study
+    space: SearchSpace
+    objective: Objective
+    metric: str
+    allow_repeats: bool
     abandoned: set[int] = field(default_factory=set)
 
 
-def _run_trial(
-    study: optuna.Study,
-    space: SearchSpace,
-    objective: Objective,
-    metric: str,
-    allow_repeats: bool,
-    state: _LoopState,
-) -> bool:
+def _run_trial(loop: _SearchLoop) -> bool:
     """Run one trial; True if it spent a query on the objective."""
+    study = loop.study
     fail_stale_trials(study)
     with warnings.catch_warnings():
         # Optuna warns that heartbeats are meant for Study.optimize; this loop sends its own.
@@ -245,22 +244,15 @@ def _run_trial(
         trial = study.ask()
     with _heartbeat(study, trial):
         try:
-            return _propose_and_evaluate(study, trial, space, objective, metric, allow_repeats, state)
+            return _propose_and_evaluate(loop, trial)
         except KeyboardInterrupt:
             _fail_if_running(study, trial, "interrupted")
             raise
 
 
-def _propose_and_evaluate(
-    study: optuna.Study,
-    trial: optuna.Trial,
-    space: SearchSpace,
-    objective: Objective,
-    metric: str,
-    allow_repeats: bool,
-    state: _LoopState,
-) -> bool:
-    _wait_for_earlier_proposals(study, space, trial.number, state)
+def _propose_and_evaluate(loop: _SearchLoop, trial: optuna.Trial) -> bool:
+    study, space = loop.study, loop.space
+    _wait_for_earlier_proposals(study, space, trial.number, loop.abandoned)
     try:
         started = time.perf_counter()
         architecture = space.suggest(trial)
@@ -274,7 +266,7 @@ def _propose_and_evaluate(
         _fail(study, trial, f"proposal failed: {type(error).__name__}: {error}")
         return False
 
-    if not allow_repeats:
+    if not loop.allow_repeats:
         earlier, running = _same_architecture(study, space, trial.number, architecture.canonical_hash)
         if earlier is not None:
             trial.set_user_attr(REPEAT_OF_ATTR, earlier[0])
@@ -289,7 +281,7 @@ def _propose_and_evaluate(
     started = time.perf_counter()
     token = _CURRENT_TRIAL.set(trial)
     try:
-        value, metrics = _metrics(objective(architecture), metric)
+        value, metrics = _metrics(loop.objective(architecture), loop.metric)
     except KeyboardInterrupt:
         raise
     except optuna.TrialPruned as pruned:
@@ -307,14 +299,14 @@ def _propose_and_evaluate(
     for name, number in metrics.items():
         trial.set_user_attr(name, number)
     if not math.isfinite(value):
-        _fail(study, trial, f"objective returned {metric}={value}")
+        _fail(study, trial, f"objective returned {loop.metric}={value}")
         return True
     study.tell(trial, value)
     return True
 
 
 def _wait_for_earlier_proposals(
-    study: optuna.Study, space: SearchSpace, number: int, state: _LoopState
+    study: optuna.Study, space: SearchSpace, number: int, abandoned: set[int]
 ) -> None:
     """Wait until every running trial numbered below ``number`` has chosen its architecture.
 
@@ -330,7 +322,7 @@ def _wait_for_earlier_proposals(
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if trial.number < number and _architecture_hash(space, trial) is None
         ]
-        proposing = [n for n in proposing if n not in state.abandoned]
+        proposing = [n for n in proposing if n not in abandoned]
         if not proposing:
             return
         if time.monotonic() > deadline:
@@ -340,7 +332,7 @@ def _wait_for_earlier_proposals(
                 proposing,
                 PROPOSAL_WAIT_SECONDS,
             )
-            state.abandoned.update(proposing)
+            abandoned.update(proposing)
             return
         time.sleep(pause)
         pause = min(2 * pause, 0.25)

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the shared benchmark data lives (../shared/data beside the checkout)."""
+"""Shared fixtures: where the shared benchmark data lives (../shared/data beside the checkout), the
+NB201 benchmark, and Optuna kept quiet."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import optuna
 import pytest
+
+from bonas.tabular import load_benchmark
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("BONAS_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
@@ -16,6 +20,18 @@ SHARED_DATA = Path(os.environ.get("BONAS_DATA_DIR", REPO_ROOT.parent / "shared" 
 def shared_data() -> Path:
     """../shared/data (or $BONAS_DATA_DIR); tests needing a file in it skip when it is absent."""
     return SHARED_DATA
+
+
+@pytest.fixture
+def quiet_optuna() -> None:
+    """Optuna logs warnings and errors only (use with ``pytest.mark.usefixtures("quiet_optuna")``)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture(scope="module")
+def nb201_benchmark():
+    """The NB201 CIFAR-10 tabular benchmark, loaded once per test module."""
+    return load_benchmark("nb201-cifar10")
 
 
 def require_shared_file(relative: str) -> Path:

@@ -19,7 +19,6 @@ from bonas.errors import BonasError
 from bonas.spaces import get_space
 from bonas.storage import artifact_dir, open_storage
 from bonas.study import search
-from bonas.tabular import load_benchmark
 from tests.samplers.conformance import hashed_score, tiny_space
 from tests.system_packages import CHROMIUM_FLAGS, ensure_package, find_chromium, free_port, wait_for
 
@@ -29,14 +28,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCREENSHOTS = REPO_ROOT / "results" / "test_dashboard"
 
 
-@pytest.fixture(autouse=True)
-def _quiet_optuna() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture(scope="module")
-def nb201():
-    return load_benchmark("nb201-cifar10")
+pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
 
 @pytest.mark.parametrize("space_name", ["nb201", "darts", "nbgraph"])
@@ -55,11 +47,11 @@ def test_a_space_without_cells_has_no_picture(tmp_path) -> None:
 
 @pytest.mark.slow  # importing optuna_dashboard imports torch and scikit-learn
 @pytest.mark.filterwarnings("ignore::FutureWarning")
-def test_annotate_best_writes_a_note_and_uploads_the_picture_once_per_best(tmp_path, nb201) -> None:
+def test_annotate_best_writes_a_note_and_uploads_the_picture_once_per_best(tmp_path, nb201_benchmark) -> None:
     from optuna_dashboard import get_note
 
     db = tmp_path / "a.db"
-    result = search(nb201.space, nb201, n_trials=5, seed=0, storage=db, study_name="a")
+    result = search(nb201_benchmark.space, nb201_benchmark, n_trials=5, seed=0, storage=db, study_name="a")
     study = result.study
     folder = artifact_dir(db)
     best = annotate_best(study, artifacts=folder)
@@ -73,12 +65,12 @@ def test_annotate_best_writes_a_note_and_uploads_the_picture_once_per_best(tmp_p
     annotate_best(study, artifacts=folder)  # same best: no new upload
     assert len(list(folder.iterdir())) == 1
     # A better architecture found later gets its own picture.
-    better = max(nb201.space.enumerate(), key=lambda a: nb201(a)["val_accuracy"])
+    better = max(nb201_benchmark.space.enumerate(), key=lambda a: nb201_benchmark(a)["val_accuracy"])
     study.add_trial(
         optuna.create_trial(
             params=better.param_dict,
-            distributions=nb201.space.distributions,
-            value=nb201(better)["val_accuracy"],
+            distributions=nb201_benchmark.space.distributions,
+            value=nb201_benchmark(better)["val_accuracy"],
             user_attrs={"arch": str(better), "arch_hash": better.canonical_hash},
         )
     )
@@ -125,11 +117,11 @@ def visible_text(html: str) -> str:
 
 
 @pytest.mark.slow
-def test_the_dashboard_lists_the_trials_and_shows_the_best_cell(tmp_path, chromium, nb201) -> None:
+def test_the_dashboard_lists_the_trials_and_shows_the_best_cell(tmp_path, chromium, nb201_benchmark) -> None:
     db = tmp_path / "bench.db"
     result = search(
-        nb201.space,
-        nb201,
+        nb201_benchmark.space,
+        nb201_benchmark,
         sampler="regularized-evolution",
         n_trials=12,
         seed=0,

@@ -10,17 +10,8 @@ from optuna.storages import JournalStorage, RDBStorage
 
 from bonas.storage import artifact_dir, describe, local_file, open_storage, storage_url
 from bonas.study import search
-from bonas.tabular import load_benchmark
 
-
-@pytest.fixture(autouse=True)
-def _quiet_optuna() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture(scope="module")
-def nb201():
-    return load_benchmark("nb201-cifar10")
+pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
 
 def test_none_and_storage_objects_pass_through() -> None:
@@ -112,11 +103,19 @@ def test_local_files_and_artifact_folders(tmp_path) -> None:
     assert artifact_dir(None) is None
 
 
-def test_a_stored_study_reads_without_bonas(tmp_path, nb201) -> None:
+def test_a_stored_study_reads_without_bonas(tmp_path, nb201_benchmark) -> None:
     """The SQLite file alone (plain sqlite3, no Optuna) tells the space, benchmark, best architecture
     and every metric."""
     path = tmp_path / "s.db"
-    result = search(nb201.space, nb201, sampler="random", n_trials=6, seed=0, storage=path, study_name="s")
+    result = search(
+        nb201_benchmark.space,
+        nb201_benchmark,
+        sampler="random",
+        n_trials=6,
+        seed=0,
+        storage=path,
+        study_name="s",
+    )
     db = sqlite3.connect(path)
     study_attrs = dict(db.execute("SELECT key, value_json FROM study_user_attributes").fetchall())
     assert study_attrs == {
@@ -138,31 +137,59 @@ def test_a_stored_study_reads_without_bonas(tmp_path, nb201) -> None:
     )
     assert attrs["arch"] == f'"{result.best_architecture}"'
     assert attrs["arch_hash"] == f'"{result.best_architecture.canonical_hash}"'
-    expected = nb201(result.best_architecture)
+    expected = nb201_benchmark(result.best_architecture)
     assert set(expected) <= set(attrs)
     assert float(attrs["val_accuracy"]) == pytest.approx(expected["val_accuracy"]) == pytest.approx(value)
 
 
 @pytest.mark.parametrize("suffix", [".db", ".log"])
-def test_search_resumes_from_a_path_spec(tmp_path, nb201, suffix: str) -> None:
+def test_search_resumes_from_a_path_spec(tmp_path, nb201_benchmark, suffix: str) -> None:
     spec = tmp_path / f"r{suffix}"
     first = search(
-        nb201.space, nb201, sampler="regularized-evolution", n_trials=5, seed=0, storage=spec, study_name="r"
+        nb201_benchmark.space,
+        nb201_benchmark,
+        sampler="regularized-evolution",
+        n_trials=5,
+        seed=0,
+        storage=spec,
+        study_name="r",
     )
     second = search(
-        nb201.space, nb201, sampler="regularized-evolution", n_trials=5, seed=1, storage=spec, study_name="r"
+        nb201_benchmark.space,
+        nb201_benchmark,
+        sampler="regularized-evolution",
+        n_trials=5,
+        seed=1,
+        storage=spec,
+        study_name="r",
     )
     assert len(first.history) == 5 and len(second.history) == 10
     assert second.history["arch_hash"].is_unique
     assert second.best_value >= first.best_value
 
 
-def test_total_trials_tops_the_study_up(tmp_path, nb201) -> None:
+def test_total_trials_tops_the_study_up(tmp_path, nb201_benchmark) -> None:
     spec = tmp_path / "t.db"
-    search(nb201.space, nb201, n_trials=4, seed=0, storage=spec, study_name="t")
-    result = search(nb201.space, nb201, n_trials=100, total_trials=7, seed=1, storage=spec, study_name="t")
+    search(nb201_benchmark.space, nb201_benchmark, n_trials=4, seed=0, storage=spec, study_name="t")
+    result = search(
+        nb201_benchmark.space,
+        nb201_benchmark,
+        n_trials=100,
+        total_trials=7,
+        seed=1,
+        storage=spec,
+        study_name="t",
+    )
     assert len(result.history) == 7
-    again = search(nb201.space, nb201, n_trials=100, total_trials=7, seed=2, storage=spec, study_name="t")
+    again = search(
+        nb201_benchmark.space,
+        nb201_benchmark,
+        n_trials=100,
+        total_trials=7,
+        seed=2,
+        storage=spec,
+        study_name="t",
+    )
     assert len(again.history) == 7  # already there: nothing more is spent
     with pytest.raises(ValueError, match="total_trials must be at least 1, got 0"):
-        search(nb201.space, nb201, n_trials=1, total_trials=0)
+        search(nb201_benchmark.space, nb201_benchmark, n_trials=1, total_trials=0)

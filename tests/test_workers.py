@@ -24,7 +24,6 @@ from optuna.trial import TrialState
 from bonas import study as study_module
 from bonas.storage import open_storage
 from bonas.study import history_frame, search
-from bonas.tabular import load_benchmark
 from tests.samplers.conformance import hashed_score, tiny_space
 from tests.system_packages import postgres_server, wait_for
 
@@ -33,14 +32,7 @@ SLOW = "tests.slow_objectives:nb201_100ms"
 SLOWER = "tests.slow_objectives:nb201_500ms"
 
 
-@pytest.fixture(autouse=True)
-def _quiet_optuna() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture(scope="module")
-def nb201():
-    return load_benchmark("nb201-cifar10")
+pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +78,7 @@ def evaluations(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(states=(TrialState.COMPLETE,)) if "repeat_of" not in t.user_attrs]
 
 
-def assert_sound(study: optuna.Study, total: int, nb201) -> list[optuna.trial.FrozenTrial]:
+def assert_sound(study: optuna.Study, total: int, nb201_benchmark) -> list[optuna.trial.FrozenTrial]:
     """Exactly ``total`` evaluations, no architecture evaluated twice, none lost or mixed up."""
     trials = study.get_trials()
     states = {t.number: t.state.name for t in trials if t.state != TrialState.COMPLETE}
@@ -96,9 +88,9 @@ def assert_sound(study: optuna.Study, total: int, nb201) -> list[optuna.trial.Fr
     hashes = [t.user_attrs["arch_hash"] for t in done]
     assert len(set(hashes)) == total, "an architecture was evaluated twice"
     for trial in done:
-        architecture = nb201.space.parse(trial.user_attrs["arch"])
+        architecture = nb201_benchmark.space.parse(trial.user_attrs["arch"])
         assert architecture.canonical_hash == trial.user_attrs["arch_hash"]
-        assert trial.value == pytest.approx(nb201(architecture)["val_accuracy"])
+        assert trial.value == pytest.approx(nb201_benchmark(architecture)["val_accuracy"])
         assert trial.user_attrs["val_accuracy"] == trial.value
     return done
 
@@ -211,27 +203,29 @@ def test_an_external_sampler_proposing_a_running_architecture_does_not_evaluate_
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
-def test_a_trial_whose_worker_died_is_failed_and_retried(tmp_path, nb201) -> None:
+def test_a_trial_whose_worker_died_is_failed_and_retried(tmp_path, nb201_benchmark) -> None:
     path = tmp_path / "stale.db"
     storage = open_storage(path, heartbeat_interval=1, grace_period=1)
-    search(nb201.space, nb201, n_trials=3, seed=0, storage=storage, study_name="stale")
+    search(nb201_benchmark.space, nb201_benchmark, n_trials=3, seed=0, storage=storage, study_name="stale")
     study = optuna.load_study(study_name="stale", storage=storage)
     # A worker chose an architecture, sent one heartbeat and died mid-evaluation.
     dead = study.ask()
-    architecture = nb201.space.suggest(dead)
+    architecture = nb201_benchmark.space.suggest(dead)
     dead.set_user_attr("arch", str(architecture))
     dead.set_user_attr("arch_hash", architecture.canonical_hash)
     storage.record_heartbeat(dead._trial_id)
     time.sleep(2.2)
 
-    result = search(nb201.space, nb201, n_trials=3, seed=1, storage=storage, study_name="stale")
+    result = search(
+        nb201_benchmark.space, nb201_benchmark, n_trials=3, seed=1, storage=storage, study_name="stale"
+    )
     history = result.history.set_index("trial")
     assert history.loc[3, "state"] == "FAIL"
     retry = history[(history.index > 3) & (history["arch_hash"] == architecture.canonical_hash)]
     assert len(retry) == 1 and retry["state"].iloc[0] == "COMPLETE"
     number = int(retry.index[0])
     assert history.loc[3, "fail_reason"] == f"worker lost (no heartbeat); retried as trial {number}"
-    assert retry["value"].iloc[0] == pytest.approx(nb201(architecture)["val_accuracy"])
+    assert retry["value"].iloc[0] == pytest.approx(nb201_benchmark(architecture)["val_accuracy"])
     assert result.study.trials[number].system_attrs["failed_trial"] == 3
     # The dead trial counts as no query; the retry as one of this call's 3.
     assert int(history["query"].notna().sum()) == 6
@@ -242,20 +236,20 @@ def test_a_trial_whose_worker_died_is_failed_and_retried(tmp_path, nb201) -> Non
 
 
 @pytest.mark.slow
-def test_four_workers_share_a_sqlite_study(tmp_path, nb201) -> None:
+def test_four_workers_share_a_sqlite_study(tmp_path, nb201_benchmark) -> None:
     path = tmp_path / "shared.db"
     run_workers(str(path), "shared", "random", [6, 6, 6, 6], tmp_path)
     study = optuna.load_study(study_name="shared", storage=f"sqlite:///{path}")
-    done = assert_sound(study, 24, nb201)
+    done = assert_sound(study, 24, nb201_benchmark)
     assert overlapping_pairs(done) >= 10, "the workers never ran at the same time"
 
 
 @pytest.mark.slow
-def test_four_bo_workers_fantasize_over_each_others_running_trials(tmp_path, nb201) -> None:
+def test_four_bo_workers_fantasize_over_each_others_running_trials(tmp_path, nb201_benchmark) -> None:
     path = tmp_path / "bo.db"
     run_workers(str(path), "bo", "bo-gp-wl-rbf", [3, 3, 3, 3], tmp_path, "--option", "n_initial=4")
     study = optuna.load_study(study_name="bo", storage=f"sqlite:///{path}")
-    done = assert_sound(study, 12, nb201)
+    done = assert_sound(study, 12, nb201_benchmark)
     # After 4 random proposals, the GP proposed 8 while other workers' trials were running.
     model_based = sorted(done, key=lambda t: t.number)[4:]
     assert overlapping_pairs(model_based) >= 3
@@ -264,15 +258,15 @@ def test_four_bo_workers_fantasize_over_each_others_running_trials(tmp_path, nb2
 
 
 @pytest.mark.slow
-def test_four_workers_share_a_postgres_study(tmp_path, postgres_url, nb201) -> None:
+def test_four_workers_share_a_postgres_study(tmp_path, postgres_url, nb201_benchmark) -> None:
     run_workers(postgres_url, "pg", "regularized-evolution", [6, 6, 6, 6], tmp_path)
     study = optuna.load_study(study_name="pg", storage=postgres_url)
-    done = assert_sound(study, 24, nb201)
+    done = assert_sound(study, 24, nb201_benchmark)
     assert overlapping_pairs(done) >= 10
 
 
 @pytest.mark.slow
-def test_kill_9_mid_search_then_resume(tmp_path, nb201) -> None:
+def test_kill_9_mid_search_then_resume(tmp_path, nb201_benchmark) -> None:
     path = tmp_path / "killed.db"
     storage = f"sqlite:///{path}"
     common = ["--storage", str(path), "--study", "k", "--objective", SLOWER, "--searcher", "regularized-evolution",

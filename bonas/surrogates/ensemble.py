@@ -30,10 +30,11 @@ from bonas.surrogates.base import Surrogate, check_training_data
 from bonas.surrogates.gp import SurrogateNotFittedError
 from bonas.surrogates.neural import (
     Standardisation,
-    check_training_options,
+    TrainingOptions,
     loss_function,
     resolve_device,
     seeded,
+    train_by_minibatches,
 )
 
 
@@ -159,22 +160,12 @@ class PathEnsemble(Surrogate):
             raise ValueError(
                 f"Need members >= 1, width >= 1 and layers >= 0, but got ({members=}, {width=}, {layers=})."
             )
-        check_training_options(
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            loss=loss,
-        )
+        #: How the network is trained.
+        self.training = TrainingOptions(epochs, batch_size, learning_rate, weight_decay, loss)
         self.space = space
         self.members = members
         self.width = width
         self.layers = layers
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.loss = loss
         self.seed = seed
         self.device = resolve_device(device)
         #: The path encoding, refitted on every fit's training set.
@@ -186,25 +177,21 @@ class PathEnsemble(Surrogate):
         x = self.encoding.fit_transform(list(architectures)).to(self.device, torch.float32)
         standardisation = Standardisation.of(y)
         targets = standardisation.forward(y).reshape(-1).to(self.device, torch.float32)
-        n = targets.shape[0]
-        loss = loss_function(self.loss)
+        loss = loss_function(self.training.loss)
         with seeded(self.seed, self.device):
             network = BatchedMLP(
                 members=self.members, inputs=x.shape[1], width=self.width, layers=self.layers
+            ).to(self.device)
+            train_by_minibatches(
+                network,
+                # Sum over members of each member's mean loss: members' gradients do not mix.
+                lambda batch: self.members * loss(network(x[batch]), targets[batch]),
+                n=targets.shape[0],
+                options=self.training,
+                seed=self.seed,
+                device=self.device,
+                members=self.members,
             )
-            network = network.to(self.device).train()
-            optimiser = torch.optim.Adam(
-                network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-            )
-            generator = torch.Generator().manual_seed(self.seed)
-            for _ in range(self.epochs):
-                # Every member walks the data in its own order.
-                orders = torch.stack([torch.randperm(n, generator=generator) for _ in range(self.members)])
-                for batch in orders.to(self.device).split(self.batch_size, dim=1):
-                    optimiser.zero_grad()
-                    # Sum over members of each member's mean loss: members' gradients do not mix.
-                    (self.members * loss(network(x[batch]), targets[batch])).backward()
-                    optimiser.step()
         self._model = PathEnsembleModel(network, standardisation)
 
     def encode(self, architectures: Sequence[Architecture]) -> Tensor:

@@ -52,10 +52,11 @@ from bonas.surrogates.blr import BayesianLinearModel
 from bonas.surrogates.gp import GaussianProcessSurrogate, SurrogateNotFittedError, _rbf
 from bonas.surrogates.neural import (
     Standardisation,
-    check_training_options,
+    TrainingOptions,
     loss_function,
     resolve_device,
     seeded,
+    train_by_minibatches,
 )
 
 logger = logging.getLogger(__name__)
@@ -289,20 +290,11 @@ class _GCNEmbedder:
     ) -> None:
         if hidden < 1 or layers < 1:
             raise ValueError(f"hidden and layers must be >= 1, but got ({hidden=}, {layers=}).")
-        check_training_options(
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            loss="mse",
-        )
+        #: How the network is trained.
+        self.training = TrainingOptions(epochs, batch_size, learning_rate, weight_decay, "mse")
         self.space = space
         self.hidden = hidden
         self.layers = layers
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
         self.seed = seed
         self.device = resolve_device(device)
         self._graphs: CellGraphs | None = None
@@ -316,7 +308,6 @@ class _GCNEmbedder:
             )
         graphs = self._prepare(architectures)
         targets = Standardisation.of(y).forward(y).reshape(-1).to(torch.float32).to(self.device)
-        n = targets.shape[0]
         loss = loss_function("mse")
         with seeded(self.seed, self.device):
             network = GCNEmbedding(
@@ -325,17 +316,14 @@ class _GCNEmbedder:
                 hidden=self.hidden,
                 layers=self.layers,
             ).to(self.device)
-            optimiser = torch.optim.Adam(
-                network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+            train_by_minibatches(
+                network,
+                lambda batch: loss(network(graphs.take(batch)), targets[batch]),
+                n=targets.shape[0],
+                options=self.training,
+                seed=self.seed,
+                device=self.device,
             )
-            generator = torch.Generator().manual_seed(self.seed)
-            network.train()
-            for _ in range(self.epochs):
-                order = torch.randperm(n, generator=generator).to(self.device)
-                for batch in order.split(self.batch_size):
-                    optimiser.zero_grad()
-                    loss(network(graphs.take(batch)), targets[batch]).backward()
-                    optimiser.step()
         network.eval()
         self._network = network
         return self.embed(architectures)

@@ -9,7 +9,7 @@ randomness untouched.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -71,15 +71,70 @@ def loss_function(name: str) -> torch.nn.Module:
     return torch.nn.MSELoss() if name == "mse" else torch.nn.L1Loss()
 
 
-def check_training_options(
-    *, epochs: int, batch_size: int, learning_rate: float, weight_decay: float, loss: str
+@dataclass(frozen=True)
+class TrainingOptions:
+    """Adam training of a neural surrogate's network on the standardised values.
+
+    Raises:
+        ValueError: an option out of range (quoted).
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    loss: str = "mse"
+
+    def __post_init__(self) -> None:
+        epochs, batch_size = self.epochs, self.batch_size
+        learning_rate, weight_decay, loss = self.learning_rate, self.weight_decay, self.loss
+        if epochs < 1 or batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, but got ({epochs=}, {batch_size=}).")
+        if not learning_rate > 0 or weight_decay < 0:
+            raise ValueError(
+                f"Need learning_rate > 0 and weight_decay >= 0, but got ({learning_rate=}, {weight_decay=})."
+            )
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, but got {loss=!r}.")
+
+
+def train_by_minibatches(
+    network: torch.nn.Module,
+    batch_loss: Callable[[Tensor], Tensor],
+    *,
+    n: int,
+    options: TrainingOptions,
+    seed: int,
+    device: torch.device,
+    members: int | None = None,
 ) -> None:
-    """Raise ValueError, quoting the value, for a training option out of range."""
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, but got ({epochs=}, {batch_size=}).")
-    if not learning_rate > 0 or weight_decay < 0:
-        raise ValueError(
-            f"Need learning_rate > 0 and weight_decay >= 0, but got ({learning_rate=}, {weight_decay=})."
-        )
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, but got {loss=!r}.")
+    """Train ``network`` with Adam on shuffled minibatches of ``n`` training points, in place.
+
+    Call it inside :func:`seeded`: the minibatch order comes from a CPU generator seeded with ``seed``.
+
+    Args:
+        network: the network to train (left in training mode).
+        batch_loss: the loss of a minibatch given its indices on ``device``: a ``b`` tensor, or
+            ``members x b`` when ``members`` is given.
+        n: number of training points.
+        options: epochs, minibatch size and Adam's learning rate and weight decay.
+        seed: seeds the minibatch order.
+        device: where the indices go.
+        members: None for one shuffled order per epoch; else each of ``members`` ensemble members walks
+            the data in its own order, and the indices are ``members x b``.
+    """
+    optimiser = torch.optim.Adam(
+        network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
+    )
+    generator = torch.Generator().manual_seed(seed)
+    network.train()
+    for _ in range(options.epochs):
+        if members is None:
+            batches = torch.randperm(n, generator=generator).to(device).split(options.batch_size)
+        else:
+            orders = torch.stack([torch.randperm(n, generator=generator) for _ in range(members)])
+            batches = orders.to(device).split(options.batch_size, dim=1)
+        for batch in batches:
+            optimiser.zero_grad()
+            batch_loss(batch).backward()
+            optimiser.step()

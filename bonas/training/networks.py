@@ -20,7 +20,7 @@ import networkx as nx
 import torch
 from torch import nn
 
-from bonas.architecture import ZERO_OPERATIONS, Architecture, Cell
+from bonas.architecture import ZERO_OPERATIONS, Architecture, Cell, reachable
 from bonas.errors import InvalidArchitectureError, unknown_name
 from bonas.training.ops import ReLUConvBN, check_op, make_op
 
@@ -126,8 +126,8 @@ def check_cell(cell: Cell) -> None:
     for source, target, _ in cell.edges:
         successors[source].add(target)
         predecessors[target].add(source)
-    from_input = _reach(cell.inputs[0], successors)
-    to_output = _reach(cell.output, predecessors)
+    from_input = reachable((cell.inputs[0],), successors)
+    to_output = reachable((cell.output,), predecessors)
     unreachable = sorted(set(range(len(cell.nodes))) - from_input)
     dead_ends = sorted(set(range(len(cell.nodes))) - to_output)
     if unreachable or dead_ends:
@@ -139,17 +139,6 @@ def check_cell(cell: Cell) -> None:
         raise InvalidArchitectureError(
             f"Dangling nodes in the cell: {'; '.join(parts)}. Connect them or remove them."
         )
-
-
-def _reach(start: int, neighbours: dict[int, set[int]]) -> set[int]:
-    seen = {start}
-    stack = [start]
-    while stack:
-        for other in neighbours[stack.pop()]:
-            if other not in seen:
-                seen.add(other)
-                stack.append(other)
-    return seen
 
 
 def _topological_order(cell: Cell) -> list[int]:
@@ -303,6 +292,13 @@ def build_nb201_network(
 ) -> nn.Module:
     """NB201's network (:class:`CellNetwork` of :class:`DagCell`) for an ``nb201`` architecture."""
     cell = architecture.cell()
+    return _dag_cell_network(cell, input_shape, num_classes, settings)
+
+
+def _dag_cell_network(
+    cell: Cell, input_shape: tuple[int, ...], num_classes: int, settings: NetworkSettings | None
+) -> nn.Module:
+    """The NB201 skeleton (:class:`CellNetwork`) with a :class:`DagCell` of ``cell`` in every cell slot."""
     return CellNetwork(
         lambda channels: DagCell(cell, channels),
         input_shape=input_shape,
@@ -355,12 +351,7 @@ def build_dag_network(
             f"Expected a Cell, a networkx DiGraph or an Architecture, got {type(graph).__name__}."
         )
     check_cell(cell)
-    return CellNetwork(
-        lambda channels: DagCell(cell, channels),
-        input_shape=input_shape,
-        num_classes=num_classes,
-        settings=settings,
-    )
+    return _dag_cell_network(cell, input_shape, num_classes, settings)
 
 
 def _dag_builder(
