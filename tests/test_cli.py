@@ -171,7 +171,14 @@ def test_ctrl_c_ends_a_search_cleanly(tmp_path, signal_number: int) -> None:
                "--searcher", "random", "--storage", str(db), "--study", "i", "--no-annotate"]  # fmt: skip
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     process = subprocess.Popen(
-        [*command, "--n-trials", "100"], cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True
+        [*command, "--n-trials", "100"],
+        cwd=REPO_ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A job started in the background (nohup, `cmd &` in a script) inherits SIGINT ignored, and
+        # Python then never raises KeyboardInterrupt: give the child the default a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
     def two_done_one_running() -> bool:
