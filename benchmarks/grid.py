@@ -42,7 +42,7 @@ DEFAULT_SEEDS = {
     "nb301": 10,
 }
 
-#: The QUICK=1 grid: a few benchmarks, 2 seeds, 50 queries (well under 3 minutes on 2 cores).
+#: The QUICK=1 grid: a few benchmarks, 2 seeds, 50 queries (about 2 minutes on 2 cores, BO on NB301 most of it).
 QUICK_SEEDS = {"nb201-cifar10": 2, "analognas-baseline": 2, "nbgraph-cora": 2, "nb301": 2}
 QUICK_BUDGET = 50
 

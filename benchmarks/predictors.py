@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import logging
 import os
 import sys
@@ -364,14 +363,13 @@ def fingerprint(predictor: Predictor) -> str:
     else:
         import botorch
 
+        from benchmarks.grid import bonas_sources
         from bonas.surrogates import make_surrogate
 
         surrogate = make_surrogate(predictor.surrogate, _benchmark().space)
-        sources |= {
-            Path(inspect.getfile(cls)).resolve()
-            for cls in type(surrogate).__mro__
-            if cls.__module__.startswith("bonas")
-        }
+        # The surrogate's classes and every bonas module they import (neural.py, blr.py, gp.py, ...).
+        modules = {cls.__module__ for cls in type(surrogate).__mro__ if cls.__module__.startswith("bonas")}
+        sources |= set(bonas_sources(frozenset(modules)))
         versions = f"botorch {botorch.__version__}"
     digest = hashlib.blake2b(digest_size=8)
     digest.update(repr((predictor, versions)).encode())
