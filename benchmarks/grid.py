@@ -95,17 +95,29 @@ def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
     return digest.hexdigest()
 
 
+#: Name -> class registries: their source counts, but the modules they import are not followed, because
+#: the class a run uses is a root of its fingerprint itself. Without this, every searcher's runs would
+#: depend on every other searcher's code (a change to the BO sampler would invalidate the baselines).
+REGISTRIES = frozenset({"bonas.samplers"})
+
+
 @cache
 def bonas_sources(modules: frozenset[str]) -> tuple[Path, ...]:
-    """Source files of the bonas ``modules`` and of every bonas module they import, sorted."""
+    """Source files of the bonas ``modules`` and of every bonas module they import, sorted.
+
+    Imports of :data:`REGISTRIES` are not followed (their own source is included).
+    """
     package = Path(bonas.__file__).parent
     found: set[Path] = set()
     todo = [m for m in modules if m == "bonas" or m.startswith("bonas.")]
     while todo:
-        path = _module_path(package, todo.pop())
+        module = todo.pop()
+        path = _module_path(package, module)
         if path is None or path in found:
             continue
         found.add(path)
+        if module in REGISTRIES:
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 todo += [alias.name for alias in node.names if alias.name.startswith("bonas")]

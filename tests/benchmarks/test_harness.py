@@ -19,7 +19,7 @@ import torch  # noqa: F401
 import benchmarks
 import benchmarks.runner
 from benchmarks.__main__ import main
-from benchmarks.grid import RunSpec, grid
+from benchmarks.grid import RunSpec, bonas_sources, grid
 from benchmarks.report import SUMMARY_COLUMNS, markdown_table, plot_curves, summarise
 from benchmarks.runner import RUN_COLUMNS, run_grid, run_path, trajectory
 from bonas.errors import UnknownNameError
@@ -236,6 +236,21 @@ def test_run_grid_reuses_cached_runs(tiny_grid, monkeypatch: pytest.MonkeyPatch)
     assert counted == [len(specs)]
     for spec in specs:
         pd.testing.assert_frame_equal(again[spec], runs[spec])
+
+
+def test_a_run_depends_on_its_own_searchers_code_only() -> None:
+    def sources(*modules: str) -> set[str]:
+        paths = bonas_sources(frozenset({*modules, "bonas.study"}))
+        return {path.relative_to(REPO_ROOT).as_posix() for path in paths}
+
+    evolution = sources("bonas.samplers.evolution")
+    bayesian = sources("bonas.samplers.bayesian")
+    assert {"bonas/samplers/evolution.py", "bonas/samplers/__init__.py", "bonas/study.py"} <= evolution
+    assert "bonas/samplers/bayesian.py" not in evolution
+    assert "bonas/surrogates/gp.py" not in evolution
+    # The BO sampler's run follows its imports transitively (surrogates through their registry).
+    assert {"bonas/samplers/bayesian.py", "bonas/acquisition.py", "bonas/surrogates/gp.py"} <= bayesian
+    assert "bonas/samplers/evolution.py" not in bayesian
 
 
 def test_run_grid_recomputes_stale_and_forced_runs(tiny_grid) -> None:
