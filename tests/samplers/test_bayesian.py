@@ -63,9 +63,11 @@ def random_history(space: SearchSpace, count: int, seed: int, objective: Any = h
         ({"n_initial": -4}, ValueError, "got -4"),
         ({"local_search_steps": -1}, ValueError, "local_search_steps must be >= 0, got -1"),
         ({"neighbourhood_every": -2}, ValueError, "neighbourhood_every must be >= 0 .*got -2"),
+        ({"stall_patience": -1}, ValueError, "stall_patience must be >= 0 .*got -1"),
         ({"surrogate": "gp-magic"}, UnknownNameError, "'gp-magic'"),
         ({"output_transform": "rank"}, UnknownNameError, "'rank'"),
         ({"acquisition": "expected-improvement"}, UnknownNameError, "'expected-improvement'"),
+        ({"neighbourhood_acquisition": "greedy"}, UnknownNameError, "'greedy'"),
     ],
 )
 def test_constructor_rejects_bad_values_and_quotes_them(
@@ -299,8 +301,60 @@ def test_an_incumbent_with_no_unseen_neighbour_hands_the_move_to_the_runner_up(
 
 
 def test_neighbourhood_moves_can_be_disabled(nb201: NB201Space) -> None:
-    sampler = BayesianOptimizationSampler(nb201, n_initial=1, neighbourhood_every=0)
-    assert all(not sampler._neighbourhood_move(random_history(nb201, n, seed=n), q=1) for n in range(1, 8))
+    sampler = BayesianOptimizationSampler(nb201, n_initial=1, neighbourhood_every=0, stall_patience=0)
+    assert all(not sampler._neighbourhood_move(random_history(nb201, n, seed=n), q=1) for n in range(1, 30))
+
+
+def _stalled_history(space: SearchSpace, evaluations: int) -> SearchHistory:
+    """The best architecture first, then ``evaluations - 1`` worse ones."""
+    history = random_history(space, evaluations, seed=3)
+    values = [o.value for o in history.observations]
+    ranked = sorted(range(evaluations), key=lambda i: -values[i])
+    return history_of([history.observations[i].architecture for i in ranked], sorted(values, reverse=True))
+
+
+def test_a_stalled_incumbent_gets_its_neighbourhood_searched(nb201: NB201Space) -> None:
+    history = _stalled_history(nb201, 12)  # 11 evaluations since the best
+    incumbent = history.observations[0].architecture
+    patient = BayesianOptimizationSampler(nb201, n_initial=5, neighbourhood_every=0, stall_patience=12)
+    assert not patient._neighbourhood_move(history, q=1)
+    sampler = BayesianOptimizationSampler(nb201, n_initial=5, neighbourhood_every=0, stall_patience=11)
+    move = sampler._neighbourhood_move(history, q=1)
+    assert move
+    assert {a.canonical_hash for a in move} == {
+        n.canonical_hash for n in nb201.neighbours(incumbent) if history.is_new(n)
+    }
+    proposed = sampler.propose(history, np.random.default_rng(0))
+    assert proposed.canonical_hash in _neighbour_hashes(nb201, incumbent)
+
+
+def test_trust_region_moves_draw_neighbours_by_thompson_sampling(nb201: NB201Space) -> None:
+    history = _stalled_history(nb201, 12)
+    neighbours = _neighbour_hashes(nb201, history.observations[0].architecture)
+
+    def proposals(**options: Any) -> list[str]:
+        sampler = BayesianOptimizationSampler(
+            nb201, n_initial=5, neighbourhood_every=0, stall_patience=11, seed=0, **options
+        )
+        return [sampler.propose(history, np.random.default_rng(0)).canonical_hash for _ in range(6)]
+
+    drawn = proposals()
+    assert set(drawn) <= neighbours
+    assert len(set(drawn)) > 1, "a posterior draw per move should vary the neighbour chosen"
+    greedy = proposals(neighbourhood_acquisition=None)  # LogEI, as the global proposals
+    assert set(greedy) <= neighbours
+    assert len(set(greedy)) == 1
+
+
+def test_a_stalled_local_optimum_sends_the_search_global_again(
+    nb201: NB201Space, all_conv: Architecture
+) -> None:
+    neighbours = list({n.canonical_hash: n for n in nb201.neighbours(all_conv)}.values())
+    history = history_of([all_conv, *neighbours], [10.0, 9.0, *([0.0] * (len(neighbours) - 1))])
+    sampler = BayesianOptimizationSampler(nb201, n_initial=1, neighbourhood_every=0, stall_patience=5)
+    assert sampler._stalled(history)
+    # Unlike a scheduled move, a stall move does not hand over to the runner-up.
+    assert sampler._neighbourhood_move(history, q=1) == []
 
 
 # -- output transform -------------------------------------------------------------------------------------
