@@ -340,3 +340,23 @@ def test_default_searchers_add_the_neural_ones_on_their_benchmarks_only(
         *(("nb201-cifar100", s) for s in cli.NEURAL_SEARCHERS),
     }
     assert {spec.seed for spec in specs} == {0, 1}
+
+
+def test_every_benchmark_runs_20_seeds_unless_asked_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The targets are stated over 20 seeds; a benchmark outside the default grid gets as many."""
+    import benchmarks.__main__ as cli
+
+    captured: list[list[RunSpec]] = []
+    monkeypatch.setattr(cli, "run_grid", lambda specs, *args, **kwargs: captured.append(list(specs)) or {})
+    monkeypatch.setattr(cli, "plot_curves", lambda runs, out: [])
+    argv = ["--benchmarks", "nbgraph-pubmed", "nbgraph-cs", "--searchers", "random", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    (specs,) = captured
+    seeds = {
+        name: sorted(spec.seed for spec in specs if spec.benchmark == name)
+        for name in ("nbgraph-pubmed", "nbgraph-cs")
+    }
+    assert seeds == {"nbgraph-pubmed": list(range(20)), "nbgraph-cs": list(range(20))}
+    assert set(cli.DEFAULT_SEEDS.values()) == {20}
