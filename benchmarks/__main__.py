@@ -22,11 +22,11 @@ from benchmarks.grid import (
     DEFAULT_SEEDS,
     NEURAL_SEARCHERS,
     NEURAL_SEEDS,
-    OTHER_SEEDS,
     QUICK_BUDGET,
     QUICK_SEEDS,
     REPORT_AT,
     SEARCHERS,
+    SEEDS,
     cached_benchmark,
     grid,
 )
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         help=f"searcher names (default: {', '.join(SEARCHERS)}; and {', '.join(NEURAL_SEARCHERS)} on {', '.join(NEURAL_SEEDS)} with 5 seeds)",
     )
-    parser.add_argument("--seeds", type=int, help="seeds per benchmark (default: 20)")
+    parser.add_argument("--seeds", type=int, help=f"seeds per benchmark (default: {SEEDS})")
     parser.add_argument("--budget", type=int, help=f"queries per run (default {DEFAULT_BUDGET})")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
     parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.benchmarks:
             if name not in benchmark_names():
                 raise unknown_name("benchmark", name, benchmark_names())
-        seeds = {name: seeds.get(name, DEFAULT_SEEDS.get(name, OTHER_SEEDS)) for name in args.benchmarks}
+        seeds = {name: seeds.get(name, SEEDS) for name in args.benchmarks}
     if args.seeds:
         seeds = dict.fromkeys(seeds, args.seeds)
     searchers = tuple(args.searchers or SEARCHERS)

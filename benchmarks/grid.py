@@ -27,25 +27,28 @@ SEARCHERS = (*BASELINES, "bo-gp-wl-rbf")
 NEURAL_SEARCHERS = ("bananas", "bo-gcn-blr", "bo-gcn-gp", "nao")
 NEURAL_SEEDS = {"nb201-cifar10": 5, "nb201-cifar100": 5}
 
-#: benchmark -> number of seeds in the default grid: 20 everywhere, as the targets are stated. On
-#: NAS-Bench-Graph, whose accuracies lie on a coarse grid and whose best architectures are hard to model,
-#: 10 seeds swing a searcher's mean regret at 100 queries by about 0.3 between close variants.
-DEFAULT_SEEDS = {
-    "nb201-cifar10": 20,
-    "nb201-cifar100": 20,
-    "nb201-imagenet16-120": 20,
-    "analognas-baseline": 20,
-    "nbgraph-cora": 20,
-    "nbgraph-citeseer": 20,
-    "nbgraph-pubmed": 20,
-    "nbgraph-photo": 20,
-    "nbgraph-computers": 20,
-    "nbgraph-arxiv": 20,
-    "nb301": 20,
-}
+#: Seeds per benchmark, seeds 0..19: 20 everywhere, as the targets are stated. On NAS-Bench-Graph, whose
+#: accuracies lie on a coarse grid and whose best architectures are hard to model, 10 seeds swing a
+#: searcher's mean regret at 100 queries by about 0.3 between close variants.
+SEEDS = 20
 
-#: Seeds of a benchmark outside the default grid (``--benchmarks nbgraph-cs``).
-OTHER_SEEDS = 20
+#: benchmark -> number of seeds in the default grid.
+DEFAULT_SEEDS = dict.fromkeys(
+    (
+        "nb201-cifar10",
+        "nb201-cifar100",
+        "nb201-imagenet16-120",
+        "analognas-baseline",
+        "nbgraph-cora",
+        "nbgraph-citeseer",
+        "nbgraph-pubmed",
+        "nbgraph-photo",
+        "nbgraph-computers",
+        "nbgraph-arxiv",
+        "nb301",
+    ),
+    SEEDS,
+)
 
 #: The QUICK=1 grid: a few benchmarks, 2 seeds, 50 queries (about 2 minutes on 2 cores, BO on NB301 most of it).
 QUICK_SEEDS = {"nb201-cifar10": 2, "analognas-baseline": 2, "nbgraph-cora": 2, "nb301": 2}

@@ -359,4 +359,4 @@ def test_every_benchmark_runs_20_seeds_unless_asked_otherwise(
         for name in ("nbgraph-pubmed", "nbgraph-cs")
     }
     assert seeds == {"nbgraph-pubmed": list(range(20)), "nbgraph-cs": list(range(20))}
-    assert set(cli.DEFAULT_SEEDS.values()) == {20}
+    assert set(cli.DEFAULT_SEEDS.values()) == {cli.SEEDS} == {20}
