@@ -317,10 +317,9 @@ def test_main_runs_a_tiny_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "2 runs" in capsys.readouterr().out
 
 
-def test_default_searchers_add_the_neural_ones_on_their_benchmarks_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without --searchers, the grid is every searcher of SEARCHERS plus NEURAL_SEARCHERS on NEURAL_SEEDS."""
+@pytest.fixture
+def planned_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``argv -> specs``: the runs ``benchmarks.__main__.main(argv)`` would start, none of them run."""
     import benchmarks.__main__ as cli
 
     captured: list[list[RunSpec]] = []
@@ -331,9 +330,21 @@ def test_default_searchers_add_the_neural_ones_on_their_benchmarks_only(
 
     monkeypatch.setattr(cli, "run_grid", fake_run_grid)
     monkeypatch.setattr(cli, "plot_curves", lambda runs, out: [])
-    argv = ["--benchmarks", "nb201-cifar100", "analognas-baseline", "--seeds", "2", "--out", str(tmp_path)]
-    assert cli.main(argv) == 0
-    (specs,) = captured
+
+    def plan(argv: list[str]) -> list[RunSpec]:
+        captured.clear()
+        assert cli.main([*argv, "--out", str(tmp_path)]) == 0
+        (specs,) = captured
+        return specs
+
+    return plan
+
+
+def test_default_searchers_add_the_neural_ones_on_their_benchmarks_only(planned_grid) -> None:
+    """Without --searchers, the grid is every searcher of SEARCHERS plus NEURAL_SEARCHERS on NEURAL_SEEDS."""
+    import benchmarks.__main__ as cli
+
+    specs = planned_grid(["--benchmarks", "nb201-cifar100", "analognas-baseline", "--seeds", "2"])
     pairs = {(spec.benchmark, spec.searcher) for spec in specs}
     assert pairs == {
         *((benchmark, s) for benchmark in ("nb201-cifar100", "analognas-baseline") for s in cli.SEARCHERS),
@@ -342,18 +353,11 @@ def test_default_searchers_add_the_neural_ones_on_their_benchmarks_only(
     assert {spec.seed for spec in specs} == {0, 1}
 
 
-def test_every_benchmark_runs_20_seeds_unless_asked_otherwise(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_benchmark_runs_20_seeds_unless_asked_otherwise(planned_grid) -> None:
     """The targets are stated over 20 seeds; a benchmark outside the default grid gets as many."""
     import benchmarks.__main__ as cli
 
-    captured: list[list[RunSpec]] = []
-    monkeypatch.setattr(cli, "run_grid", lambda specs, *args, **kwargs: captured.append(list(specs)) or {})
-    monkeypatch.setattr(cli, "plot_curves", lambda runs, out: [])
-    argv = ["--benchmarks", "nbgraph-pubmed", "nbgraph-cs", "--searchers", "random", "--out", str(tmp_path)]
-    assert cli.main(argv) == 0
-    (specs,) = captured
+    specs = planned_grid(["--benchmarks", "nbgraph-pubmed", "nbgraph-cs", "--searchers", "random"])
     seeds = {
         name: sorted(spec.seed for spec in specs if spec.benchmark == name)
         for name in ("nbgraph-pubmed", "nbgraph-cs")
