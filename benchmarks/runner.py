@@ -45,7 +45,7 @@ def run_one(spec: RunSpec, data_dir: str | None) -> pd.DataFrame:
 
 
 def trajectory(history: pd.DataFrame, optimum: object | None) -> pd.DataFrame:
-    """Per-query protocol values from a search history (see :func:`bonas.study.history_frame`)."""
+    """Per-query protocol values from a search history (see :func:`bonas.trials.history_frame`)."""
     # Proposal time of repeats and failed proposals is charged to the next query.
     propose = history["propose_seconds"].fillna(0.0).to_numpy()
     queried = history["query"].notna().to_numpy()

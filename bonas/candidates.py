@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from bonas.architecture import Architecture
-from bonas.samplers.base import SearchHistory
+from bonas.history import SearchHistory
 from bonas.spaces.base import SearchSpace
 
 

@@ -145,6 +145,13 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
         help="searcher option, repeatable (e.g. --option n_initial=6; values are read as JSON when they parse)",
     )
     parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1,
+        help="architectures the searcher proposes jointly before it sees their values (bonas searchers; "
+        "default: 1)",
+    )
+    parser.add_argument(
         "--n-trials",
         type=_positive_int,
         help="evaluations this process spends"
@@ -225,6 +232,7 @@ def _run_search(args: argparse.Namespace) -> int:
     from bonas.samplers import sampler_names
     from bonas.storage import artifact_dir, describe, open_storage
     from bonas.study import search
+    from bonas.trials import evaluation_rows
 
     if args.searcher not in sampler_names():
         raise unknown_name("searcher", args.searcher, sampler_names())
@@ -275,7 +283,7 @@ def _run_search(args: argparse.Namespace) -> int:
     if args.annotate:
         _annotate(result.study, artifact_dir(args.storage))
     history = result.history
-    evaluations = int(((history["state"] == "COMPLETE") & history["repeat_of"].isna()).sum())
+    evaluations = len(evaluation_rows(history))
     print(f"study {study_name!r} in {where}: {evaluations} evaluations")
     print(f"best {args.metric}: {result.best_value:.6g}")
     print(f"best architecture: {result.best_architecture}")
@@ -372,8 +380,12 @@ def _make_sampler(args: argparse.Namespace, space: Any) -> Any:
             options[key] = json.loads(text)
         except json.JSONDecodeError:
             options[key] = text
+    if args.batch_size != 1:
+        options["batch_size"] = args.batch_size
     try:
         return make_sampler(args.searcher, space, seed=args.seed, **options)
+    except ValueError as error:
+        raise CommandLineError(f"Searcher {args.searcher!r}: {error}") from None
     except TypeError as error:
         raise CommandLineError(
             f"Searcher {args.searcher!r} does not take options {sorted(options)}: {error}"

@@ -24,6 +24,7 @@ import networkx as nx
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from bonas import trials
 from bonas.architecture import Architecture, Cell
 from bonas.errors import BonasError
 from bonas.storage import StorageSpec, artifact_dir, describe, local_file, open_storage
@@ -48,8 +49,6 @@ STUDY_COLUMNS = [
     "best_value",
     "best_arch",
 ]
-#: Study system attribute remembering which trial's picture was uploaded (so it is uploaded once).
-PICTURE_ATTR = "bonas:best_picture"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -217,23 +216,22 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
 def best_note(study: optuna.Study, best: FrozenTrial, picture_url: str | None = None) -> str:
     """The Markdown note describing the study's best architecture."""
     attrs = study.user_attrs
-    metric = attrs.get("metric", "value")
+    metric = attrs.get(trials.METRIC_ATTR, "value")
     lines = [
         f"## Best architecture (trial {best.number})",
         "",
-        f"`{best.user_attrs.get('arch', '?')}`",
+        f"`{best.user_attrs.get(trials.ARCH_ATTR, '?')}`",
         "",
         f"- {metric}: **{best.value:.6g}** ({study.direction.name.lower()})",
-        f"- canonical hash: `{best.user_attrs.get('arch_hash', '?')}`",
+        f"- canonical hash: `{best.user_attrs.get(trials.ARCH_HASH_ATTR, '?')}`",
     ]
-    for key in ("space", "benchmark", "objective"):
+    for key in (trials.SPACE_ATTR, trials.BENCHMARK_ATTR, trials.OBJECTIVE_ATTR):
         if key in attrs:
             lines.append(f"- {key}: `{attrs[key]}`")
-    skip = {"arch", "arch_hash", "propose_seconds", metric}
     metrics = {
         k: v
-        for k, v in best.user_attrs.items()
-        if k not in skip and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for k, v in trials.metrics_of(best).items()
+        if k != metric and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
     }
     if metrics:
         lines += ["", "| metric | value |", "|---|---|"]
@@ -270,7 +268,7 @@ def annotate_best(study: optuna.Study, *, artifacts: str | Path | None = None) -
 
 
 def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str | None:
-    uploaded = study._storage.get_study_system_attrs(study._study_id).get(PICTURE_ATTR)
+    uploaded = study._storage.get_study_system_attrs(study._study_id).get(trials.BEST_PICTURE_ATTR)
     if isinstance(uploaded, dict) and uploaded.get("trial") == best.number:
         return f"/artifacts/{study._study_id}/{uploaded['artifact_id']}"
     architecture = _parse_best(study, best)
@@ -292,7 +290,7 @@ def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str |
             mimetype="image/png",
         )
     study._storage.set_study_system_attr(
-        study._study_id, PICTURE_ATTR, {"trial": best.number, "artifact_id": artifact_id}
+        study._study_id, trials.BEST_PICTURE_ATTR, {"trial": best.number, "artifact_id": artifact_id}
     )
     return f"/artifacts/{study._study_id}/{artifact_id}"
 
@@ -300,22 +298,22 @@ def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str |
 def _parse_best(study: optuna.Study, best: FrozenTrial) -> Architecture | None:
     from bonas.spaces import get_space
 
-    space_name = study.user_attrs.get("space")
-    text = best.user_attrs.get("arch")
-    if space_name is None or text is None:
+    space_name = study.user_attrs.get(trials.SPACE_ATTR)
+    if space_name is None:
         return None
     try:
-        return get_space(space_name).parse(text)
+        space = get_space(space_name)
     except BonasError as error:  # a user-defined space bonas cannot rebuild by name
         logger.info("No picture for study %r: %s", study.study_name, error)
         return None
+    return trials.architecture_of(best, space)
 
 
 def annotate_storage(storage: optuna.storages.BaseStorage, *, artifacts: str | Path | None) -> int:
     """:func:`annotate_best` on every bonas study of ``storage``; the number of studies annotated."""
     done = 0
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        if "space" not in summary.user_attrs:
+        if not trials.is_bonas_study(summary.user_attrs):
             continue
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         try:
@@ -394,26 +392,24 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
     rows = []
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        trials = study.get_trials(deepcopy=False)
-        states = [t.state for t in trials]
+        all_trials = study.get_trials(deepcopy=False)
+        states = [t.state for t in all_trials]
         best = best_trial(study)
-        attrs = study.user_attrs
+        attrs = trials.StudyAttributes.of(study)
         rows.append(
             {
                 "study": study.study_name,
-                "space": attrs.get("space"),
-                "objective": attrs.get("benchmark", attrs.get("objective")),
-                "metric": attrs.get("metric"),
+                "space": attrs.space,
+                "objective": attrs.objective_label,
+                "metric": attrs.metric,
                 "direction": study.direction.name.lower(),
-                "evaluations": sum(
-                    t.state == TrialState.COMPLETE and "repeat_of" not in t.user_attrs for t in trials
-                ),
+                "evaluations": len(trials.evaluations(all_trials)),
                 "running": states.count(TrialState.RUNNING),
                 "waiting": states.count(TrialState.WAITING),
                 "failed": states.count(TrialState.FAIL),
                 "best_trial": best.number if best is not None else None,
                 "best_value": best.value if best is not None else None,
-                "best_arch": best.user_attrs.get("arch") if best is not None else None,
+                "best_arch": best.user_attrs.get(trials.ARCH_ATTR) if best is not None else None,
             }
         )
     return pd.DataFrame(rows, columns=STUDY_COLUMNS)
@@ -423,14 +419,19 @@ def top_trials(study: optuna.Study, k: int = 10) -> pd.DataFrame:
     """The ``k`` best evaluations of a study (repeats excluded), best first, with every metric."""
     import pandas as pd
 
-    from bonas.study import history_frame
-
-    history = history_frame(study)
+    history = trials.history_frame(study)
     if history.empty:
         return history
-    done = history[(history["state"] == "COMPLETE") & history["repeat_of"].isna()]
+    done = trials.evaluation_rows(history)
     ascending = study.direction == optuna.study.StudyDirection.MINIMIZE
     done = done.sort_values("value", ascending=ascending, kind="stable").head(k)
-    bookkeeping = ["state", "query", "arch_hash", "repeat_of", "fail_reason", "propose_seconds"]
+    bookkeeping = [
+        "state",
+        "query",
+        trials.ARCH_HASH_ATTR,
+        trials.REPEAT_OF_ATTR,
+        trials.FAIL_REASON_ATTR,
+        trials.PROPOSE_SECONDS_ATTR,
+    ]
     columns = [c for c in done.columns if c not in bookkeeping]
     return pd.DataFrame(done[columns]).reset_index(drop=True)

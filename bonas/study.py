@@ -1,32 +1,42 @@
 """The search loop: an Optuna study that asks a sampler for architectures and tells their values.
 
 Every searcher is an Optuna sampler over the space's parameters, so storage, resume and the dashboard
-work for all of them. The loop adds what NAS needs on top:
+work for all of them, and the loop itself is Optuna's ``Study.optimize``: it asks for trials, runs the
+objective, tells the result, records heartbeats of the running trial (when the storage has them, see
+:mod:`bonas.storage`), fails the stale trials of dead workers before each trial (and re-queues them
+through the storage's retry callback) and records ``optuna.TrialPruned`` as PRUNED. What bonas adds,
+and why Optuna cannot do it:
 
-* an architecture (or an isomorph) is never evaluated twice: a repeat gets the earlier value, is marked
-  with the user attribute ``repeat_of`` and does not count as a query (unless ``allow_repeats``);
-* an objective that raises or returns NaN fails its trial with the reason (user attribute
-  ``fail_reason``) and the search goes on;
-* an objective may report intermediate values to the running trial (:func:`current_trial`) so that
-  the study's pruner stops bad candidates early: raising ``optuna.TrialPruned`` records the trial as
-  PRUNED (multi-fidelity search), not as a failure;
-* every trial records ``arch``, ``arch_hash``, every metric the objective returned, and the seconds
-  spent proposing (``propose_seconds``) and evaluating (``objective_seconds``); the study records the
-  space, objective (and ``benchmark`` for a tabular one) and metric, so it reads without bonas;
-* several processes (or machines) can run :func:`search` on one stored study at once. Proposals are
-  made in trial-number order: a trial waits until every earlier running trial has chosen its
-  architecture, so a sampler sees all of them as pending (bonas's BO samplers fantasize over them) and
-  no two workers propose the same architecture. A running trial sends heartbeats when the storage has
-  them (see :mod:`bonas.storage`); one whose worker died is failed and retried, never counted.
+* **Queries, not trials, are the budget.** A repeat or a failed proposal is a trial but spends no
+  query, so ``n_trials`` counts evaluations; a callback stops ``optimize`` once this call spent them or
+  the study holds ``total_trials`` (Optuna's ``n_trials`` and ``MaxTrialsCallback`` count trials).
+  ``optimize`` itself is capped at ``max_attempts`` trials, so a sampler stuck on repeats cannot loop.
+* **An architecture (or an isomorph) is never evaluated twice**: a repeat gets the earlier value, is
+  marked ``repeat_of`` and does not count (unless ``allow_repeats``). Optuna knows parameters, not
+  isomorphism classes.
+* **Proposals are made in trial-number order across workers**: a trial waits until every earlier
+  running trial has chosen its architecture, so a sampler sees all of them as pending (bonas's BO
+  samplers fantasize over them) and two workers never propose the same architecture. Optuna lets
+  workers sample concurrently.
+* **Failures keep their reason** (``fail_reason``: the objective's exception, a NaN, ``interrupted``)
+  and the search goes on. Optuna logs the reason but does not store it, so the objective wrapper
+  stores it and Optuna's own log lines for those trials are replaced by one bonas warning.
+* **Every trial records** ``arch``, ``arch_hash``, every metric the objective returned, and the seconds
+  spent proposing and evaluating; the study records the space, objective, benchmark and metric
+  (see :mod:`bonas.trials`).
+
+Trial scans: a bonas sampler reads the study's trials once per trial to build its history (one full
+scan); the loop reads the running trials while it waits for earlier proposals (a scan of RUNNING trials
+only) and otherwise reuses the sampler's history to tell a repeat and to count the study's
+evaluations. Only with a sampler that is not bonas's (plain Optuna samplers) does it scan the trials once
+more after the proposal.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -35,19 +45,19 @@ from typing import Any
 
 import optuna
 import pandas as pd
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
+from bonas import trials
 from bonas.architecture import Architecture
-from bonas.errors import BonasError, InvalidArchitectureError, SearchSpaceExhaustedError
+from bonas.errors import BonasError, SearchSpaceExhaustedError
+from bonas.history import SearchHistory
 from bonas.samplers import ArchitectureSampler, make_sampler
-from bonas.samplers.base import REPEAT_OF_ATTR
 from bonas.spaces.base import SearchSpace
 from bonas.storage import (
     DEFAULT_GRACE_PERIOD,
     DEFAULT_HEARTBEAT_INTERVAL,
     StorageSpec,
     fail_stale_trials,
-    heartbeat_interval_of,
     open_storage,
 )
 
@@ -67,29 +77,17 @@ def current_trial() -> optuna.Trial | None:
 
 Objective = Callable[[Architecture], float | Mapping[str, float]]
 
-ARCH_ATTR = "arch"
-ARCH_HASH_ATTR = "arch_hash"
-FAIL_REASON_ATTR = "fail_reason"
-PROPOSE_SECONDS_ATTR = "propose_seconds"
-OBJECTIVE_SECONDS_ATTR = "objective_seconds"
-#: System attribute (set by Optuna's RetryHeartbeatStaleTrialCallback) listing the trials a retry repeats.
-RETRY_HISTORY_ATTR = "retry_history"
-#: ``fail_reason`` of a trial failed by the heartbeat check (Optuna cannot annotate a finished trial).
-LOST_WORKER_REASON = "worker lost (no heartbeat)"
 #: Seconds a trial waits for earlier running trials to choose their architectures before it proposes
 #: without them (they may belong to a worker that died while proposing, on a storage without heartbeat).
 PROPOSAL_WAIT_SECONDS = 60.0
-_BOOKKEEPING_ATTRS = {
-    ARCH_ATTR,
-    ARCH_HASH_ATTR,
-    FAIL_REASON_ATTR,
-    PROPOSE_SECONDS_ATTR,
-    OBJECTIVE_SECONDS_ATTR,
-}
 
 
 class ObjectiveError(BonasError, ValueError):
     """An objective returned something that is not a number or a dict holding the searched metric."""
+
+
+class SamplerMismatchError(BonasError, ValueError):
+    """A sampler instance was built with settings (space, repeats, batch size) other than the search's."""
 
 
 @dataclass
@@ -99,7 +97,7 @@ class SearchResult:
     Args:
         best_architecture: the best evaluated architecture (by the study's direction).
         best_value: its value.
-        history: one row per trial (see :func:`history_frame`).
+        history: one row per trial (see :func:`bonas.trials.history_frame`).
         study: the Optuna study, with every trial.
     """
 
@@ -120,7 +118,8 @@ def search(
     seed: int | None = None,
     metric: str = "val_accuracy",
     direction: str = "maximize",
-    allow_repeats: bool = False,
+    allow_repeats: bool | None = None,
+    batch_size: int | None = None,
     max_attempts: int | None = None,
     show_progress: bool = False,
     total_trials: int | None = None,
@@ -134,7 +133,8 @@ def search(
         space: the search space.
         objective: a callable taking an :class:`Architecture` and returning a float or a dict of metrics
             (a tabular benchmark is one). A dict must hold ``metric``.
-        sampler: a searcher name (see :func:`bonas.samplers.sampler_names`) or any Optuna sampler.
+        sampler: a searcher name (see :func:`bonas.samplers.sampler_names`) or any Optuna sampler. A
+            bonas sampler instance must have been built for ``space``.
         n_trials: evaluations (queries) to spend in this call; repeats and failures do not count.
         storage: None for an in-memory study, an Optuna storage, a database URL
             (``sqlite:///search.db``, ``postgresql://...``), a SQLite file path or ``journal:<path>``
@@ -144,7 +144,11 @@ def search(
         seed: seed of a sampler given by name.
         metric: key of the objective's dict that is optimised.
         direction: ``"maximize"`` or ``"minimize"``.
-        allow_repeats: evaluate architectures again if proposed again (for noisy objectives).
+        allow_repeats: evaluate architectures again if proposed again (for noisy objectives). None: the
+            sampler instance's setting, False for a sampler given by name.
+        batch_size: architectures a bonas sampler proposes jointly before it sees their values (BO
+            chooses them with qLogNEI fantasies); each is then evaluated in turn. None: the sampler
+            instance's setting, 1 for a sampler given by name.
         max_attempts: cap on trials in this call, counting repeats and failures
             (default ``10 * n_trials + 100``), so a sampler stuck on repeats cannot loop forever.
         show_progress: show a progress bar over queries.
@@ -162,6 +166,10 @@ def search(
 
     Returns:
         A :class:`SearchResult`.
+
+    Raises:
+        SamplerMismatchError: a bonas sampler instance was built for another space, or with another
+            ``allow_repeats`` or ``batch_size`` than asked for.
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, got {n_trials}.")
@@ -169,10 +177,7 @@ def search(
         raise ValueError(f"total_trials must be at least 1, got {total_trials}.")
     if direction not in ("maximize", "minimize"):
         raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
-    if isinstance(sampler, str):
-        sampler = make_sampler(sampler, space, seed=seed)
-        if isinstance(sampler, ArchitectureSampler):
-            sampler.allow_repeats = allow_repeats
+    sampler, allow_repeats = _resolved_sampler(sampler, space, seed, allow_repeats, batch_size)
     storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     study = optuna.create_study(
         storage=storage,
@@ -182,127 +187,210 @@ def search(
         load_if_exists=True,
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
     )
-    _record_study_attrs(study, space, objective, metric)
+    trials.StudyAttributes.of_search(space, objective, metric).write(study)
 
+    loop = _SearchLoop(study, space, objective, metric, allow_repeats, n_trials, total_trials)
+    if total_trials is not None and len(trials.evaluations(study.get_trials(deepcopy=False))) >= total_trials:
+        logger.info("Study %r holds %d evaluations: done.", study.study_name, total_trials)
+        return _result(study, space)
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
-    queries = attempts = 0
-    reached_total = False
-    loop = _SearchLoop(study, space, objective, metric, allow_repeats)
     progress = _progress_bar(n_trials, show_progress)
+    loop.progress = progress
     try:
-        while queries < n_trials and attempts < max_attempts:
-            if total_trials is not None and _completed_queries(study) >= total_trials:
-                logger.info("Study %r holds %d evaluations: done.", study.study_name, total_trials)
-                reached_total = True
-                break
-            attempts += 1
-            try:
-                queried = _run_trial(loop)
-            except SearchSpaceExhaustedError as error:
-                logger.warning("Stopping the search: %s", error)
-                break
-            if queried:
-                queries += 1
-                progress.update(1)
+        with _optuna_failure_logs_replaced(loop.failed_numbers):
+            study.optimize(
+                loop.run_trial,
+                n_trials=max_attempts,
+                catch=(_TrialFailedError,),
+                callbacks=[loop.after_trial],
+            )
     finally:
         progress.close()
-    if queries < n_trials and not reached_total:
-        logger.warning("Search spent %d of %d queries in %d attempts.", queries, n_trials, attempts)
+    if loop.queries < n_trials and not loop.reached_total:
+        logger.warning("Search spent %d of %d queries in %d attempts.", loop.queries, n_trials, loop.attempts)
     return _result(study, space)
 
 
-def _record_study_attrs(study: optuna.Study, space: SearchSpace, objective: Objective, metric: str) -> None:
-    from bonas.tabular.base import TabularBenchmark
+def _resolved_sampler(
+    sampler: str | optuna.samplers.BaseSampler,
+    space: SearchSpace,
+    seed: int | None,
+    allow_repeats: bool | None,
+    batch_size: int | None,
+) -> tuple[optuna.samplers.BaseSampler, bool]:
+    """The sampler to run and whether repeats are evaluated, after checking an instance's settings."""
+    if isinstance(sampler, str):
+        options: dict[str, Any] = {}
+        if allow_repeats:
+            options["allow_repeats"] = True
+        if batch_size is not None and batch_size != 1:
+            options["batch_size"] = batch_size
+        return make_sampler(sampler, space, seed=seed, **options), bool(allow_repeats)
+    if not isinstance(sampler, ArchitectureSampler):
+        if batch_size is not None and batch_size != 1:
+            raise SamplerMismatchError(
+                f"batch_size={batch_size} needs a bonas sampler; {type(sampler).__name__} proposes one "
+                "trial at a time."
+            )
+        return sampler, bool(allow_repeats)
+    if not sampler.space_matches(space):
+        raise SamplerMismatchError(
+            f"The sampler {sampler!r} was built for space {sampler.space!r}, but the search is over "
+            f"{space!r}; build it with make_sampler(name, space) for the space you search."
+        )
+    for name, asked, built in (
+        ("allow_repeats", allow_repeats, sampler.allow_repeats),
+        ("batch_size", batch_size, sampler.batch_size),
+    ):
+        if asked is not None and asked != built:
+            raise SamplerMismatchError(
+                f"search(..., {name}={asked!r}) but the sampler {sampler!r} was built with {name}={built!r}; "
+                f"give {name} to the sampler's constructor (make_sampler(..., {name}={asked!r}))."
+            )
+    return sampler, sampler.allow_repeats
 
-    study.set_user_attr("space", space.name)
-    name = getattr(objective, "name", getattr(objective, "__name__", repr(objective)))
-    study.set_user_attr("objective", name)
-    if isinstance(objective, TabularBenchmark):
-        study.set_user_attr("benchmark", objective.name)
-    study.set_user_attr("metric", metric)
+
+class _TrialFailedError(Exception):
+    """Raised inside the objective wrapper to have Optuna record a FAIL whose reason is stored already."""
 
 
 @dataclass
 class _SearchLoop:
-    """One search loop: what each of its trials needs, and earlier trials it stopped waiting for."""
+    """One call of :func:`search`: the objective wrapper Optuna runs per trial and its stop callback."""
 
     study: optuna.Study
     space: SearchSpace
     objective: Objective
     metric: str
     allow_repeats: bool
+    n_trials: int
+    total_trials: int | None
+    progress: Any = None
+    queries: int = 0
+    attempts: int = 0
+    reached_total: bool = False
+    exhausted: bool = False
+    #: Numbers of trials this loop failed itself (their reason is logged once, by bonas).
+    failed_numbers: set[int] = field(default_factory=set)
+    #: Earlier running trials this loop stopped waiting for.
     abandoned: set[int] = field(default_factory=set)
+    #: Study-wide evaluations other than the current trial's, when known from the proposal's history.
+    _evaluations_before: int | None = None
 
-
-def _run_trial(loop: _SearchLoop) -> bool:
-    """Run one trial; True if it spent a query on the objective."""
-    study = loop.study
-    fail_stale_trials(study)
-    with warnings.catch_warnings():
-        # Optuna warns that heartbeats are meant for Study.optimize; this loop sends its own.
-        warnings.filterwarnings("ignore", message="Heartbeat of storage")
-        trial = study.ask()
-    with _heartbeat(study, trial):
+    def run_trial(self, trial: optuna.Trial) -> float:
+        """Propose and evaluate one architecture; Optuna tells the returned value."""
+        self.attempts += 1
+        self._evaluations_before = None
         try:
-            return _propose_and_evaluate(loop, trial)
+            return self._propose_and_evaluate(trial)
         except KeyboardInterrupt:
-            _fail_if_running(study, trial, "interrupted")
+            self._record_failure(trial, "interrupted")
             raise
 
+    def _propose_and_evaluate(self, trial: optuna.Trial) -> float:
+        _wait_for_earlier_proposals(self.study, self.space, trial.number, self.abandoned)
+        try:
+            started = time.perf_counter()
+            architecture = trials.suggest(self.space, trial)
+            trial.set_user_attr(trials.PROPOSE_SECONDS_ATTR, time.perf_counter() - started)
+            trial.set_user_attr(trials.ARCH_ATTR, str(architecture))
+            trial.set_user_attr(trials.ARCH_HASH_ATTR, architecture.canonical_hash)
+        except SearchSpaceExhaustedError as error:
+            logger.warning("Stopping the search: %s", error)
+            self.exhausted = True
+            self.study.stop()
+            raise self._failure(trial, f"search space exhausted: {error}") from None
+        except Exception as error:
+            raise self._failure(trial, f"proposal failed: {type(error).__name__}: {error}") from None
 
-def _propose_and_evaluate(loop: _SearchLoop, trial: optuna.Trial) -> bool:
-    study, space = loop.study, loop.space
-    _wait_for_earlier_proposals(study, space, trial.number, loop.abandoned)
-    try:
+        history = self._proposal_history(trial)
+        if history is not None:
+            self._evaluations_before = len(history.observations)
+        if not self.allow_repeats and (history is None or not history.is_new(architecture)):
+            earlier, running, evaluations = _same_architecture(
+                self.study, self.space, trial.number, architecture.canonical_hash
+            )
+            self._evaluations_before = evaluations
+            if earlier is not None:
+                trial.set_user_attr(trials.REPEAT_OF_ATTR, earlier[0])
+                return earlier[1]
+            if running is not None:
+                # Only an external sampler that ignores pending trials gets here: bonas's samplers see
+                # every earlier running trial's architecture before they propose.
+                raise self._failure(trial, f"architecture already being evaluated by running trial {running}")
+
         started = time.perf_counter()
-        architecture = space.suggest(trial)
-        trial.set_user_attr(PROPOSE_SECONDS_ATTR, time.perf_counter() - started)
-        trial.set_user_attr(ARCH_ATTR, str(architecture))
-        trial.set_user_attr(ARCH_HASH_ATTR, architecture.canonical_hash)
-    except SearchSpaceExhaustedError as error:
-        _fail(study, trial, f"search space exhausted: {error}")
-        raise
-    except Exception as error:
-        _fail(study, trial, f"proposal failed: {type(error).__name__}: {error}")
-        return False
+        token = _CURRENT_TRIAL.set(trial)
+        try:
+            value, metrics = _metrics(self.objective(architecture), self.metric)
+        except KeyboardInterrupt:
+            raise
+        except optuna.TrialPruned:  # Optuna records the trial as PRUNED (and logs it)
+            trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+            raise
+        except Exception as error:
+            trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+            raise self._failure(trial, f"{type(error).__name__}: {error}") from None
+        finally:
+            _CURRENT_TRIAL.reset(token)
+        trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+        for name, number in metrics.items():
+            trial.set_user_attr(name, number)
+        if not math.isfinite(value):
+            raise self._failure(trial, f"objective returned {self.metric}={value}")
+        return value
 
-    if not loop.allow_repeats:
-        earlier, running = _same_architecture(study, space, trial.number, architecture.canonical_hash)
-        if earlier is not None:
-            trial.set_user_attr(REPEAT_OF_ATTR, earlier[0])
-            study.tell(trial, earlier[1])
-            return False
-        if running is not None:
-            # Only an external sampler that ignores pending trials gets here: bonas's samplers see
-            # every earlier running trial's architecture before they propose.
-            _fail(study, trial, f"architecture already being evaluated by running trial {running}")
-            return False
+    def _proposal_history(self, trial: optuna.Trial) -> SearchHistory | None:
+        """The history a bonas sampler proposed this trial's architecture from (None for others)."""
+        sampler = self.study.sampler
+        return sampler.proposal_history(trial) if isinstance(sampler, ArchitectureSampler) else None
 
-    started = time.perf_counter()
-    token = _CURRENT_TRIAL.set(trial)
+    def _failure(self, trial: optuna.Trial, reason: str) -> _TrialFailedError:
+        self._record_failure(trial, reason)
+        return _TrialFailedError(reason)
+
+    def _record_failure(self, trial: optuna.Trial, reason: str) -> None:
+        """Store and log why the trial fails; Optuna then tells FAIL (a trial finished meanwhile, by an
+        interrupt landing after its tell, keeps its state)."""
+        self.failed_numbers.add(trial.number)
+        logger.warning("Trial %d failed: %s", trial.number, reason)
+        with suppress(optuna.exceptions.UpdateFinishedTrialError):
+            trial.set_user_attr(trials.FAIL_REASON_ATTR, reason)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Count the trial's query; stop once this call spent ``n_trials`` or the study holds the total."""
+        if trials.spent_query(trial):
+            self.queries += 1
+            self.progress.update(1)
+        if self.queries >= self.n_trials:
+            study.stop()
+        elif self.total_trials is not None:
+            before = self._evaluations_before
+            if before is None:
+                before = len(trials.evaluations(study.get_trials(deepcopy=False))) - trials.is_evaluation(
+                    trial
+                )
+            if before + trials.is_evaluation(trial) >= self.total_trials:
+                logger.info("Study %r holds %d evaluations: done.", study.study_name, self.total_trials)
+                self.reached_total = True
+                study.stop()
+
+
+@contextmanager
+def _optuna_failure_logs_replaced(numbers: set[int]) -> Iterator[None]:
+    """Drop Optuna's "Trial N failed ..." log lines (with a traceback) for trials bonas failed itself:
+    bonas has logged their reason once already, and stored it on the trial."""
+    optuna_logger = logging.getLogger("optuna.study._optimize")
+
+    def keep(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(f"Trial {n} failed") for n in numbers)
+
+    optuna_logger.addFilter(keep)
     try:
-        value, metrics = _metrics(loop.objective(architecture), loop.metric)
-    except KeyboardInterrupt:
-        raise
-    except optuna.TrialPruned as pruned:
-        trial.set_user_attr(OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
-        logger.info("Trial %d pruned: %s", trial.number, pruned)
-        study.tell(trial, state=TrialState.PRUNED)
-        return True
-    except Exception as error:
-        trial.set_user_attr(OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
-        _fail(study, trial, f"{type(error).__name__}: {error}")
-        return True
+        yield
     finally:
-        _CURRENT_TRIAL.reset(token)
-    trial.set_user_attr(OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
-    for name, number in metrics.items():
-        trial.set_user_attr(name, number)
-    if not math.isfinite(value):
-        _fail(study, trial, f"objective returned {loop.metric}={value}")
-        return True
-    study.tell(trial, value)
-    return True
+        optuna_logger.removeFilter(keep)
 
 
 def _wait_for_earlier_proposals(
@@ -320,7 +408,7 @@ def _wait_for_earlier_proposals(
         proposing = [
             trial.number
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if trial.number < number and _architecture_hash(space, trial) is None
+            if trial.number < number and trials.architecture_hash(trial, space) is None
         ]
         proposing = [n for n in proposing if n not in abandoned]
         if not proposing:
@@ -341,70 +429,25 @@ def _wait_for_earlier_proposals(
 
 def _same_architecture(
     study: optuna.Study, space: SearchSpace, number: int, arch_hash: str
-) -> tuple[tuple[int, float] | None, int | None]:
-    """The first COMPLETE non-repeat trial with this architecture (number, value), and the first running
-    trial numbered below ``number`` with it."""
+) -> tuple[tuple[int, float] | None, int | None, int]:
+    """The first evaluation with this architecture (number, value), the first running trial numbered
+    below ``number`` with it, and the study's evaluations other than trial ``number``."""
     earlier: tuple[int, float] | None = None
     running: int | None = None
+    count = 0
     for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        if other.number == number or _architecture_hash(space, other) != arch_hash:
+        if other.number == number:
             continue
-        if other.state == TrialState.COMPLETE and REPEAT_OF_ATTR not in other.user_attrs:
+        evaluation = trials.is_evaluation(other)
+        count += evaluation
+        if trials.architecture_hash(other, space) != arch_hash:
+            continue
+        if evaluation:
             if earlier is None or other.number < earlier[0]:
                 earlier = (other.number, float(other.value))  # type: ignore[arg-type]
         elif other.state == TrialState.RUNNING and other.number < number:
             running = other.number if running is None else min(running, other.number)
-    return earlier, running
-
-
-def _architecture_hash(space: SearchSpace, trial: optuna.trial.FrozenTrial) -> str | None:
-    """The canonical hash of a trial's architecture: its ``arch_hash`` attribute, else decoded from its
-    parameters (a trial created outside this loop), None while it has not chosen one."""
-    recorded = trial.user_attrs.get(ARCH_HASH_ATTR)
-    if recorded is not None:
-        return str(recorded)
-    if not trial.params:
-        return None
-    try:
-        return space.from_params(trial.params).canonical_hash
-    except InvalidArchitectureError:  # parameters still being suggested, or of another space
-        return None
-
-
-def _completed_queries(study: optuna.Study) -> int:
-    """COMPLETE trials of the study that are not repeats."""
-    return sum(
-        REPEAT_OF_ATTR not in trial.user_attrs
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    )
-
-
-@contextmanager
-def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
-    """Record the trial's heartbeat every interval while the block runs (if the storage has them)."""
-    storage = study._storage
-    interval = heartbeat_interval_of(storage)
-    if interval is None:
-        yield
-        return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            try:
-                storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
-            except Exception as error:  # a database hiccup: the next beat may get through
-                logger.warning("Heartbeat of trial %d failed: %s", trial.number, error)
-            if stop.wait(interval):
-                return
-
-    thread = threading.Thread(target=beat, name=f"bonas-heartbeat-{trial.number}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return earlier, running, count
 
 
 def _metrics(result: Any, metric: str) -> tuple[float, dict[str, float]]:
@@ -425,63 +468,8 @@ def _metrics(result: Any, metric: str) -> tuple[float, dict[str, float]]:
     return value, {metric: value}
 
 
-def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    logger.warning("Trial %d failed: %s", trial.number, reason)
-    trial.set_user_attr(FAIL_REASON_ATTR, reason)
-    study.tell(trial, state=TrialState.FAIL)
-
-
-def _fail_if_running(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    """Fail the trial unless it already finished (an interrupt can land after its tell)."""
-    with suppress(optuna.exceptions.UpdateFinishedTrialError):
-        _fail(study, trial, reason)
-
-
-def history_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: ``trial``, ``state``, ``query`` (1-based count of evaluations, NA for repeats
-    and proposal failures), ``arch``, ``arch_hash``, ``value``, ``repeat_of``, ``fail_reason``,
-    ``propose_seconds``, ``objective_seconds`` and one column per metric.
-
-    A trial failed because its worker stopped sending heartbeats has the ``fail_reason``
-    ``"worker lost (no heartbeat)"``, naming the trial that retried it if any."""
-    trials = study.get_trials(deepcopy=False)
-    retried_as = {
-        trial.system_attrs[RETRY_HISTORY_ATTR][-1]: trial.number
-        for trial in trials
-        if trial.system_attrs.get(RETRY_HISTORY_ATTR)
-    }
-    rows = []
-    query = 0
-    for trial in trials:
-        attrs = trial.user_attrs
-        spent = OBJECTIVE_SECONDS_ATTR in attrs and REPEAT_OF_ATTR not in attrs
-        query += spent
-        row: dict[str, Any] = {
-            "trial": trial.number,
-            "state": trial.state.name,
-            "query": query if spent else pd.NA,
-            "arch": attrs.get(ARCH_ATTR),
-            "arch_hash": attrs.get(ARCH_HASH_ATTR),
-            "value": trial.value,
-            "repeat_of": attrs.get(REPEAT_OF_ATTR),
-            "fail_reason": attrs.get(FAIL_REASON_ATTR),
-            "propose_seconds": attrs.get(PROPOSE_SECONDS_ATTR),
-            "objective_seconds": attrs.get(OBJECTIVE_SECONDS_ATTR),
-        }
-        if trial.state == TrialState.FAIL and row["fail_reason"] is None:
-            row["fail_reason"] = LOST_WORKER_REASON + (
-                f"; retried as trial {retried_as[trial.number]}" if trial.number in retried_as else ""
-            )
-        row.update({k: v for k, v in attrs.items() if k not in _BOOKKEEPING_ATTRS and k != REPEAT_OF_ATTR})
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    if not frame.empty:
-        frame["query"] = frame["query"].astype("Int64")
-    return frame
-
-
 def _result(study: optuna.Study, space: SearchSpace) -> SearchResult:
-    history = history_frame(study)
+    history = trials.history_frame(study)
     try:
         best = study.best_trial
     except ValueError:
@@ -489,8 +477,14 @@ def _result(study: optuna.Study, space: SearchSpace) -> SearchResult:
             f"No trial of study {study.study_name!r} completed; see the fail_reason column of the history:\n"
             f"{history[['trial', 'fail_reason']].to_string(index=False) if not history.empty else '(none)'}"
         ) from None
+    architecture = trials.architecture_of(best, space)
+    if architecture is None:
+        raise BonasError(
+            f"The best trial {best.number} of study {study.study_name!r} holds no architecture of space "
+            f"{space.name!r}; was the study created by another search?"
+        )
     return SearchResult(
-        best_architecture=space.parse(best.user_attrs[ARCH_ATTR]),
+        best_architecture=architecture,
         best_value=float(best.value),  # type: ignore[arg-type]
         history=history,
         study=study,

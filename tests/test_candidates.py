@@ -7,7 +7,7 @@ import pytest
 
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings, generate_candidates, scores_whole_space
-from bonas.samplers.base import Observation, SearchHistory
+from bonas.history import Observation, SearchHistory
 from bonas.spaces import get_space, mlp_space
 from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from bonas.cli import INTERRUPTED_EXIT_CODE, main
 from bonas.storage import open_storage
-from bonas.study import history_frame
+from bonas.trials import history_frame
 from tests.system_packages import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +97,15 @@ def test_searcher_options(tmp_path) -> None:
     assert main([*common, "--searcher", "regularized-evolution", "--option", "population_size=5"]) == 0
 
 
+def test_batch_size_reaches_the_searcher(tmp_path) -> None:
+    db = tmp_path / "batch.db"
+    args = ["worker", "--benchmark", "nb201-cifar10", "--searcher", "regularized-evolution", "--batch-size", "3",
+            "--n-trials", "5", "--storage", str(db), "--study", "b"]  # fmt: skip
+    assert main(args) == 0
+    study = load(db, "b")
+    assert len({t.user_attrs["arch_hash"] for t in study.trials}) == 5
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -109,6 +118,7 @@ def test_searcher_options(tmp_path) -> None:
         (["--objective", "tests.slow_objectives:nb201_100ms", "--space", "nb202"], "Unknown search space 'nb202'"),
         (["--benchmark", "nb201-cifar10", "--option", "n_initial"], "--option 'n_initial' must read KEY=VALUE"),
         (["--benchmark", "nb201-cifar10", "--option", "colour=3"], "Searcher 'random' does not take options ['colour']"),
+        (["--benchmark", "nb201-cifar10", "--searcher", "optuna-tpe", "--batch-size", "2"], "one trial at a time"),
     ],
 )  # fmt: skip
 def test_errors_quote_the_bad_value(tmp_path, capsys, args: list[str], message: str) -> None:

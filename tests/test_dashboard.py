@@ -14,11 +14,12 @@ import numpy as np
 import optuna
 import pytest
 
-from bonas.dashboard import PICTURE_ATTR, annotate_best, draw_architecture
+from bonas.dashboard import annotate_best, draw_architecture
 from bonas.errors import BonasError
 from bonas.spaces import get_space
 from bonas.storage import artifact_dir, open_storage
 from bonas.study import search
+from bonas.trials import BEST_PICTURE_ATTR, distributions
 from tests.samplers.conformance import hashed_score, tiny_space
 from tests.system_packages import CHROMIUM_FLAGS, ensure_package, find_chromium, free_port, wait_for
 
@@ -58,7 +59,7 @@ def test_annotate_best_writes_a_note_and_uploads_the_picture_once_per_best(tmp_p
     assert best is not None and best.number == study.best_trial.number
     note = get_note(study)
     assert f"`{result.best_architecture}`" in note and "nb201-cifar10" in note
-    uploaded = study._storage.get_study_system_attrs(study._study_id)[PICTURE_ATTR]
+    uploaded = study._storage.get_study_system_attrs(study._study_id)[BEST_PICTURE_ATTR]
     assert f"![best cell DAG](/artifacts/{study._study_id}/{uploaded['artifact_id']})" in note
     assert (folder / uploaded["artifact_id"]).read_bytes().startswith(PNG_MAGIC)
 
@@ -69,7 +70,7 @@ def test_annotate_best_writes_a_note_and_uploads_the_picture_once_per_best(tmp_p
     study.add_trial(
         optuna.create_trial(
             params=better.param_dict,
-            distributions=nb201_benchmark.space.distributions,
+            distributions=distributions(nb201_benchmark.space),
             value=nb201_benchmark(better)["val_accuracy"],
             user_attrs={"arch": str(better), "arch_hash": better.canonical_hash},
         )

@@ -13,12 +13,14 @@ from optuna.trial import TrialState
 
 from bonas.architecture import Architecture
 from bonas.errors import BonasError, UnknownNameError
-from bonas.samplers import sampler_names
+from bonas.history import SearchHistory
+from bonas.samplers import RandomSearchSampler, make_sampler, sampler_names
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
 from bonas.spaces.nb201 import NB201Space
-from bonas.study import SearchResult, history_frame, search
+from bonas.study import SamplerMismatchError, SearchResult, search
 from bonas.tabular import load_benchmark
+from bonas.trials import history_frame
 from tests.samplers.conformance import hashed_score, sqlite_storage, tiny_space
 
 BOOKKEEPING_COLUMNS = [
@@ -408,7 +410,7 @@ def test_study_records_space_objective_and_metric(space: NB201Space, nb201_cifar
 
 
 def test_named_optuna_sampler_replaces_its_repeats_by_new_architectures() -> None:
-    from bonas.samplers.external import REPLACED_REPEAT_ATTR
+    from bonas.trials import REPLACED_REPEAT_ATTR
 
     space = tiny_space()  # 4 architectures: TPE alone re-proposes within 4 trials (see the test above)
     result = search(space, hashed_score, sampler="optuna-tpe", n_trials=4, seed=0)
@@ -416,3 +418,84 @@ def test_named_optuna_sampler_replaces_its_repeats_by_new_architectures() -> Non
     assert len(history) == 4 and history["arch_hash"].nunique() == 4
     replaced = [t for t in result.study.trials if t.system_attrs.get(REPLACED_REPEAT_ATTR)]
     assert replaced, "TPE proposed no repeat, so the replacement path was not exercised"
+
+
+# -- the sampler contract: options fixed at construction, checked by search() ---------------------------
+
+
+def test_a_sampler_built_for_another_space_is_refused_naming_both(space: NB201Space) -> None:
+    other = tiny_space()
+    sampler = make_sampler("random", other, seed=0)
+    with pytest.raises(SamplerMismatchError, match=r"'tiny'.*nb201|nb201.*'tiny'"):
+        search(space, hashed_score, sampler=sampler, n_trials=2)
+
+
+def test_a_sampler_built_for_an_equal_space_is_accepted() -> None:
+    sampler = make_sampler("random", tiny_space(), seed=0)
+    result = search(tiny_space(), hashed_score, sampler=sampler, n_trials=3)
+    assert len(result.history) == 3
+
+
+@pytest.mark.parametrize(("option", "value"), [("allow_repeats", True), ("batch_size", 2)])
+def test_search_options_other_than_the_samplers_are_refused(option: str, value: object) -> None:
+    space = tiny_space()
+    sampler = make_sampler("random", space, seed=0)
+    with pytest.raises(SamplerMismatchError, match=f"{option}={value}.*built with {option}="):
+        search(space, hashed_score, sampler=sampler, n_trials=2, **{option: value})
+    assert sampler.allow_repeats is False and sampler.batch_size == 1  # left as built
+
+
+def test_search_does_not_change_the_samplers_settings() -> None:
+    space = tiny_space()
+    sampler = make_sampler("random", space, seed=0, allow_repeats=True)
+    search(space, hashed_score, sampler=sampler, n_trials=5)
+    assert sampler.allow_repeats is True
+
+
+def test_batch_size_needs_a_bonas_sampler(space: NB201Space) -> None:
+    with pytest.raises(SamplerMismatchError, match="batch_size=3 needs a bonas sampler"):
+        search(space, hashed_score, sampler=optuna.samplers.TPESampler(seed=0), n_trials=2, batch_size=3)
+    with pytest.raises(ValueError, match="one trial at a time"):
+        search(space, hashed_score, sampler="optuna-tpe", n_trials=2, batch_size=3)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, True])
+def test_invalid_batch_sizes_are_refused(batch_size: object) -> None:
+    with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
+        make_sampler("random", tiny_space(), batch_size=batch_size)
+
+
+class _CountingSampler(RandomSearchSampler):
+    """Random search that records the size of each batch it is asked for and the history it saw."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.batches: list[tuple[int, int]] = []
+
+    def propose_batch(self, history, rng, *, q):  # type: ignore[no-untyped-def]
+        self.batches.append((q, len(history.observations)))
+        return super().propose_batch(history, rng, q=q)
+
+
+def test_batch_size_proposes_each_batch_before_any_of_its_values_is_known(space: NB201Space) -> None:
+    sampler = _CountingSampler(space, seed=0, batch_size=4)
+    result = search(space, hashed_score, sampler=sampler, n_trials=10, batch_size=4)
+    assert sampler.batches == [(4, 0), (4, 4), (4, 8)]
+    assert result.history["arch_hash"].nunique() == 10
+
+
+def test_bo_batches_are_proposed_jointly_from_search(nb201_cifar10) -> None:
+    sampler = make_sampler("bo-gp-wl", nb201_cifar10.space, seed=0, n_initial=4, batch_size=3)
+    result = search(nb201_cifar10.space, nb201_cifar10, sampler=sampler, n_trials=10)
+    history = result.history
+    assert history["query"].tolist() == list(range(1, 11))
+    assert history["arch_hash"].nunique() == 10
+
+
+def test_default_propose_batch_sees_earlier_batch_members_as_pending() -> None:
+    space = tiny_space()
+    sampler = make_sampler("random", space, seed=0)
+    batch = sampler.propose_batch(SearchHistory(), np.random.default_rng(0), q=4)
+    assert len({a.canonical_hash for a in batch}) == 4  # the whole space, no repeat
+    with pytest.raises(ValueError, match="q must be at least 1"):
+        sampler.propose_batch(SearchHistory(), np.random.default_rng(0), q=0)

@@ -22,8 +22,10 @@ import pytest
 from optuna.trial import TrialState
 
 from bonas import study as study_module
+from bonas import trials
 from bonas.storage import open_storage
-from bonas.study import history_frame, search
+from bonas.study import search
+from bonas.trials import history_frame
 from tests.samplers.conformance import hashed_score, tiny_space
 from tests.system_packages import postgres_server, wait_for
 
@@ -136,7 +138,7 @@ def test_a_trial_proposes_only_after_earlier_running_trials_chose(tmp_path) -> N
     mine = study.get_trials()[1]
     assert mine.state == TrialState.RUNNING and not mine.params, "the worker proposed before trial 0 chose"
 
-    pending = space.suggest(other)
+    pending = trials.suggest(space, other)
     other.set_user_attr("arch", str(pending))
     other.set_user_attr("arch_hash", pending.canonical_hash)
     assert done.wait(30)
@@ -167,11 +169,11 @@ def test_an_external_sampler_proposing_a_running_architecture_does_not_evaluate_
     storage = open_storage(tmp_path / "dup.db")
     # The architecture Optuna's RandomSampler(seed=0) proposes first is being evaluated by another worker.
     scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    first = space.suggest(scratch.ask())
+    first = trials.suggest(space, scratch.ask())
     study = optuna.create_study(storage=storage, study_name="dup", direction="maximize")
     study.enqueue_trial(space.to_params(first))
     running = study.ask()
-    architecture = space.suggest(running)
+    architecture = trials.suggest(space, running)
     assert architecture == first
     running.set_user_attr("arch", str(architecture))
     running.set_user_attr("arch_hash", architecture.canonical_hash)
@@ -210,7 +212,7 @@ def test_a_trial_whose_worker_died_is_failed_and_retried(tmp_path, nb201_benchma
     study = optuna.load_study(study_name="stale", storage=storage)
     # A worker chose an architecture, sent one heartbeat and died mid-evaluation.
     dead = study.ask()
-    architecture = nb201_benchmark.space.suggest(dead)
+    architecture = trials.suggest(nb201_benchmark.space, dead)
     dead.set_user_attr("arch", str(architecture))
     dead.set_user_attr("arch_hash", architecture.canonical_hash)
     storage.record_heartbeat(dead._trial_id)

@@ -11,7 +11,8 @@ from typing import Any
 import optuna
 
 from bonas.errors import unknown_name
-from bonas.samplers.base import ArchitectureSampler, Observation, SearchHistory
+from bonas.history import Observation, SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 from bonas.samplers.evolution import RegularizedEvolutionSampler
 from bonas.samplers.external import NoRepeatSampler
 from bonas.samplers.local_search import LocalSearchSampler
@@ -22,12 +23,38 @@ from bonas.spaces.base import SearchSpace
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 
 
-def _optuna_tpe(space: SearchSpace, *, seed: int | None = None, **options: Any) -> NoRepeatSampler:
-    return NoRepeatSampler(optuna.samplers.TPESampler(seed=seed, **options), space, seed=seed)
+def _optuna_tpe(
+    space: SearchSpace,
+    *,
+    seed: int | None = None,
+    allow_repeats: bool = False,
+    batch_size: int = 1,
+    **options: Any,
+) -> NoRepeatSampler:
+    return NoRepeatSampler(
+        optuna.samplers.TPESampler(seed=seed, **options),
+        space,
+        seed=seed,
+        allow_repeats=allow_repeats,
+        batch_size=batch_size,
+    )
 
 
-def _optuna_gp(space: SearchSpace, *, seed: int | None = None, **options: Any) -> NoRepeatSampler:
-    return NoRepeatSampler(optuna.samplers.GPSampler(seed=seed, **options), space, seed=seed)
+def _optuna_gp(
+    space: SearchSpace,
+    *,
+    seed: int | None = None,
+    allow_repeats: bool = False,
+    batch_size: int = 1,
+    **options: Any,
+) -> NoRepeatSampler:
+    return NoRepeatSampler(
+        optuna.samplers.GPSampler(seed=seed, **options),
+        space,
+        seed=seed,
+        allow_repeats=allow_repeats,
+        batch_size=batch_size,
+    )
 
 
 def _bayesian(surrogate: str, **defaults: Any) -> SamplerFactory:

@@ -3,14 +3,18 @@
 Optuna calls :meth:`ArchitectureSampler.sample_relative` once per trial; the sampler rebuilds the
 :class:`SearchHistory` from the study's trials (so storage, resume and several workers all work) and
 asks the strategy (:meth:`ArchitectureSampler.propose`) for one architecture nobody has evaluated yet.
+A sampler built with ``batch_size=q > 1`` instead asks :meth:`ArchitectureSampler.propose_batch` for
+``q`` architectures at once and hands them to the next ``q`` trials, so they are chosen before any of
+their values is known (as a BO batch evaluated in parallel, or one trained jointly).
+
+Every option is fixed at construction; :func:`bonas.search` checks a sampler against the space and the
+settings it is given (:meth:`ArchitectureSampler.space_matches`) instead of changing it.
 """
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,44 +22,13 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from bonas.architecture import Architecture
-from bonas.errors import InvalidArchitectureError, SearchSpaceExhaustedError
+from bonas.errors import SearchSpaceExhaustedError
+from bonas.history import SearchHistory
 from bonas.spaces.base import SearchSpace
-
-#: User attribute set on trials whose architecture repeats an earlier one (value = that trial's number).
-REPEAT_OF_ATTR = "repeat_of"
-
-
-@dataclass(frozen=True)
-class Observation:
-    """An evaluated architecture and its value (larger is better, whatever the study's direction)."""
-
-    architecture: Architecture
-    value: float
-
-
-@dataclass
-class SearchHistory:
-    """What a sampler knows about a study.
-
-    Args:
-        observations: completed evaluations in trial order (repeats of an earlier architecture excluded).
-        pending: architectures being evaluated right now (RUNNING trials of other workers).
-        seen: canonical hashes of every architecture already evaluated, pending or failed.
-    """
-
-    observations: list[Observation] = field(default_factory=list)
-    pending: list[Architecture] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-
-    def best(self, k: int = 1) -> list[Observation]:
-        """The ``k`` best observations, best first."""
-        return sorted(self.observations, key=lambda o: o.value, reverse=True)[:k]
-
-    def is_new(self, architecture: Architecture) -> bool:
-        return architecture.canonical_hash not in self.seen
+from bonas.trials import architecture_from_params, distributions, search_history
 
 
 class ArchitectureSampler(BaseSampler):
@@ -65,33 +38,95 @@ class ArchitectureSampler(BaseSampler):
 
     Args:
         space: the search space whose parameters the study's objective suggests
-            (via ``space.suggest(trial)``).
+            (via :func:`bonas.trials.suggest`).
         seed: seed of the sampler's random generator.
         allow_repeats: propose architectures already evaluated (for noisy objectives).
+        batch_size: architectures proposed jointly (:meth:`propose_batch`) and handed to the next
+            ``batch_size`` trials before any of their values is known; 1 proposes per trial.
     """
 
-    def __init__(self, space: SearchSpace, *, seed: int | None = None, allow_repeats: bool = False) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        allow_repeats: bool = False,
+        batch_size: int = 1,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer of at least 1, got {batch_size!r}.")
         self.space = space
         self.allow_repeats = allow_repeats
+        self.batch_size = batch_size
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._decoded: dict[tuple[tuple[str, Any], ...], Architecture | None] = {}
+        self._queue: list[Architecture] = []
+        self._last_proposal: tuple[int, SearchHistory] | None = None
 
     @abstractmethod
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
         """The next architecture to evaluate; should be new (``history.is_new``) unless repeats are allowed."""
 
+    def propose_batch(
+        self, history: SearchHistory, rng: np.random.Generator, *, q: int
+    ) -> list[Architecture]:
+        """``q`` distinct architectures to evaluate before any of their values is known.
+
+        By default :meth:`propose` ``q`` times, each proposal seen as pending by the next; model-based
+        samplers override this to choose the batch jointly.
+        """
+        if q < 1:
+            raise ValueError(f"q must be at least 1, got {q}.")
+        history = history.copy()
+        batch: list[Architecture] = []
+        for _ in range(q):
+            architecture = self.propose(history, rng)
+            history.pending.append(architecture)
+            history.seen.add(architecture.canonical_hash)
+            batch.append(architecture)
+        return batch
+
+    def space_matches(self, space: SearchSpace) -> bool:
+        """Whether ``space`` is this sampler's space: the same object, or one of the same name and the
+        same parameters and choices (as a space rebuilt from the same data is)."""
+        if space is self.space:
+            return True
+        return (
+            type(space) is type(self.space)
+            and space.name == self.space.name
+            and [(p.name, p.choices) for p in space.parameters]
+            == [(p.name, p.choices) for p in self.space.parameters]
+        )
+
+    def proposal_history(self, trial: optuna.Trial | FrozenTrial) -> SearchHistory | None:
+        """The history this sampler proposed ``trial``'s architecture from, as it was before the proposal
+        (None if this sampler did not propose that trial's architecture)."""
+        if self._last_proposal is None or self._last_proposal[0] != trial._trial_id:
+            return None
+        return self._last_proposal[1]
+
     # -- Optuna's sampler interface -----------------------------------------------------------------
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self.space.distributions)
+        return distributions(self.space)
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         history = self.history(study, exclude_trial=trial.number)
-        architecture = self.propose(history, self._rng)
-        return self.space.to_params(architecture)
+        self._last_proposal = (trial._trial_id, history)
+        return self.space.to_params(self._next_architecture(history.copy()))
+
+    def _next_architecture(self, history: SearchHistory) -> Architecture:
+        """One proposal, or the next of the current batch that is still new."""
+        if self.batch_size == 1:
+            return self.propose(history, self._rng)
+        if not self.allow_repeats:
+            self._queue = [a for a in self._queue if history.is_new(a)]
+        if not self._queue:
+            self._queue = list(self.propose_batch(history, self._rng, q=self.batch_size))
+        return self._queue.pop(0)
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
@@ -109,24 +144,9 @@ class ArchitectureSampler(BaseSampler):
     def history(self, study: Study, *, exclude_trial: int | None = None) -> SearchHistory:
         """The study's trials as a :class:`SearchHistory` (values negated for minimising studies)."""
         sign = -1.0 if study.direction == StudyDirection.MINIMIZE else 1.0
-        history = SearchHistory()
-        for trial in study.get_trials(deepcopy=False):
-            if trial.number == exclude_trial:
-                continue
-            architecture = self._decode(trial)
-            if architecture is None:
-                continue
-            history.seen.add(architecture.canonical_hash)
-            if trial.state == TrialState.RUNNING:
-                history.pending.append(architecture)
-            elif (
-                trial.state == TrialState.COMPLETE
-                and trial.value is not None
-                and math.isfinite(trial.value)
-                and REPEAT_OF_ATTR not in trial.user_attrs
-            ):
-                history.observations.append(Observation(architecture, sign * trial.value))
-        return history
+        return search_history(
+            study.get_trials(deepcopy=False), self._decode, sign=sign, exclude_trial=exclude_trial
+        )
 
     def _decode(self, trial: FrozenTrial) -> Architecture | None:
         # Cached by parameters, not trial number: one sampler may serve several studies, whose trial
@@ -134,10 +154,7 @@ class ArchitectureSampler(BaseSampler):
         key = tuple(sorted(trial.params.items()))
         if key in self._decoded:
             return self._decoded[key]
-        try:
-            architecture: Architecture | None = self.space.from_params(trial.params)
-        except InvalidArchitectureError:
-            architecture = None  # a trial without (all) architecture parameters yet, or from another space
+        architecture = architecture_from_params(trial.params, self.space)
         self._decoded[key] = architecture
         return architecture
 
@@ -187,4 +204,5 @@ class ArchitectureSampler(BaseSampler):
         return fresh[int(rng.integers(len(fresh)))] if fresh else None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(space={self.space.name!r}, seed={self._seed})"
+        batch = f", batch_size={self.batch_size}" if self.batch_size != 1 else ""
+        return f"{type(self).__name__}(space={self.space.name!r}, seed={self._seed}{batch})"

@@ -44,7 +44,8 @@ from bonas.acquisition import AcquisitionSettings, analytic_scores, select
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings, generate_candidates, scores_whole_space
 from bonas.errors import unknown_name
-from bonas.samplers.base import ArchitectureSampler, SearchHistory
+from bonas.history import SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate
@@ -78,6 +79,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             unchanged) or ``none`` models the raw values.
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+        batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         output_transform: str = "copula",
         seed: int | None = None,
         allow_repeats: bool = False,
+        batch_size: int = 1,
     ) -> None:
         if n_initial < 1:
             raise ValueError(f"n_initial must be at least 1, got {n_initial}.")
@@ -106,7 +109,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             raise ValueError(f"neighbourhood_every must be >= 0 (0 disables), got {neighbourhood_every}.")
         if stall_patience < 0:
             raise ValueError(f"stall_patience must be >= 0 (0 disables), got {stall_patience}.")
-        super().__init__(space, seed=seed, allow_repeats=allow_repeats)
+        super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
         self.surrogate: Surrogate = (
             make_surrogate(surrogate, space) if isinstance(surrogate, str) else surrogate(space)
         )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from bonas.architecture import Architecture
-from bonas.samplers.base import ArchitectureSampler, SearchHistory
+from bonas.history import SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 
 
@@ -24,6 +25,7 @@ class RegularizedEvolutionSampler(ArchitectureSampler):
         tournament_size: members drawn to pick each parent (the best of them is mutated).
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+        batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
 
     def __init__(
@@ -34,13 +36,14 @@ class RegularizedEvolutionSampler(ArchitectureSampler):
         tournament_size: int = 5,
         seed: int | None = None,
         allow_repeats: bool = False,
+        batch_size: int = 1,
     ) -> None:
         if population_size < 1 or not 1 <= tournament_size <= population_size:
             raise ValueError(
                 f"Need population_size >= 1 and 1 <= tournament_size <= population_size, got "
                 f"({population_size=}, {tournament_size=})."
             )
-        super().__init__(space, seed=seed, allow_repeats=allow_repeats)
+        super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
         self.population_size = population_size
         self.tournament_size = tournament_size
 

@@ -19,11 +19,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from bonas.architecture import Architecture, ParamValue
 from bonas.errors import InvalidArchitectureError
-from bonas.samplers.base import ArchitectureSampler, SearchHistory
+from bonas.history import SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
-
-#: Trial system attribute set when the wrapped sampler's proposal was a repeat and got replaced.
-REPLACED_REPEAT_ATTR = "bonas:replaced_repeat"
+from bonas.trials import REPLACED_REPEAT_ATTR, distributions
 
 
 class NoRepeatSampler(ArchitectureSampler):
@@ -34,23 +33,39 @@ class NoRepeatSampler(ArchitectureSampler):
         space: the search space.
         seed: seed of the generator used for replacements.
         allow_repeats: pass repeats through unchanged (then this wrapper only forwards).
+        batch_size: must be 1: Optuna's samplers propose one trial at a time.
     """
 
     def __init__(
-        self, base: BaseSampler, space: SearchSpace, *, seed: int | None = None, allow_repeats: bool = False
+        self,
+        base: BaseSampler,
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        allow_repeats: bool = False,
+        batch_size: int = 1,
     ) -> None:
+        if batch_size != 1:
+            raise ValueError(
+                f"batch_size={batch_size!r}: {type(base).__name__} proposes one trial at a time; use a bonas "
+                "searcher (e.g. a bo-* one) for batches."
+            )
         super().__init__(space, seed=seed, allow_repeats=allow_repeats)
         self.base = base
+
+    def _next_architecture(self, history: SearchHistory) -> Architecture:
+        raise NotImplementedError("NoRepeatSampler proposes through the wrapped sampler (sample_relative).")
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         history = self.history(study, exclude_trial=trial.number)
+        self._last_proposal = (trial._trial_id, history)
         proposal = self._ask_base(study, trial)
         if proposal is not None and (self.allow_repeats or history.is_new(proposal)):
             return self.space.to_params(proposal)
         study._storage.set_trial_system_attr(trial._trial_id, REPLACED_REPEAT_ATTR, True)
-        return self.space.to_params(self.random_new(history, self._rng))
+        return self.space.to_params(self.random_new(history.copy(), self._rng))
 
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
         # Only reached through a direct call: proposals come from the wrapped sampler in sample_relative.
@@ -62,7 +77,7 @@ class NoRepeatSampler(ArchitectureSampler):
         relative_space = self.base.infer_relative_search_space(study, trial)
         relative = self.base.sample_relative(study, trial, relative_space) if relative_space else {}
         params: dict[str, ParamValue] = {}
-        distributions = self.space.distributions
+        space_distributions = distributions(self.space)
         for parameter in self.space.parameters:
             if not parameter.is_active(params):
                 continue
@@ -70,7 +85,7 @@ class NoRepeatSampler(ArchitectureSampler):
                 params[parameter.name] = relative[parameter.name]
             else:
                 params[parameter.name] = self.base.sample_independent(
-                    study, trial, parameter.name, distributions[parameter.name]
+                    study, trial, parameter.name, space_distributions[parameter.name]
                 )
         try:
             return self.space.from_params(params)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from bonas.architecture import Architecture
-from bonas.samplers.base import ArchitectureSampler, SearchHistory
+from bonas.history import SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 
 
@@ -25,6 +26,7 @@ class LocalSearchSampler(ArchitectureSampler):
         n_initial: random architectures evaluated before the climb starts from the best of them.
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+        batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
 
     def __init__(
@@ -34,10 +36,11 @@ class LocalSearchSampler(ArchitectureSampler):
         n_initial: int = 10,
         seed: int | None = None,
         allow_repeats: bool = False,
+        batch_size: int = 1,
     ) -> None:
         if n_initial < 1:
             raise ValueError(f"n_initial must be at least 1, got {n_initial}.")
-        super().__init__(space, seed=seed, allow_repeats=allow_repeats)
+        super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
         self.n_initial = n_initial
         self._neighbours: dict[Architecture, list[Architecture]] = {}
 

@@ -28,8 +28,9 @@ import torch
 
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
+from bonas.history import SearchHistory
 from bonas.nao.controller import ImprovedCandidate, NAOController, NAOSettings
-from bonas.samplers.base import ArchitectureSampler, SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class NAOSampler(ArchitectureSampler):
         device: ``"auto"`` (CUDA when available, else CPU) or a torch device.
         seed: seed of the sampler's generator and of the network's initial weights.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+        batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class NAOSampler(ArchitectureSampler):
         device: str | torch.device | None = "auto",
         seed: int | None = None,
         allow_repeats: bool = False,
+        batch_size: int = 1,
     ) -> None:
         if n_initial < 1 or n_starts < 1 or n_unlabeled < 0:
             raise ValueError(
@@ -100,7 +103,7 @@ class NAOSampler(ArchitectureSampler):
             raise ValueError(f"step_sizes must be positive and increasing, got {steps}.")
         if output_transform not in OUTPUT_TRANSFORMS:
             raise unknown_name("output transform", output_transform, OUTPUT_TRANSFORMS)
-        super().__init__(space, seed=seed, allow_repeats=allow_repeats)
+        super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
         self.n_initial = n_initial
         self.n_starts = n_starts
         self.step_sizes = steps

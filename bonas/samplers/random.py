@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bonas.architecture import Architecture
-from bonas.samplers.base import ArchitectureSampler, SearchHistory
+from bonas.history import SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 
 
 class RandomSearchSampler(ArchitectureSampler):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bonas.architecture import Architecture, ParamValue
-from bonas.samplers.base import ArchitectureSampler, Observation, SearchHistory
+from bonas.history import Observation, SearchHistory
+from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 
 
@@ -27,6 +28,7 @@ class ReinforceSampler(ArchitectureSampler):
         baseline_decay: decay of the moving-average reward baseline (closer to 1 = slower).
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+        batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
 
     def __init__(
@@ -37,12 +39,13 @@ class ReinforceSampler(ArchitectureSampler):
         baseline_decay: float = 0.9,
         seed: int | None = None,
         allow_repeats: bool = False,
+        batch_size: int = 1,
     ) -> None:
         if learning_rate <= 0 or not 0 <= baseline_decay < 1:
             raise ValueError(
                 f"Need learning_rate > 0 and 0 <= baseline_decay < 1, got ({learning_rate=}, {baseline_decay=})."
             )
-        super().__init__(space, seed=seed, allow_repeats=allow_repeats)
+        super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
         self.learning_rate = learning_rate
         self.baseline_decay = baseline_decay
         self._choice_index = {p.name: {c: i for i, c in enumerate(p.choices)} for p in space.parameters}

@@ -3,7 +3,7 @@
 A space is an ordered list of :class:`Categorical` parameters, some active only under a condition on
 earlier ones (NB301's edges depend on which inputs a node takes, an MLP's third width on its depth).
 From that one description the base class derives sampling, one-edit mutation, neighbourhoods,
-enumeration, size, validation and the Optuna mapping; a concrete space adds how parameters become a
+enumeration, size and validation (:mod:`bonas.trials` maps it onto Optuna parameters); a concrete space adds how parameters become a
 graph (:meth:`SearchSpace.build`) and its string form (:meth:`SearchSpace.parse`).
 """
 
@@ -13,15 +13,11 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bonas.architecture import Architecture, Cell, ParamValue
 from bonas.errors import InvalidArchitectureError, SearchSpaceTooLargeError
-
-if TYPE_CHECKING:
-    import optuna
 
 Params = Mapping[str, ParamValue]
 
@@ -282,23 +278,6 @@ class SearchSpace(ABC):
     def _combination_bound(self) -> float:
         """An upper bound on the number of combinations (product of all choice counts)."""
         return math.prod(float(len(parameter.choices)) for parameter in self.parameters)
-
-    # -- Optuna -------------------------------------------------------------------------------------
-
-    @property
-    def distributions(self) -> dict[str, optuna.distributions.CategoricalDistribution]:
-        """Optuna distributions of every parameter (the union over conditional branches)."""
-        from optuna.distributions import CategoricalDistribution
-
-        return {parameter.name: CategoricalDistribution(parameter.choices) for parameter in self.parameters}
-
-    def suggest(self, trial: optuna.trial.BaseTrial) -> Architecture:
-        """Ask ``trial`` for each active parameter in order and build the architecture."""
-        params: dict[str, ParamValue] = {}
-        for parameter in self.parameters:
-            if parameter.is_active(params):
-                params[parameter.name] = trial.suggest_categorical(parameter.name, parameter.choices)
-        return self.from_params(params)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

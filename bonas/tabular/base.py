@@ -62,6 +62,11 @@ class TabularBenchmark(ABC):
     def optimum(self) -> Optimum | None:
         """Best table values, or None for spaces that cannot be enumerated (NB301)."""
 
+    @property
+    def benchmark_name(self) -> str:
+        """The benchmark a study searching this table records (see :class:`bonas.trials.StudyAttributes`)."""
+        return self.name
+
     def __call__(
         self, architecture: Architecture, rng: np.random.Generator | None = None
     ) -> dict[str, float]:

@@ -38,7 +38,7 @@ def test_benchmarks_is_the_top_level_harness() -> None:
 
 
 def history(rows: list[tuple[object, ...]]) -> pd.DataFrame:
-    """A history frame (as bonas.study.history_frame builds) from (state, query, repeat_of,
+    """A history frame (as bonas.trials.history_frame builds) from (state, query, repeat_of,
     fail_reason, propose_seconds, val_accuracy, test_accuracy) rows."""
     columns = [
         "state",

@@ -32,6 +32,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from bonas import trials
 from bonas.architecture import Architecture
 from bonas.errors import SearchSpaceExhaustedError
 from bonas.samplers import ArchitectureSampler, SearchHistory
@@ -169,7 +170,7 @@ class ArchitectureSamplerConformance:
             pending = space.sample(rng)
         other_worker.enqueue_trial(space.to_params(pending))
         running = other_worker.ask()
-        assert space.suggest(running) == pending
+        assert trials.suggest(space, running) == pending
 
         study = optuna.load_study(study_name="shared", storage=storage, sampler=sampler)
         history = sampler.history(study)
@@ -191,7 +192,7 @@ class ArchitectureSamplerConformance:
         study = optuna.create_study(storage=storage, study_name="tiny", direction="maximize")
         pending = space.from_params({"a": 1, "b": "y"})
         study.enqueue_trial(space.to_params(pending))
-        space.suggest(study.ask())  # left RUNNING, as by a worker still training it
+        trials.suggest(space, study.ask())  # left RUNNING, as by a worker still training it
 
         result = self.run(space, sampler, n_trials=10, storage=storage, study_name="tiny")
         completed = result.history[result.history["state"] == "COMPLETE"]

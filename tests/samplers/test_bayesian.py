@@ -20,15 +20,16 @@ from bonas.acquisition import AcquisitionSettings
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings
 from bonas.errors import UnknownNameError
+from bonas.history import Observation, SearchHistory
 from bonas.samplers import RandomSearchSampler, make_sampler
 from bonas.samplers import bayesian as bayesian_module
-from bonas.samplers.base import Observation, SearchHistory
 from bonas.samplers.bayesian import BayesianOptimizationSampler
 from bonas.spaces import get_space
 from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
 from bonas.surrogates import SurrogateNotFittedError
+from bonas.trials import suggest
 from tests.samplers.conformance import conv_count, hashed_score
 
 #: Small candidate sets for DARTS, so that a proposal costs ~0.5 s instead of ~1.5 s.
@@ -206,7 +207,7 @@ def test_a_running_trial_is_pending_and_not_proposed_again(
     )
     other_worker.enqueue_trial(nb201.to_params(expected))
     running = other_worker.ask()
-    assert nb201.suggest(running) == expected
+    assert suggest(nb201, running) == expected
 
     pending_seen: list[torch.Tensor | None] = []
     real_select = bayesian_module.select
@@ -216,7 +217,7 @@ def test_a_running_trial_is_pending_and_not_proposed_again(
         return real_select(*args, **kwargs)
 
     monkeypatch.setattr(bayesian_module, "select", spy)
-    proposed = nb201.suggest(study.ask())
+    proposed = suggest(nb201, study.ask())
     assert proposed.canonical_hash != expected.canonical_hash
     assert len(pending_seen) == 1 and pending_seen[0] is not None
     torch.testing.assert_close(pending_seen[0], sampler.surrogate.encode([expected]))

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from bonas.architecture import Architecture
+from bonas.history import Observation, SearchHistory
 from bonas.nao import (
     PAD,
     ArchitectureTokenizer,
@@ -22,7 +23,6 @@ from bonas.nao import (
     resolve_device,
 )
 from bonas.samplers import make_sampler
-from bonas.samplers.base import Observation, SearchHistory
 from bonas.samplers.nao import NAOSampler
 from bonas.spaces import get_space, mlp_space
 from bonas.spaces.base import SearchSpace

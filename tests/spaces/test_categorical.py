@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from bonas import trials
 from bonas.architecture import Cell
 from bonas.errors import InvalidArchitectureError
 from bonas.spaces import CategoricalSpace, get_space, mlp_space
@@ -153,7 +154,7 @@ def test_mutate_that_deepens_draws_the_new_width() -> None:
 
 
 def test_distributions_are_the_union_over_branches() -> None:
-    distributions = mlp_space().distributions
+    distributions = trials.distributions(mlp_space())
     assert set(distributions) == {"n_layers", "width_1", "width_2", "width_3"}
 
 

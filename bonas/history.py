@@ -1,0 +1,45 @@
+"""What a searcher knows about a study: evaluated architectures, pending ones and every one seen.
+
+A plain value passed from the sampler layer down to candidate generation, so the layers below samplers
+never need to know what an Optuna trial is (:mod:`bonas.trials` builds it from a study).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bonas.architecture import Architecture
+
+
+@dataclass(frozen=True)
+class Observation:
+    """An evaluated architecture and its value (larger is better, whatever the study's direction)."""
+
+    architecture: Architecture
+    value: float
+
+
+@dataclass
+class SearchHistory:
+    """What a sampler knows about a study.
+
+    Args:
+        observations: completed evaluations in trial order (repeats of an earlier architecture excluded).
+        pending: architectures being evaluated right now (RUNNING trials of other workers).
+        seen: canonical hashes of every architecture already evaluated, pending or failed.
+    """
+
+    observations: list[Observation] = field(default_factory=list)
+    pending: list[Architecture] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def best(self, k: int = 1) -> list[Observation]:
+        """The ``k`` best observations, best first."""
+        return sorted(self.observations, key=lambda o: o.value, reverse=True)[:k]
+
+    def copy(self) -> SearchHistory:
+        """A copy whose lists and set can be extended without changing this one."""
+        return SearchHistory(list(self.observations), list(self.pending), set(self.seen))
+
+    def is_new(self, architecture: Architecture) -> bool:
+        return architecture.canonical_hash not in self.seen

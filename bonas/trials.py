@@ -1,0 +1,323 @@
+"""The trial schema: what bonas writes on Optuna trials and studies, and how it reads them back.
+
+Every searcher runs as an Optuna study, so a stored study must read without bonas (optuna-dashboard,
+``optuna.load_study``) and with it (resume, workers, ``bonas show``). This module is the one place that
+knows the names bonas writes and the rules for reading them:
+
+* **trial user attributes**: ``arch`` (the architecture string), ``arch_hash`` (its canonical hash),
+  ``repeat_of`` (the trial whose value a repeated architecture got), ``fail_reason``,
+  ``propose_seconds``, ``objective_seconds``, and every metric the objective returned under its own
+  name;
+* **study user attributes**: ``space``, ``objective``, ``benchmark`` (for a tabular benchmark) and
+  ``metric``, so the study alone says what was searched;
+* **the evaluation rule** (:func:`is_evaluation`): a COMPLETE trial with a finite value that is not a
+  repeat. That is what counts as a query, what samplers learn from and what ``bonas show`` counts;
+* **a trial's architecture** (:func:`architecture_of`): decoded from its parameters, else parsed from
+  its ``arch`` attribute;
+* **the Optuna mapping of a space** (:func:`distributions`, :func:`suggest`): one categorical Optuna
+  parameter per space parameter, suggested in the space's order;
+* **the history frame** (:func:`history_frame`): one row per trial, what :class:`bonas.SearchResult`
+  holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from bonas.architecture import Architecture, ParamValue
+from bonas.errors import InvalidArchitectureError
+from bonas.history import Observation, SearchHistory
+from bonas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# -- Trial user attributes -------------------------------------------------------------------------------
+
+#: The architecture's string form (``str(architecture)``).
+ARCH_ATTR = "arch"
+#: The architecture's canonical hash (equal for isomorphic cells).
+ARCH_HASH_ATTR = "arch_hash"
+#: On a trial whose architecture repeats an earlier evaluation: that trial's number.
+REPEAT_OF_ATTR = "repeat_of"
+#: Why a trial failed (an objective's exception, a NaN value, an interrupt...).
+FAIL_REASON_ATTR = "fail_reason"
+#: Seconds the sampler spent choosing the architecture.
+PROPOSE_SECONDS_ATTR = "propose_seconds"
+#: Seconds the objective spent evaluating it (present once the objective ran: the trial spent a query).
+OBJECTIVE_SECONDS_ATTR = "objective_seconds"
+
+#: Trial user attributes that are bookkeeping, not metrics.
+BOOKKEEPING_ATTRS = frozenset(
+    {
+        ARCH_ATTR,
+        ARCH_HASH_ATTR,
+        REPEAT_OF_ATTR,
+        FAIL_REASON_ATTR,
+        PROPOSE_SECONDS_ATTR,
+        OBJECTIVE_SECONDS_ATTR,
+    }
+)
+
+# -- Trial system attributes -----------------------------------------------------------------------------
+
+#: Set when a wrapped Optuna sampler's proposal was a repeat and was replaced by a random new one.
+REPLACED_REPEAT_ATTR = "bonas:replaced_repeat"
+#: Optuna's own (set by ``RetryHeartbeatStaleTrialCallback``): the trials a retried trial repeats.
+RETRY_HISTORY_ATTR = "retry_history"
+#: ``fail_reason`` of a trial failed by the heartbeat check (Optuna cannot annotate a finished trial).
+LOST_WORKER_REASON = "worker lost (no heartbeat)"
+
+# -- Study attributes ------------------------------------------------------------------------------------
+
+#: Study user attributes: the space's name, the objective's, the benchmark's and the searched metric.
+SPACE_ATTR = "space"
+OBJECTIVE_ATTR = "objective"
+BENCHMARK_ATTR = "benchmark"
+METRIC_ATTR = "metric"
+#: Study system attribute remembering which trial's picture was uploaded (so it is uploaded once).
+BEST_PICTURE_ATTR = "bonas:best_picture"
+
+
+@dataclass(frozen=True)
+class StudyAttributes:
+    """What a bonas study records about its search (study user attributes).
+
+    Args:
+        space: the search space's name.
+        objective: the objective's name (a benchmark's name, a function's ``__name__``...).
+        benchmark: the tabular benchmark's name, None for another objective.
+        metric: the searched metric.
+    """
+
+    space: str | None
+    objective: str | None
+    benchmark: str | None
+    metric: str | None
+
+    @classmethod
+    def of_search(cls, space: SearchSpace, objective: object, metric: str) -> StudyAttributes:
+        """The attributes of a search of ``objective`` over ``space``.
+
+        An objective names itself by a ``name`` attribute (else its ``__name__``, else its repr); one
+        that is a tabular benchmark says so with a ``benchmark_name`` attribute.
+        """
+        name = getattr(objective, "name", getattr(objective, "__name__", repr(objective)))
+        benchmark = getattr(objective, "benchmark_name", None)
+        return cls(space.name, str(name), None if benchmark is None else str(benchmark), metric)
+
+    @classmethod
+    def of(cls, study: optuna.Study) -> StudyAttributes:
+        attrs = study.user_attrs
+        return cls(
+            attrs.get(SPACE_ATTR),
+            attrs.get(OBJECTIVE_ATTR),
+            attrs.get(BENCHMARK_ATTR),
+            attrs.get(METRIC_ATTR),
+        )
+
+    @property
+    def objective_label(self) -> str | None:
+        """The benchmark's name, else the objective's."""
+        return self.benchmark if self.benchmark is not None else self.objective
+
+    def write(self, study: optuna.Study) -> None:
+        study.set_user_attr(SPACE_ATTR, self.space)
+        study.set_user_attr(OBJECTIVE_ATTR, self.objective)
+        if self.benchmark is not None:
+            study.set_user_attr(BENCHMARK_ATTR, self.benchmark)
+        study.set_user_attr(METRIC_ATTR, self.metric)
+
+
+def is_bonas_study(user_attrs: Mapping[str, Any]) -> bool:
+    """Whether a study's user attributes are those of a bonas search."""
+    return SPACE_ATTR in user_attrs
+
+
+# -- Reading trials --------------------------------------------------------------------------------------
+
+
+def is_repeat(trial: FrozenTrial) -> bool:
+    """Whether the trial repeated an earlier evaluation (it got that value, it spent no query)."""
+    return REPEAT_OF_ATTR in trial.user_attrs
+
+
+def is_evaluation(trial: FrozenTrial) -> bool:
+    """Whether the trial is an evaluation: COMPLETE, with a finite value, not a repeat."""
+    return (
+        trial.state == TrialState.COMPLETE
+        and trial.value is not None
+        and math.isfinite(trial.value)
+        and not is_repeat(trial)
+    )
+
+
+def spent_query(trial: FrozenTrial) -> bool:
+    """Whether the trial ran the objective (complete, failed or pruned), repeats excluded."""
+    return OBJECTIVE_SECONDS_ATTR in trial.user_attrs and not is_repeat(trial)
+
+
+def evaluations(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials that are evaluations (:func:`is_evaluation`), in order."""
+    return [trial for trial in trials if is_evaluation(trial)]
+
+
+def architecture_hash(trial: FrozenTrial, space: SearchSpace) -> str | None:
+    """The canonical hash of a trial's architecture: its ``arch_hash`` attribute, else decoded from its
+    parameters (a trial created outside bonas's loop), None while it has not chosen one."""
+    recorded = trial.user_attrs.get(ARCH_HASH_ATTR)
+    if recorded is not None:
+        return str(recorded)
+    architecture = architecture_from_params(trial.params, space)
+    return None if architecture is None else architecture.canonical_hash
+
+
+def architecture_from_params(params: Mapping[str, Any], space: SearchSpace) -> Architecture | None:
+    """The architecture of a trial's parameters, None while they are incomplete or of another space."""
+    if not params:
+        return None
+    try:
+        return space.from_params(params)
+    except InvalidArchitectureError:  # parameters still being suggested, or of another space
+        return None
+
+
+def architecture_of(trial: FrozenTrial, space: SearchSpace) -> Architecture | None:
+    """A trial's architecture: from its parameters, else its ``arch`` string; None if it has neither."""
+    architecture = architecture_from_params(trial.params, space)
+    if architecture is not None:
+        return architecture
+    text = trial.user_attrs.get(ARCH_ATTR)
+    if text is None:
+        return None
+    try:
+        return space.parse(str(text))
+    except InvalidArchitectureError:
+        return None
+
+
+def metrics_of(trial: FrozenTrial) -> dict[str, Any]:
+    """The trial's user attributes that are metrics (everything but bookkeeping)."""
+    return {k: v for k, v in trial.user_attrs.items() if k not in BOOKKEEPING_ATTRS}
+
+
+def search_history(
+    trials: Iterable[FrozenTrial],
+    decode: Callable[[FrozenTrial], Architecture | None],
+    *,
+    sign: float = 1.0,
+    exclude_trial: int | None = None,
+) -> SearchHistory:
+    """What a sampler knows from ``trials``: evaluations (values times ``sign``, so larger is better),
+    running trials' architectures as pending, and every decoded architecture as seen.
+
+    Args:
+        trials: the study's trials, in order.
+        decode: a trial's architecture, None when it has none (yet).
+        sign: -1 for a minimising study.
+        exclude_trial: the number of the trial being proposed for (not pending itself).
+    """
+    history = SearchHistory()
+    for trial in trials:
+        if trial.number == exclude_trial:
+            continue
+        architecture = decode(trial)
+        if architecture is None:
+            continue
+        history.seen.add(architecture.canonical_hash)
+        if trial.state == TrialState.RUNNING:
+            history.pending.append(architecture)
+        elif is_evaluation(trial):
+            history.observations.append(Observation(architecture, sign * float(trial.value)))  # type: ignore[arg-type]
+    return history
+
+
+# -- A space as Optuna parameters ------------------------------------------------------------------------
+
+
+def distributions(space: SearchSpace) -> dict[str, CategoricalDistribution]:
+    """Optuna distributions of every parameter of ``space`` (the union over conditional branches)."""
+    return {parameter.name: CategoricalDistribution(parameter.choices) for parameter in space.parameters}
+
+
+def suggest(space: SearchSpace, trial: optuna.trial.BaseTrial) -> Architecture:
+    """Ask ``trial`` for each active parameter of ``space`` in order and build the architecture."""
+    params: dict[str, ParamValue] = {}
+    for parameter in space.parameters:
+        if parameter.is_active(params):
+            params[parameter.name] = trial.suggest_categorical(parameter.name, parameter.choices)
+    return space.from_params(params)
+
+
+# -- The history frame -----------------------------------------------------------------------------------
+
+#: The first columns of :func:`history_frame`, before one column per metric.
+HISTORY_COLUMNS = (
+    "trial",
+    "state",
+    "query",
+    "arch",
+    "arch_hash",
+    "value",
+    "repeat_of",
+    "fail_reason",
+    "propose_seconds",
+    "objective_seconds",
+)
+
+
+def history_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: ``trial``, ``state``, ``query`` (1-based count of evaluations, NA for repeats
+    and proposal failures), ``arch``, ``arch_hash``, ``value``, ``repeat_of``, ``fail_reason``,
+    ``propose_seconds``, ``objective_seconds`` and one column per metric.
+
+    A trial failed because its worker stopped sending heartbeats has the ``fail_reason``
+    ``"worker lost (no heartbeat)"``, naming the trial that retried it if any."""
+    import pandas as pd
+
+    trials = study.get_trials(deepcopy=False)
+    retried_as = {
+        trial.system_attrs[RETRY_HISTORY_ATTR][-1]: trial.number
+        for trial in trials
+        if trial.system_attrs.get(RETRY_HISTORY_ATTR)
+    }
+    rows = []
+    query = 0
+    for trial in trials:
+        attrs = trial.user_attrs
+        spent = spent_query(trial)
+        query += spent
+        row: dict[str, Any] = {
+            "trial": trial.number,
+            "state": trial.state.name,
+            "query": query if spent else pd.NA,
+            "arch": attrs.get(ARCH_ATTR),
+            "arch_hash": attrs.get(ARCH_HASH_ATTR),
+            "value": trial.value,
+            "repeat_of": attrs.get(REPEAT_OF_ATTR),
+            "fail_reason": attrs.get(FAIL_REASON_ATTR),
+            "propose_seconds": attrs.get(PROPOSE_SECONDS_ATTR),
+            "objective_seconds": attrs.get(OBJECTIVE_SECONDS_ATTR),
+        }
+        if trial.state == TrialState.FAIL and row["fail_reason"] is None:
+            row["fail_reason"] = LOST_WORKER_REASON + (
+                f"; retried as trial {retried_as[trial.number]}" if trial.number in retried_as else ""
+            )
+        row.update(metrics_of(trial))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["query"] = frame["query"].astype("Int64")
+    return frame
+
+
+def evaluation_rows(history: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a :func:`history_frame` that are evaluations (COMPLETE, not repeats)."""
+    return history[(history["state"] == TrialState.COMPLETE.name) & history["repeat_of"].isna()]
