@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.throughput $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache  # the layer contracts of pyproject.toml (docs/ARCHITECTURE.md)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

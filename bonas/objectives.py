@@ -95,9 +95,9 @@ class TrainingObjective:
         """
         import optuna
 
-        from bonas.study import current_trial
         from bonas.training.networks import count_parameters
         from bonas.training.trainer import Trainer
+        from bonas.trials import current_trial
 
         if self._trainer is None:
             self._trainer = Trainer(self.settings)

@@ -39,7 +39,6 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,19 +60,10 @@ from bonas.storage import (
     open_storage,
 )
 
+# Re-exported: objectives documented it here before it moved to the trial schema.
+from bonas.trials import current_trial as current_trial
+
 logger = logging.getLogger(__name__)
-
-_CURRENT_TRIAL: ContextVar[optuna.Trial | None] = ContextVar("bonas_current_trial", default=None)
-
-
-def current_trial() -> optuna.Trial | None:
-    """The Optuna trial whose objective is running in this context, None outside :func:`search`.
-
-    An objective calls ``trial.report(value, step)`` on it and raises ``optuna.TrialPruned`` when
-    ``trial.should_prune()`` (see :func:`bonas.objectives.train`).
-    """
-    return _CURRENT_TRIAL.get()
-
 
 Objective = Callable[[Architecture], float | Mapping[str, float]]
 
@@ -320,9 +310,9 @@ class _SearchLoop:
                 raise self._failure(trial, f"architecture already being evaluated by running trial {running}")
 
         started = time.perf_counter()
-        token = _CURRENT_TRIAL.set(trial)
         try:
-            value, metrics = _metrics(self.objective(architecture), self.metric)
+            with trials.running(trial):
+                value, metrics = _metrics(self.objective(architecture), self.metric)
         except KeyboardInterrupt:
             raise
         except optuna.TrialPruned:  # Optuna records the trial as PRUNED (and logs it)
@@ -331,8 +321,6 @@ class _SearchLoop:
         except Exception as error:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
             raise self._failure(trial, f"{type(error).__name__}: {error}") from None
-        finally:
-            _CURRENT_TRIAL.reset(token)
         trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
         for name, number in metrics.items():
             trial.set_user_attr(name, number)

@@ -17,13 +17,17 @@ knows the names bonas writes and the rules for reading them:
 * **the Optuna mapping of a space** (:func:`distributions`, :func:`suggest`): one categorical Optuna
   parameter per space parameter, suggested in the space's order;
 * **the history frame** (:func:`history_frame`): one row per trial, what :class:`bonas.SearchResult`
-  holds.
+  holds;
+* **the running trial** (:func:`current_trial`): the Optuna trial whose objective runs in this
+  context, so an objective can report intermediate values without taking the trial as an argument.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -321,3 +325,27 @@ def history_frame(study: optuna.Study) -> pd.DataFrame:
 def evaluation_rows(history: pd.DataFrame) -> pd.DataFrame:
     """The rows of a :func:`history_frame` that are evaluations (COMPLETE, not repeats)."""
     return history[(history["state"] == TrialState.COMPLETE.name) & history["repeat_of"].isna()]
+
+
+# -- the running trial ---------------------------------------------------------------------------------
+
+_CURRENT_TRIAL: ContextVar[optuna.Trial | None] = ContextVar("bonas_current_trial", default=None)
+
+
+def current_trial() -> optuna.Trial | None:
+    """The Optuna trial whose objective is running in this context, None outside :func:`bonas.search`.
+
+    An objective calls ``trial.report(value, step)`` on it and raises ``optuna.TrialPruned`` when
+    ``trial.should_prune()`` (see :func:`bonas.objectives.train`).
+    """
+    return _CURRENT_TRIAL.get()
+
+
+@contextmanager
+def running(trial: optuna.Trial) -> Iterator[None]:
+    """Make ``trial`` the :func:`current_trial` while the block runs (the search loop's objective call)."""
+    token = _CURRENT_TRIAL.set(trial)
+    try:
+        yield
+    finally:
+        _CURRENT_TRIAL.reset(token)

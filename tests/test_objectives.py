@@ -15,9 +15,9 @@ import bonas
 from bonas.architecture import Architecture
 from bonas.errors import UnknownNameError
 from bonas.spaces import mlp_space
-from bonas.study import current_trial
 from bonas.training import NetworkSettings, TrainingSettings, build_network
 from bonas.training.datasets import DatasetSplits
+from bonas.trials import current_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -5,7 +5,7 @@ dict ``{6-tuple: analognasbench.data.Architecture}`` whose drift fields hold
 ``analognasbench.data.DriftMeasurement`` objects. Importing ``analognasbench`` fails with current
 setuptools (it imports ``pkg_resources``), and unpickling it as is would run whatever the file names, so
 :func:`read_records` finds the file without importing the package and reads it with
-:func:`bonas.tabular.safe_pickle.load_allowed`, which maps those two classes to inert records and refuses every other.
+:func:`bonas.safe_pickle.load_allowed`, which maps those two classes to inert records and refuses every other.
 :func:`convert_records` then turns the records into a plain table keyed by NB201 arch string.
 
 Every one of the 15,625 NB201 cells is in the table. Each cell has one number per metric (no training
@@ -37,9 +37,9 @@ import numpy as np
 from bonas.architecture import Architecture
 from bonas.data import package_file
 from bonas.errors import InvalidArchitectureError, unknown_name
+from bonas.safe_pickle import load_allowed
 from bonas.spaces.nb201 import EDGES, NB201Space, to_arch_string
 from bonas.tabular.base import Optimum, TabularBenchmark
-from bonas.tabular.safe_pickle import load_allowed
 
 logger = logging.getLogger(__name__)
 

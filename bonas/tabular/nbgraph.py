@@ -30,9 +30,9 @@ import numpy as np
 from bonas.architecture import Architecture
 from bonas.data import package_file
 from bonas.errors import unknown_name
+from bonas.safe_pickle import REAL, load_allowed
 from bonas.spaces.nbgraph import LINKS, N_NODES, OPERATIONS, NBGraphSpace, to_arch_string
 from bonas.tabular.base import Optimum, TabularBenchmark
-from bonas.tabular.safe_pickle import REAL, load_allowed
 
 #: The 9 datasets; proteins uses the 5-operation space.
 DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")

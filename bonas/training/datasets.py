@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from bonas.errors import BonasError, DataFileNotFoundError, unknown_name
-from bonas.tabular.safe_pickle import REAL, AllowListUnpickler
+from bonas.safe_pickle import REAL, AllowListUnpickler
 
 #: Where Debian's dataset-fashion-mnist package installs the idx files.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

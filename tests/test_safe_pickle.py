@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 
-from bonas.tabular.safe_pickle import REAL, load_allowed
+from bonas.safe_pickle import REAL, load_allowed
 
 
 class _StandIn(dict):  # receives the pickled items like the class it stands in for
