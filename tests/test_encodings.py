@@ -317,7 +317,7 @@ def test_squared_norms_are_the_diagonal_of_a_fit_on_everything(variant: tuple[st
 def test_large_dense_tensors_are_announced(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("bonas.encodings.LARGE_TENSOR_BYTES", 1000)
+    monkeypatch.setattr("bonas.encodings.base.LARGE_TENSOR_BYTES", 1000)
     encoding = WLEncoding(h=2).fit(samples("nb201", 30))
     with caplog.at_level("WARNING", logger="bonas.encodings"):
         encoding.transform(samples("nb201", 30))
