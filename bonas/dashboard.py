@@ -59,9 +59,10 @@ def annotate_best(study: optuna.Study, *, artifacts: str | Path | None = None) -
 
 
 def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str | None:
-    uploaded = study._storage.get_study_system_attrs(study._study_id).get(trials.BEST_PICTURE_ATTR)
+    storage, study_id = _study_storage(study)
+    uploaded = storage.get_study_system_attrs(study_id).get(trials.BEST_PICTURE_ATTR)
     if isinstance(uploaded, dict) and uploaded.get("trial") == best.number:
-        return f"/artifacts/{study._study_id}/{uploaded['artifact_id']}"
+        return _artifact_url(study_id, uploaded["artifact_id"])
     architecture = _parse_best(study, best)
     if architecture is None or not architecture.cells:
         return None
@@ -80,10 +81,27 @@ def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str |
             study_or_trial=study,
             mimetype="image/png",
         )
-    study._storage.set_study_system_attr(
-        study._study_id, trials.BEST_PICTURE_ATTR, {"trial": best.number, "artifact_id": artifact_id}
+    storage.set_study_system_attr(
+        study_id, trials.BEST_PICTURE_ATTR, {"trial": best.number, "artifact_id": artifact_id}
     )
-    return f"/artifacts/{study._study_id}/{artifact_id}"
+    return _artifact_url(study_id, artifact_id)
+
+
+def _study_storage(study: optuna.Study) -> tuple[optuna.storages.BaseStorage, int]:
+    """The study's storage and id, to read and write its system attributes.
+
+    Optuna has no public API for study system attributes (``Study.system_attrs`` and
+    ``Study.set_system_attr`` were deprecated in Optuna 3.1 and have since been removed) nor for a
+    study's id, which optuna-dashboard's artifact URLs contain; the storage's
+    ``get_study_system_attrs`` and ``set_study_system_attr`` are public. This is the one place this
+    module reads the study's private ``_storage`` and ``_study_id``.
+    """
+    return study._storage, study._study_id
+
+
+def _artifact_url(study_id: int, artifact_id: str) -> str:
+    """Where optuna-dashboard serves a study's artifact."""
+    return f"/artifacts/{study_id}/{artifact_id}"
 
 
 def _parse_best(study: optuna.Study, best: FrozenTrial) -> Architecture | None:
