@@ -228,7 +228,7 @@ def _positive_int(text: str) -> int:
 def _run_search(args: argparse.Namespace) -> int:
     import optuna
 
-    from bonas.dashboard import studies_table
+    from bonas.reports import studies_table
     from bonas.samplers import sampler_names
     from bonas.storage import artifact_dir, describe, open_storage
     from bonas.study import search
@@ -314,7 +314,7 @@ def _run_show(args: argparse.Namespace) -> int:
     import optuna
     import pandas as pd
 
-    from bonas.dashboard import studies_table, top_trials
+    from bonas.reports import studies_table, top_trials
     from bonas.storage import describe, local_file, open_storage
 
     path = local_file(args.storage)

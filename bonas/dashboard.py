@@ -1,245 +1,36 @@
-"""Inspecting stored searches: optuna-dashboard, the best architecture as a picture and a note, tables.
+"""optuna-dashboard on a storage, and the best architecture attached to each study for it.
 
 :func:`annotate_best` attaches to a study a Markdown note (optuna-dashboard shows it on the study's
-page) naming the best architecture, its value and metrics, and, where an artifact folder is given, a
-PNG of its cell DAG(s) uploaded as a study artifact and shown in the note. :func:`serve` refreshes
-those notes and serves optuna-dashboard on the storage (loopback by default: the dashboard has no
-authentication and can edit studies). :func:`studies_table` and :func:`top_trials` are what
-``bonas show`` prints.
+page; see :func:`bonas.reports.best_note`) naming the best architecture, its value and metrics, and,
+where an artifact folder is given, a PNG of its cell DAG(s) (:func:`bonas.drawing.draw_architecture`)
+uploaded as a study artifact and shown in the note. :func:`serve` refreshes those notes and serves
+optuna-dashboard on the storage (loopback by default: the dashboard has no authentication and can edit
+studies).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import networkx as nx
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from bonas import trials
-from bonas.architecture import Architecture, Cell
+from bonas.architecture import Architecture
+from bonas.drawing import draw_architecture
 from bonas.errors import BonasError
+from bonas.reports import best_note, best_trial
 from bonas.storage import StorageSpec, artifact_dir, describe, local_file, open_storage
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-#: Columns of :func:`studies_table`.
-STUDY_COLUMNS = [
-    "study",
-    "space",
-    "objective",
-    "metric",
-    "direction",
-    "evaluations",
-    "running",
-    "waiting",
-    "failed",
-    "best_trial",
-    "best_value",
-    "best_arch",
-]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def draw_architecture(architecture: Architecture, path: str | Path, *, title: str | None = None) -> Path:
-    """Draw the architecture's cell DAG(s) side by side to a PNG file.
-
-    Nodes are laid out left to right by depth (inputs first); an edge that skips columns arcs above or
-    below the others; edge operations are written on the edges (zero operations dashed and grey), node
-    labels in the nodes.
-
-    Args:
-        architecture: an architecture with at least one cell.
-        path: the PNG file to write.
-        title: figure title (default: the architecture string, shortened).
-
-    Returns:
-        ``path`` as a :class:`Path`.
-
-    Raises:
-        BonasError: the architecture has no cell graph (a user space without one).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if not architecture.cells:
-        raise BonasError(f"Architecture {architecture} of space {architecture.space!r} has no cell graph.")
-    path = Path(path)
-    layouts = [(name, cell, _cell_layout(cell)) for name, cell in architecture.cells]
-    widths = [layout.width for _, _, layout in layouts]
-    height = max(layout.height for _, _, layout in layouts)
-    figure = Figure(figsize=(sum(1.7 * w + 1.2 for w in widths), 1.3 * height + 1.6), dpi=110)
-    FigureCanvasAgg(figure)
-    grid = figure.add_gridspec(1, len(layouts), width_ratios=widths)
-    for index, (name, cell, layout) in enumerate(layouts):
-        axes = figure.add_subplot(grid[0, index])
-        _draw_cell(axes, cell, layout)
-        if len(layouts) > 1:
-            axes.set_title(name, fontsize=10)
-    text = title if title is not None else str(architecture)
-    figure.suptitle(text if len(text) <= 110 else text[:107] + "...", fontsize=9)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    return path
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Where a cell's nodes, edge arcs and edge labels go (data coordinates)."""
-
-    nodes: dict[int, tuple[float, float]]
-    arcs: list[float]  # matplotlib arc3 ``rad`` per edge, in the cell's edge order
-    labels: list[tuple[float, float]]  # label position per edge
-
-    @property
-    def _points(self) -> list[tuple[float, float]]:
-        return [*self.nodes.values(), *self.labels]
-
-    @property
-    def width(self) -> float:
-        xs = [x for x, _ in self._points]
-        return max(xs) - min(xs) + 1.0
-
-    @property
-    def height(self) -> float:
-        ys = [y for _, y in self._points]
-        return max(ys) - min(ys) + 1.0
-
-
-def _cell_layout(cell: Cell) -> _Layout:
-    positions = _layered_positions(cell.to_networkx())
-    arcs, labels = [], []
-    skips: dict[int, int] = {}
-    pairs: dict[tuple[int, int], int] = {}
-    for source, target, _ in cell.edges:
-        (x0, y0), (x1, y1) = positions[source], positions[target]
-        span = round(abs(x1 - x0))
-        rad = 0.0
-        if span > 1:  # skip connections: alternately above and below, wider the further they reach
-            k = skips.get(span, 0)
-            skips[span] = k + 1
-            rad = (0.25 + 0.1 * span) * (1 if k % 2 else -1)
-        repeat = pairs.get((source, target), 0)
-        pairs[(source, target)] = repeat + 1
-        rad += 0.2 * ((repeat + 1) // 2) * (1 if repeat % 2 else -1) if repeat else 0.0
-        # arc3 bends the edge toward a control point rad * length off the chord's middle; the curve's
-        # own middle is half-way there.
-        dx, dy = x1 - x0, y1 - y0
-        arcs.append(rad)
-        labels.append(((x0 + x1) / 2 + 0.5 * rad * dy, (y0 + y1) / 2 - 0.5 * rad * dx))
-    return _Layout(positions, arcs, labels)
-
-
-def _draw_cell(axes: Any, cell: Cell, layout: _Layout) -> None:
-    positions = layout.nodes
-    for (source, target, op), rad, (lx, ly) in zip(cell.edges, layout.arcs, layout.labels, strict=True):
-        dashed = op in ("none", "zero")
-        axes.annotate(
-            "",
-            xy=positions[target],
-            xytext=positions[source],
-            arrowprops={
-                "arrowstyle": "-|>",
-                "color": "0.65" if dashed else "0.25",
-                "linestyle": "--" if dashed else "-",
-                "shrinkA": 16,
-                "shrinkB": 16,
-                "connectionstyle": f"arc3,rad={rad}",
-            },
-        )
-        if op:
-            axes.text(
-                lx,
-                ly,
-                op,
-                fontsize=8,
-                ha="center",
-                va="center",
-                color="0.5" if dashed else "black",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9},
-                zorder=2,
-            )
-    for node, (x, y) in positions.items():
-        role = "input" if node in cell.inputs else "output" if node == cell.output else "inner"
-        colour = {"input": "#cfe8ff", "output": "#ffd9b3", "inner": "#e8e8e8"}[role]
-        axes.text(
-            x,
-            y,
-            cell.nodes[node],
-            fontsize=9,
-            ha="center",
-            va="center",
-            bbox={"boxstyle": "round,pad=0.4", "fc": colour, "ec": "0.3"},
-            zorder=3,
-        )
-    xs = [x for x, _ in layout._points]
-    ys = [y for _, y in layout._points]
-    axes.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
-    axes.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
-    axes.axis("off")
-
-
-def _layered_positions(graph: nx.MultiDiGraph) -> dict[int, tuple[float, float]]:
-    """Node -> (x, y): x is the longest-path depth from a source, nodes of one depth spread on y."""
-    depth: dict[int, int] = {}
-    for node in nx.topological_sort(graph):
-        depth[node] = max((depth[p] + 1 for p in graph.predecessors(node)), default=0)
-    layers: dict[int, list[int]] = {}
-    for node in sorted(graph.nodes):
-        layers.setdefault(depth[node], []).append(node)
-    positions: dict[int, tuple[float, float]] = {}
-    for x, nodes in layers.items():
-        for i, node in enumerate(nodes):
-            positions[node] = (float(x), (len(nodes) - 1) / 2 - i)
-    return positions
-
-
-def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The study's best COMPLETE trial, or None if none completed."""
-    if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-        return None
-    return study.best_trial
-
-
-def best_note(study: optuna.Study, best: FrozenTrial, picture_url: str | None = None) -> str:
-    """The Markdown note describing the study's best architecture."""
-    attrs = study.user_attrs
-    metric = attrs.get(trials.METRIC_ATTR, "value")
-    lines = [
-        f"## Best architecture (trial {best.number})",
-        "",
-        f"`{best.user_attrs.get(trials.ARCH_ATTR, '?')}`",
-        "",
-        f"- {metric}: **{best.value:.6g}** ({study.direction.name.lower()})",
-        f"- canonical hash: `{best.user_attrs.get(trials.ARCH_HASH_ATTR, '?')}`",
-    ]
-    for key in (trials.SPACE_ATTR, trials.BENCHMARK_ATTR, trials.OBJECTIVE_ATTR):
-        if key in attrs:
-            lines.append(f"- {key}: `{attrs[key]}`")
-    metrics = {
-        k: v
-        for k, v in trials.metrics_of(best).items()
-        if k != metric and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    }
-    if metrics:
-        lines += ["", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.6g} |" for k, v in metrics.items()]
-    if picture_url is not None:
-        lines += ["", f"![best cell DAG]({picture_url})"]
-    lines += ["", "_Written by bonas; refreshed by `bonas dashboard` and at the end of each search._"]
-    return "\n".join(lines)
 
 
 def annotate_best(study: optuna.Study, *, artifacts: str | Path | None = None) -> FrozenTrial | None:
@@ -268,9 +59,10 @@ def annotate_best(study: optuna.Study, *, artifacts: str | Path | None = None) -
 
 
 def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str | None:
-    uploaded = study._storage.get_study_system_attrs(study._study_id).get(trials.BEST_PICTURE_ATTR)
+    storage, study_id = _study_storage(study)
+    uploaded = storage.get_study_system_attrs(study_id).get(trials.BEST_PICTURE_ATTR)
     if isinstance(uploaded, dict) and uploaded.get("trial") == best.number:
-        return f"/artifacts/{study._study_id}/{uploaded['artifact_id']}"
+        return _artifact_url(study_id, uploaded["artifact_id"])
     architecture = _parse_best(study, best)
     if architecture is None or not architecture.cells:
         return None
@@ -289,10 +81,27 @@ def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str |
             study_or_trial=study,
             mimetype="image/png",
         )
-    study._storage.set_study_system_attr(
-        study._study_id, trials.BEST_PICTURE_ATTR, {"trial": best.number, "artifact_id": artifact_id}
+    storage.set_study_system_attr(
+        study_id, trials.BEST_PICTURE_ATTR, {"trial": best.number, "artifact_id": artifact_id}
     )
-    return f"/artifacts/{study._study_id}/{artifact_id}"
+    return _artifact_url(study_id, artifact_id)
+
+
+def _study_storage(study: optuna.Study) -> tuple[optuna.storages.BaseStorage, int]:
+    """The study's storage and id, to read and write its system attributes.
+
+    Optuna has no public API for study system attributes (``Study.system_attrs`` and
+    ``Study.set_system_attr`` were deprecated in Optuna 3.1 and have since been removed) nor for a
+    study's id, which optuna-dashboard's artifact URLs contain; the storage's
+    ``get_study_system_attrs`` and ``set_study_system_attr`` are public. This is the one place this
+    module reads the study's private ``_storage`` and ``_study_id``.
+    """
+    return study._storage, study._study_id
+
+
+def _artifact_url(study_id: int, artifact_id: str) -> str:
+    """Where optuna-dashboard serves a study's artifact."""
+    return f"/artifacts/{study_id}/{artifact_id}"
 
 
 def _parse_best(study: optuna.Study, best: FrozenTrial) -> Architecture | None:
@@ -382,56 +191,3 @@ def serve(
         server.serve_forever()
     finally:
         server.server_close()
-
-
-def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
-    """One row per study: name, space, benchmark/objective, metric, direction, trial counts by state,
-    evaluations (COMPLETE non-repeat trials), best value and best architecture."""
-    import pandas as pd
-
-    rows = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        all_trials = study.get_trials(deepcopy=False)
-        states = [t.state for t in all_trials]
-        best = best_trial(study)
-        attrs = trials.StudyAttributes.of(study)
-        rows.append(
-            {
-                "study": study.study_name,
-                "space": attrs.space,
-                "objective": attrs.objective_label,
-                "metric": attrs.metric,
-                "direction": study.direction.name.lower(),
-                "evaluations": len(trials.evaluations(all_trials)),
-                "running": states.count(TrialState.RUNNING),
-                "waiting": states.count(TrialState.WAITING),
-                "failed": states.count(TrialState.FAIL),
-                "best_trial": best.number if best is not None else None,
-                "best_value": best.value if best is not None else None,
-                "best_arch": best.user_attrs.get(trials.ARCH_ATTR) if best is not None else None,
-            }
-        )
-    return pd.DataFrame(rows, columns=STUDY_COLUMNS)
-
-
-def top_trials(study: optuna.Study, k: int = 10) -> pd.DataFrame:
-    """The ``k`` best evaluations of a study (repeats excluded), best first, with every metric."""
-    import pandas as pd
-
-    history = trials.history_frame(study)
-    if history.empty:
-        return history
-    done = trials.evaluation_rows(history)
-    ascending = study.direction == optuna.study.StudyDirection.MINIMIZE
-    done = done.sort_values("value", ascending=ascending, kind="stable").head(k)
-    bookkeeping = [
-        "state",
-        "query",
-        trials.ARCH_HASH_ATTR,
-        trials.REPEAT_OF_ATTR,
-        trials.FAIL_REASON_ATTR,
-        trials.PROPOSE_SECONDS_ATTR,
-    ]
-    columns = [c for c in done.columns if c not in bookkeeping]
-    return pd.DataFrame(done[columns]).reset_index(drop=True)

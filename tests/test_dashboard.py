@@ -1,4 +1,5 @@
-"""Inspection: the best-architecture picture and note, and optuna-dashboard in a real (headless) browser."""
+"""The dashboard: the best-architecture note and picture on a study, and optuna-dashboard in a real
+(headless) browser."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
 
-from bonas.dashboard import annotate_best, draw_architecture
-from bonas.errors import BonasError
-from bonas.spaces import get_space
+from bonas.dashboard import annotate_best
 from bonas.storage import artifact_dir, open_storage
 from bonas.study import search
 from bonas.trials import BEST_PICTURE_ATTR, distributions
@@ -30,20 +28,6 @@ SCREENSHOTS = REPO_ROOT / "results" / "test_dashboard"
 
 
 pytestmark = pytest.mark.usefixtures("quiet_optuna")
-
-
-@pytest.mark.parametrize("space_name", ["nb201", "darts", "nbgraph"])
-def test_draws_every_cell_to_a_png(tmp_path, space_name: str) -> None:
-    architecture = get_space(space_name).sample(np.random.default_rng(0))
-    path = draw_architecture(architecture, tmp_path / "sub" / "cell.png")
-    data = path.read_bytes()
-    assert data.startswith(PNG_MAGIC) and len(data) > 5000
-
-
-def test_a_space_without_cells_has_no_picture(tmp_path) -> None:
-    architecture = tiny_space().sample(np.random.default_rng(0))
-    with pytest.raises(BonasError, match="has no cell graph"):
-        draw_architecture(architecture, tmp_path / "x.png")
 
 
 @pytest.mark.slow  # importing optuna_dashboard imports torch and scikit-learn

@@ -1,0 +1,124 @@
+"""Reports on stored studies: the tables ``bonas show`` prints and the best-architecture note.
+
+:func:`studies_table` (one row per study) and :func:`top_trials` (a study's best evaluations) are what
+``bonas show`` prints; :func:`best_note` is the Markdown note :func:`bonas.dashboard.annotate_best`
+attaches to a study for optuna-dashboard.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from bonas import trials
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Columns of :func:`studies_table`.
+STUDY_COLUMNS = [
+    "study",
+    "space",
+    "objective",
+    "metric",
+    "direction",
+    "evaluations",
+    "running",
+    "waiting",
+    "failed",
+    "best_trial",
+    "best_value",
+    "best_arch",
+]
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The study's best COMPLETE trial, or None if none completed."""
+    if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+        return None
+    return study.best_trial
+
+
+def best_note(study: optuna.Study, best: FrozenTrial, picture_url: str | None = None) -> str:
+    """The Markdown note describing the study's best architecture."""
+    attrs = study.user_attrs
+    metric = attrs.get(trials.METRIC_ATTR, "value")
+    lines = [
+        f"## Best architecture (trial {best.number})",
+        "",
+        f"`{best.user_attrs.get(trials.ARCH_ATTR, '?')}`",
+        "",
+        f"- {metric}: **{best.value:.6g}** ({study.direction.name.lower()})",
+        f"- canonical hash: `{best.user_attrs.get(trials.ARCH_HASH_ATTR, '?')}`",
+    ]
+    for key in (trials.SPACE_ATTR, trials.BENCHMARK_ATTR, trials.OBJECTIVE_ATTR):
+        if key in attrs:
+            lines.append(f"- {key}: `{attrs[key]}`")
+    metrics = {
+        k: v
+        for k, v in trials.metrics_of(best).items()
+        if k != metric and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    if metrics:
+        lines += ["", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.6g} |" for k, v in metrics.items()]
+    if picture_url is not None:
+        lines += ["", f"![best cell DAG]({picture_url})"]
+    lines += ["", "_Written by bonas; refreshed by `bonas dashboard` and at the end of each search._"]
+    return "\n".join(lines)
+
+
+def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
+    """One row per study: name, space, benchmark/objective, metric, direction, trial counts by state,
+    evaluations (COMPLETE non-repeat trials), best value and best architecture."""
+    import pandas as pd
+
+    rows = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        all_trials = study.get_trials(deepcopy=False)
+        states = [t.state for t in all_trials]
+        best = best_trial(study)
+        attrs = trials.StudyAttributes.of(study)
+        rows.append(
+            {
+                "study": study.study_name,
+                "space": attrs.space,
+                "objective": attrs.objective_label,
+                "metric": attrs.metric,
+                "direction": study.direction.name.lower(),
+                "evaluations": len(trials.evaluations(all_trials)),
+                "running": states.count(TrialState.RUNNING),
+                "waiting": states.count(TrialState.WAITING),
+                "failed": states.count(TrialState.FAIL),
+                "best_trial": best.number if best is not None else None,
+                "best_value": best.value if best is not None else None,
+                "best_arch": best.user_attrs.get(trials.ARCH_ATTR) if best is not None else None,
+            }
+        )
+    return pd.DataFrame(rows, columns=STUDY_COLUMNS)
+
+
+def top_trials(study: optuna.Study, k: int = 10) -> pd.DataFrame:
+    """The ``k`` best evaluations of a study (repeats excluded), best first, with every metric."""
+    import pandas as pd
+
+    history = trials.history_frame(study)
+    if history.empty:
+        return history
+    done = trials.evaluation_rows(history)
+    ascending = study.direction == optuna.study.StudyDirection.MINIMIZE
+    done = done.sort_values("value", ascending=ascending, kind="stable").head(k)
+    bookkeeping = [
+        "state",
+        "query",
+        trials.ARCH_HASH_ATTR,
+        trials.REPEAT_OF_ATTR,
+        trials.FAIL_REASON_ATTR,
+        trials.PROPOSE_SECONDS_ATTR,
+    ]
+    columns = [c for c in done.columns if c not in bookkeeping]
+    return pd.DataFrame(done[columns]).reset_index(drop=True)

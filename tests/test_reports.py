@@ -1,0 +1,65 @@
+"""Study reports: the tables ``bonas show`` prints and the best-architecture note."""
+
+from __future__ import annotations
+
+import optuna
+import pandas as pd
+import pytest
+
+from bonas import trials
+from bonas.architecture import Architecture
+from bonas.reports import STUDY_COLUMNS, best_note, best_trial, studies_table, top_trials
+from bonas.study import search
+from tests.samplers.conformance import hashed_score, tiny_space
+
+pytestmark = pytest.mark.usefixtures("quiet_optuna")
+
+
+def scored(architecture: Architecture) -> dict[str, float]:
+    return {"val_accuracy": hashed_score(architecture), "params": float(len(str(architecture)))}
+
+
+@pytest.fixture
+def storage() -> optuna.storages.BaseStorage:
+    """A storage holding study ``t`` (all 4 architectures of the tiny space) and an empty study ``e``."""
+    storage = optuna.storages.InMemoryStorage()
+    search(tiny_space(), scored, n_trials=4, seed=0, storage=storage, study_name="t")
+    optuna.create_study(storage=storage, study_name="e")
+    return storage
+
+
+def test_studies_table_has_one_row_per_study(storage) -> None:
+    table = studies_table(storage)
+    assert list(table.columns) == STUDY_COLUMNS
+    table = table.set_index("study")
+    assert sorted(table.index) == ["e", "t"]
+    best = optuna.load_study(study_name="t", storage=storage).best_trial
+    searched = table.loc["t"]
+    assert list(searched[["space", "metric", "direction"]]) == ["tiny", "val_accuracy", "maximize"]
+    assert list(searched[["evaluations", "running", "failed"]]) == [4, 0, 0]
+    assert searched["best_trial"] == best.number
+    assert searched["best_arch"] == best.user_attrs[trials.ARCH_ATTR]
+    assert table.loc["e", "evaluations"] == 0 and pd.isna(table.loc["e", "best_arch"])
+
+
+def test_top_trials_are_the_best_evaluations_without_bookkeeping(storage) -> None:
+    study = optuna.load_study(study_name="t", storage=storage)
+    top = top_trials(study, 3)
+    assert len(top) == 3
+    assert list(top["value"]) == sorted((t.value for t in study.trials), reverse=True)[:3]
+    assert "params" in top.columns
+    assert not {"state", "query", trials.ARCH_HASH_ATTR, trials.REPEAT_OF_ATTR} & set(top.columns)
+    assert top_trials(optuna.load_study(study_name="e", storage=storage)).empty
+
+
+def test_best_note_names_the_best_architecture_and_its_metrics(storage) -> None:
+    study = optuna.load_study(study_name="t", storage=storage)
+    best = best_trial(study)
+    assert best is not None and best.number == study.best_trial.number
+    note = best_note(study, best)
+    assert f"## Best architecture (trial {best.number})" in note
+    assert f"`{best.user_attrs[trials.ARCH_ATTR]}`" in note
+    assert f"`{best.user_attrs[trials.ARCH_HASH_ATTR]}`" in note
+    assert "| params |" in note and "![" not in note
+    assert "![best cell DAG](/artifacts/1/x)" in best_note(study, best, "/artifacts/1/x")
+    assert best_trial(optuna.load_study(study_name="e", storage=storage)) is None
