@@ -10,9 +10,10 @@ The searcher is :class:`bonas.samplers.nao.NAOSampler` (``make_sampler("nao", sp
 
 from __future__ import annotations
 
-from bonas.nao.controller import ImprovedCandidate, NAOController, NAOSettings, resolve_device
+from bonas.nao.controller import ImprovedCandidate, NAOController, NAOSettings
 from bonas.nao.model import EncoderPredictorDecoder
 from bonas.nao.tokens import PAD, ArchitectureTokenizer
+from bonas.torch_training import resolve_device
 
 __all__ = [
     "PAD",

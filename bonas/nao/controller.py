@@ -30,6 +30,15 @@ from bonas.errors import NotFittedError
 from bonas.nao.model import EncoderPredictorDecoder
 from bonas.nao.tokens import PAD, ArchitectureTokenizer
 from bonas.spaces.base import SearchSpace
+from bonas.torch_training import (
+    Standardisation,
+    check_counts,
+    check_finite,
+    resolve_device,
+    seeded,
+    seeded_generator,
+    train_epochs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +109,6 @@ class ImprovedCandidate:
     predicted: float
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"`` or None: CUDA when available, else CPU; anything else as torch reads it."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class NAOController:
     """Encoder, predictor and decoder of one search space, trained on evaluated architectures.
 
@@ -132,16 +134,16 @@ class NAOController:
         self.seed = seed
         self.model: EncoderPredictorDecoder | None = None
         self._optimizer: torch.optim.Optimizer | None = None
-        self._generator = torch.Generator().manual_seed(seed)
-        self._mean = 0.0
-        self._scale = 1.0
+        self._generator = seeded_generator(seed)
+        self._standardisation = Standardisation(0.0, 1.0)
 
     # -- training -----------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Fresh weights (seeded by :attr:`seed`) and optimizer state."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        # The weights are drawn on the CPU and moved after, so only the CPU generator is restored
+        # (torch.manual_seed seeds the CUDA ones too, and those stay seeded).
+        with seeded(self.seed):
             s = self.settings
             model = EncoderPredictorDecoder(
                 self.tokenizer.vocab_size,
@@ -155,7 +157,7 @@ class NAOController:
         self._optimizer = torch.optim.Adam(
             self.model.parameters(), lr=self.settings.learning_rate, weight_decay=self.settings.weight_decay
         )
-        self._generator = torch.Generator().manual_seed(self.seed)
+        self._generator = seeded_generator(self.seed)
 
     def fit(
         self,
@@ -178,19 +180,13 @@ class NAOController:
         Raises:
             ValueError: lengths differ, nothing to fit, or a value is not finite.
         """
-        if len(architectures) != len(values):
-            raise ValueError(
-                f"Got {len(architectures)} architectures but {len(values)} values; give one each."
-            )
-        if len(architectures) == 0:
-            raise ValueError("NAO needs at least one evaluated architecture to fit, got none.")
+        check_counts(len(architectures), len(values), model="NAO")
         y = np.asarray(values, dtype=float)
-        if not np.isfinite(y).all():
-            raise ValueError(f"NAO values must be finite, got {y[~np.isfinite(y)].tolist()}.")
-        self._mean = float(y.mean())
-        self._scale = float(y.std()) if y.std() > 0 else 1.0
+        check_finite(y, model="NAO")
+        # NAO's own convention: numpy's population std, and only an exactly zero one counts as constant.
+        self._standardisation = Standardisation.of(y, correction=0, constant_tolerance=None)
         tokens = self.tokenizer.encode([*architectures, *unlabeled]).to(self.device)
-        standardised = np.concatenate([(y - self._mean) / self._scale, np.full(len(unlabeled), np.nan)])
+        standardised = np.concatenate([self._standardisation.forward(y), np.full(len(unlabeled), np.nan)])
         targets = torch.as_tensor(standardised, dtype=torch.float32, device=self.device)
         epochs = self.settings.warm_epochs
         if not warm_start or self.model is None:
@@ -199,30 +195,37 @@ class NAOController:
         return self._train(tokens, targets, epochs)
 
     def _train(self, tokens: torch.Tensor, targets: torch.Tensor, epochs: int) -> list[float]:
-        """Minibatch Adam on the joint loss; ``targets`` is NaN for unlabeled rows."""
-        assert self.model is not None and self._optimizer is not None  # set by reset()
+        """Minibatch Adam on the joint loss; ``targets`` is NaN for unlabeled rows.
+
+        The optimiser and the minibatch generator carry over from the previous fit (until :meth:`reset`),
+        so a warm start continues both.
+        """
+        model, optimizer = self.model, self._optimizer
+        assert model is not None and optimizer is not None  # set by reset()
         s = self.settings
-        self.model.train()
-        losses = []
-        n = tokens.shape[0]
-        for _ in range(epochs):
-            order = torch.randperm(n, generator=self._generator).to(self.device)
-            total = 0.0
-            for batch in order.split(s.batch_size):
-                embedding = self.model.encode(tokens[batch])
-                labeled = ~torch.isnan(targets[batch])
-                errors = self.model.predict(embedding)[labeled] - targets[batch][labeled]
-                prediction_loss = (errors**2).sum() / max(int(labeled.sum()), 1)
-                log_probs = self.model.reconstruction_log_probs(embedding, tokens[batch])
-                reconstruction_loss = -log_probs.gather(-1, tokens[batch].unsqueeze(-1)).mean()
-                loss = s.trade_off * prediction_loss + (1 - s.trade_off) * reconstruction_loss
-                self._optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
-                self._optimizer.step()
-                total += float(loss.detach()) * len(batch)
-            losses.append(total / n)
-        self.model.eval()
+
+        def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+            embedding = model.encode(tokens[batch])
+            labeled = ~torch.isnan(targets[batch])
+            errors = model.predict(embedding)[labeled] - targets[batch][labeled]
+            prediction_loss = (errors**2).sum() / max(int(labeled.sum()), 1)
+            log_probs = model.reconstruction_log_probs(embedding, tokens[batch])
+            reconstruction_loss = -log_probs.gather(-1, tokens[batch].unsqueeze(-1)).mean()
+            return s.trade_off * prediction_loss + (1 - s.trade_off) * reconstruction_loss
+
+        losses = train_epochs(
+            model,
+            optimizer,
+            batch_loss,
+            n=tokens.shape[0],
+            epochs=epochs,
+            batch_size=s.batch_size,
+            generator=self._generator,
+            device=self.device,
+            grad_clip=s.grad_clip,
+            record_losses=True,
+        )
+        model.eval()
         return losses
 
     # -- inference ----------------------------------------------------------------------------------
@@ -249,7 +252,7 @@ class NAOController:
     def _predict_embedding(self, embedding: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             standardised = self._fitted().predict(embedding).double().cpu()
-        return standardised * self._scale + self._mean
+        return self._standardisation.inverse(standardised)
 
     def reconstruct(self, architectures: Sequence[Architecture]) -> list[Architecture | None]:
         """``decode(encode(a))`` for each of ``architectures`` (None where no valid decode was found)."""

@@ -21,6 +21,7 @@ import torch
 from botorch.models.model import Model
 
 from bonas.architecture import Architecture
+from bonas.torch_training import check_counts, check_finite
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,12 @@ class Surrogate(ABC):
 
 
 def check_training_data(architectures: Sequence[Architecture], values: Sequence[float]) -> torch.Tensor:
-    """``values`` as an ``n x 1`` float64 tensor, after checking them against ``architectures``."""
-    if len(architectures) != len(values):
-        raise ValueError(
-            f"Got {len(architectures)} architectures but {len(values)} values; give one value each."
-        )
-    if len(architectures) == 0:
-        raise ValueError("A surrogate needs at least one evaluated architecture to fit, got none.")
+    """``values`` as an ``n x 1`` float64 tensor, after checking them against ``architectures``.
+
+    Raises:
+        ValueError: the counts differ, there are none, or a value is not finite (quoted).
+    """
+    check_counts(len(architectures), len(values), model="A surrogate")
     y = torch.as_tensor([float(v) for v in values], dtype=torch.float64).reshape(-1, 1)
-    if not torch.isfinite(y).all():
-        bad = [float(v) for v in y.reshape(-1) if not torch.isfinite(v)]
-        raise ValueError(f"Surrogate values must be finite, got {bad}; drop failed evaluations first.")
+    check_finite(y, model="A surrogate")
     return y

@@ -28,14 +28,8 @@ from bonas.encodings import PathEncoding
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates.base import Surrogate, check_training_data
 from bonas.surrogates.gp import SurrogateNotFittedError
-from bonas.surrogates.neural import (
-    Standardisation,
-    TrainingOptions,
-    loss_function,
-    resolve_device,
-    seeded,
-    train_by_minibatches,
-)
+from bonas.surrogates.neural import TrainingOptions, loss_function, train_by_minibatches
+from bonas.torch_training import Standardisation, resolve_device, seeded
 
 
 class BatchedMLP(nn.Module):
@@ -113,7 +107,7 @@ class PathEnsembleModel(EnsembleModel):
         with torch.no_grad():
             values = self.network(X.to(parameter))
         values = values.to("cpu", torch.float64)
-        return (values * self.standardisation.std + self.standardisation.mean).unsqueeze(-1)
+        return self.standardisation.inverse(values).unsqueeze(-1)
 
 
 class PathEnsemble(Surrogate):

@@ -1,69 +1,33 @@
-"""What the neural surrogates share: the device they train on, seeded randomness, standardised targets.
+"""What the neural surrogates share: their training options, losses and minibatch training.
 
 A neural surrogate trains on CUDA when ``torch.cuda.is_available()`` and on the CPU otherwise, unless
 given a ``device``; its inputs and outputs stay CPU float64 tensors, as the :class:`Surrogate` contract
-and the GP surrogates have them. Every fit runs under :func:`seeded`, which seeds torch's generators
-for the duration of the fit and restores them after, so a fit is reproducible and leaves the caller's
-randomness untouched.
+and the GP surrogates have them. Every fit runs under :func:`~bonas.torch_training.seeded`, which seeds
+torch's generators for the duration of the fit and restores them after, so a fit is reproducible and
+leaves the caller's randomness untouched.
+
+The device, seeding, standardisation and epoch loop are :mod:`bonas.torch_training`'s (shared with
+NAO); :func:`resolve_device`, :func:`seeded` and :class:`Standardisation` can be imported from here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from bonas.torch_training import (
+    Standardisation,
+    resolve_device,
+    seeded,
+    seeded_generator,
+    train_epochs,
+)
+
 #: Loss functions a neural surrogate can be trained with, by name.
 LOSSES = ("mse", "mae")
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device``, or CUDA when available and the CPU otherwise when it is None or ``"auto"``."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(
-            f"device must be None, 'auto', 'cpu', 'cuda' or 'cuda:<index>', but got {device=!r}."
-        ) from error
-
-
-@contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's CPU generator (and ``device``'s, for CUDA) inside the block; restore them after."""
-    devices = (
-        [device.index if device.index is not None else torch.cuda.current_device()]
-        if (device.type == "cuda")
-        else []
-    )
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-@dataclass(frozen=True)
-class Standardisation:
-    """``z = (y - mean) / std``: what the networks are trained on; ``std`` is 1 for constant values."""
-
-    mean: float
-    std: float
-
-    @classmethod
-    def of(cls, y: Tensor) -> Standardisation:
-        """The standardisation of the values ``y`` (any shape)."""
-        mean = float(y.mean())
-        std = float(y.std()) if y.numel() > 1 else 0.0
-        spread = float(y.max() - y.min())
-        if not std > 0 or spread <= 1e-12 * max(1.0, abs(mean)):
-            std = 1.0
-        return cls(mean, std)
-
-    def forward(self, y: Tensor) -> Tensor:
-        return (y - self.mean) / self.std
 
 
 def loss_function(name: str) -> torch.nn.Module:
@@ -108,9 +72,10 @@ def train_by_minibatches(
     device: torch.device,
     members: int | None = None,
 ) -> None:
-    """Train ``network`` with Adam on shuffled minibatches of ``n`` training points, in place.
+    """Train ``network`` from scratch with a new Adam on shuffled minibatches of ``n`` points, in place.
 
-    Call it inside :func:`seeded`: the minibatch order comes from a CPU generator seeded with ``seed``.
+    Call it inside :func:`seeded`: the minibatch order comes from a new CPU generator seeded with ``seed``,
+    so every fit walks the data in the same orders (see :func:`bonas.torch_training.train_epochs`).
 
     Args:
         network: the network to train (left in training mode).
@@ -126,15 +91,25 @@ def train_by_minibatches(
     optimiser = torch.optim.Adam(
         network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
     )
-    generator = torch.Generator().manual_seed(seed)
-    network.train()
-    for _ in range(options.epochs):
-        if members is None:
-            batches = torch.randperm(n, generator=generator).to(device).split(options.batch_size)
-        else:
-            orders = torch.stack([torch.randperm(n, generator=generator) for _ in range(members)])
-            batches = orders.to(device).split(options.batch_size, dim=1)
-        for batch in batches:
-            optimiser.zero_grad()
-            batch_loss(batch).backward()
-            optimiser.step()
+    train_epochs(
+        network,
+        optimiser,
+        batch_loss,
+        n=n,
+        epochs=options.epochs,
+        batch_size=options.batch_size,
+        generator=seeded_generator(seed),
+        device=device,
+        members=members,
+    )
+
+
+__all__ = [
+    "LOSSES",
+    "Standardisation",
+    "TrainingOptions",
+    "loss_function",
+    "resolve_device",
+    "seeded",
+    "train_by_minibatches",
+]

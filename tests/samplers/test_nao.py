@@ -186,6 +186,14 @@ def test_fit_rejects_bad_data() -> None:
         controller.predict(architectures)
 
 
+def test_values_are_standardised_by_their_population_std() -> None:
+    """NAO's own convention (the neural surrogates divide by the sample std)."""
+    controller = NAOController(NB201Space(), NAOSettings(hidden_size=8, epochs=1), device="cpu")
+    controller.fit(distinct_sample(NB201Space(), 3, seed=0), [0.0, 2.0, 4.0])
+    assert controller._standardisation.mean == 2.0
+    assert controller._standardisation.std == pytest.approx(2.0 * (2 / 3) ** 0.5, rel=1e-12)
+
+
 def test_same_seed_gives_the_same_network() -> None:
     space = NB201Space()
     architectures = distinct_sample(space, 40, seed=2)

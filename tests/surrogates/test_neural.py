@@ -31,6 +31,7 @@ from bonas.surrogates import (
 from bonas.surrogates.base import Surrogate
 from bonas.surrogates.blr import BayesianLinearModel, fit_bayesian_linear_regression
 from bonas.surrogates.neural import resolve_device
+from bonas.torch_training import Standardisation
 from tests.samplers.conformance import CONV, conv_count
 from tests.surrogates.conformance import SurrogateConformance, kendall_tau, nb201_split, nb201_table
 
@@ -142,6 +143,14 @@ def test_fit_leaves_the_global_random_state_alone() -> None:
     torch.manual_seed(123)
     PathEnsemble(**FAST_ENSEMBLE).fit(train, y.tolist())
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_values_are_standardised_by_their_sample_std() -> None:
+    """The neural surrogates' convention (NAO divides by the population std)."""
+    train, _, _, _ = nb201_split(7, 3)
+    surrogate = PathEnsemble(**FAST_ENSEMBLE)
+    surrogate.fit(train, [0.0, 2.0, 4.0])
+    assert surrogate.model.standardisation == Standardisation(2.0, 2.0)
 
 
 # -- Bayesian linear regression ------------------------------------------------------------------------
