@@ -5,7 +5,8 @@ gradient boosting on the adjacency, path and WL (``h=2``) encodings as reference
 ``n`` random NB201 (cifar10-valid) architectures and scored on a held-out set: Kendall tau and
 Spearman rank correlation of the predicted mean with the true validation accuracy, and the coverage of
 the 95% predictive interval. Results go to ``results/predictors/``: ``runs.csv`` (one row per
-surrogate x encoding x ``n`` x seed, the cache), ``summary.csv`` (mean over seeds) and ``summary.md``.
+surrogate x encoding x ``n`` x seed computed there; ``runs/`` caches each row under the fingerprint of
+its code), ``summary.csv`` (mean over seeds of the rows asked for) and ``summary.md``.
 
 Examples::
 
@@ -37,13 +38,11 @@ boosting, all three models), and excludes prediction.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -52,9 +51,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm import tqdm
 
 import bonas
+from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
+from benchmarks.pool import Progress, progress_bar, run_tasks
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
 from bonas.tabular import TabularBenchmark, load_benchmark
@@ -109,7 +109,7 @@ RUN_COLUMNS = [
     "fingerprint",
 ]
 
-#: What identifies a cached row in runs.csv.
+#: What identifies a row of runs.csv (and its cache entry, see :func:`row_key`).
 RUN_KEY = ["surrogate", "encoding", "n_train", "seed", "n_test"]
 
 
@@ -348,14 +348,20 @@ def predictors(names: Sequence[str] | None = None) -> list[Predictor]:
     return result
 
 
-# -- Cache -----------------------------------------------------------------------------------------------
+# -- Cache and running -----------------------------------------------------------------------------------
 
 
 @cache
 def fingerprint(predictor: Predictor) -> str:
-    """Changes whenever the predictor's results could: this file, its model's source, the encodings."""
+    """Changes whenever the predictor's results could: this harness, its model's source, the encodings."""
     package = Path(bonas.__file__).parent
-    sources = {Path(__file__).resolve(), package / "encodings.py", package / "architecture.py"}
+    harness = Path(__file__).resolve().parent
+    sources = {
+        harness / "predictors.py",
+        harness / "pool.py",
+        package / "encodings.py",
+        package / "architecture.py",
+    }
     if predictor.is_reference:
         import sklearn
 
@@ -363,7 +369,6 @@ def fingerprint(predictor: Predictor) -> str:
     else:
         import botorch
 
-        from benchmarks.grid import bonas_sources
         from bonas.surrogates import make_surrogate
 
         surrogate = make_surrogate(predictor.surrogate, _benchmark().space)
@@ -371,34 +376,17 @@ def fingerprint(predictor: Predictor) -> str:
         modules = {cls.__module__ for cls in type(surrogate).__mro__ if cls.__module__.startswith("bonas")}
         sources |= set(bonas_sources(frozenset(modules)))
         versions = f"botorch {botorch.__version__}"
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(repr((predictor, versions)).encode())
-    for source in sorted(sources):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return fingerprint_of((predictor, versions), sorted(sources))
 
 
-def load_runs(path: Path) -> pd.DataFrame:
-    """The rows of runs.csv, or an empty frame with RUN_COLUMNS."""
-    if not path.is_file():
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    return pd.read_csv(path, dtype={"fingerprint": str})
+def row_cache(out: Path) -> ResultCache:
+    """The cache of computed rows under ``out``: one entry per row of runs.csv."""
+    return ResultCache(out / "runs", dtype={"fingerprint": str})
 
 
-def _merge(runs: pd.DataFrame, new: list[dict[str, object]]) -> pd.DataFrame:
-    """``runs`` with ``new`` rows, each replacing an older row of the same RUN_KEY."""
-    frame = pd.concat([runs, pd.DataFrame(new, columns=RUN_COLUMNS)], ignore_index=True) if new else runs
-    return frame.drop_duplicates(RUN_KEY, keep="last").reset_index(drop=True)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    frame.to_csv(temporary, index=False)
-    temporary.replace(path)
-
-
-# -- Running ---------------------------------------------------------------------------------------------
+def row_key(predictor: Predictor, n_train: int, seed: int, n_test: int) -> str:
+    """The cache key of one row (see RUN_KEY)."""
+    return f"{predictor.surrogate}/{predictor.encoding}/seed{seed}-n{n_train}-test{n_test}"
 
 
 def _task(
@@ -406,15 +394,6 @@ def _task(
 ) -> list[dict[str, object]]:
     """The rows of ``predictor`` on seed ``seed`` for each of ``n_trains``, stamped with ``key``."""
     return [{**evaluate(predictor, seed, n, n_test), "fingerprint": key} for n in n_trains]
-
-
-def _init_worker() -> None:
-    # One process per task on every core: keep each process single-threaded.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-    logging.getLogger("bonas").setLevel(logging.ERROR)
 
 
 def run_predictors(
@@ -426,57 +405,42 @@ def run_predictors(
     *,
     force: bool = False,
     jobs: int | None = None,
-    progress: Callable[[int], object] | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Compute every (predictor, n, seed) row not cached in ``out/runs.csv``; return the requested rows.
+    """Compute every (predictor, n, seed) row not cached under ``out``; return the requested rows.
 
     Work is split into one task per (predictor, seed), run in ``jobs`` processes (default: all cores;
-    1 runs in this process). runs.csv is rewritten after every task, so an interrupted run resumes.
+    1, or a single task, runs in this process). Each row is cached as soon as its task ends, so an
+    interrupted run resumes; ``out/runs.csv`` then lists every cached row.
     """
-    path = out / "runs.csv"
-    runs = load_runs(path)
-    cached = {
-        (row.surrogate, row.encoding, int(row.n_train), int(row.seed), int(row.n_test)): row.fingerprint
-        for row in runs.itertuples()
-    }
-    tasks: list[tuple[Predictor, int, list[int], str]] = []
+    rows = row_cache(out)
+    tasks: list[tuple[Predictor, int, list[int], int, str]] = []
     for predictor in chosen:
         key = fingerprint(predictor)
         for seed in seeds:
-            todo = [
-                n
-                for n in n_trains
-                if force or cached.get((predictor.surrogate, predictor.encoding, n, seed, n_test)) != key
-            ]
+            todo = [n for n in n_trains if force or (row_key(predictor, n, seed, n_test), key) not in rows]
             if todo:
-                tasks.append((predictor, seed, todo, key))
+                tasks.append((predictor, seed, todo, n_test, key))
     if progress is not None:
         progress(len(chosen) * len(seeds) - len(tasks))
     # GPs first: they are the long tasks, so the pool's tail is short.
     tasks.sort(key=lambda task: task[0].is_reference)
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(tasks) <= 1:
-        for predictor, seed, todo, key in tasks:
-            runs = _merge(runs, _task(predictor, seed, todo, n_test, key))
-            _write_csv(runs, path)
-            if progress is not None:
-                progress(1)
-    elif tasks:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-            futures = [
-                pool.submit(_task, predictor, seed, todo, n_test, key) for predictor, seed, todo, key in tasks
-            ]
-            for future in as_completed(futures):
-                runs = _merge(runs, future.result())
-                _write_csv(runs, path)
-                if progress is not None:
-                    progress(1)
-    _write_csv(runs, path)
-    wanted = pd.DataFrame(
-        [(p.surrogate, p.encoding, n, seed, n_test) for p in chosen for n in n_trains for seed in seeds],
-        columns=RUN_KEY,
-    )
-    return wanted.merge(runs.astype({"n_train": int, "seed": int, "n_test": int}), on=RUN_KEY, how="left")
+    serial = jobs == 1 or len(tasks) <= 1
+    done = run_tasks(_task, tasks, jobs=jobs, in_process=serial, progress=progress)
+    for (predictor, seed, todo, _, key), computed in done:
+        for n, row in zip(todo, computed, strict=True):
+            rows.store(row_key(predictor, n, seed, n_test), key, pd.DataFrame([row], columns=RUN_COLUMNS))
+    everything = rows.frames()
+    table = pd.concat(everything, ignore_index=True) if everything else pd.DataFrame(columns=RUN_COLUMNS)
+    write_csv(table.sort_values(RUN_KEY, ignore_index=True), out / "runs.csv")
+    wanted = [
+        rows.load(row_key(p, n, seed, n_test), fingerprint(p))
+        for p in chosen
+        for n in n_trains
+        for seed in seeds
+    ]
+    return pd.concat(wanted, ignore_index=True)[RUN_COLUMNS]
 
 
 # -- Reporting -------------------------------------------------------------------------------------------
@@ -564,12 +528,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(chosen)} predictors x {len(seeds)} seeds, n_train {', '.join(map(str, n_trains))}, "
         f"{n_test} held out"
     )
-    with tqdm(total=len(chosen) * len(seeds), desc="predictor x seed", unit="task") as bar:
+    with progress_bar(len(chosen) * len(seeds), desc="predictor x seed", unit="task") as bar:
         runs = run_predictors(
             chosen, n_trains, seeds, n_test, args.out, force=args.force, jobs=args.jobs, progress=bar.update
         )
     summary = summarise(runs)
-    summary.to_csv(args.out / "summary.csv", index=False)
+    write_csv(summary, args.out / "summary.csv")
     table = markdown_table(summary)
     elapsed = time.perf_counter() - started
     (args.out / "summary.md").write_text(
