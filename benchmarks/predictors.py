@@ -20,19 +20,7 @@ are the held-out set and the next ``n`` the training set. So no two architecture
 isomorphic (none is in both sets, and none is counted twice), the held-out set is the same for every
 ``n`` of a seed, and the training sets are nested.
 
-Intervals (the ``interval`` column of runs.csv says which one a row used):
-
-* ``posterior+noise``: a bonas surrogate's ``model.posterior(encode(archs), observation_noise=True)``,
-  mean ± 1.96 sd, the sd including the fitted observation noise (the held-out values are noisy
-  observations too). Asked for as a batch of single points, so only the marginals are computed.
-* ``latent``: the fallback when that posterior raises, :meth:`~bonas.surrogates.Surrogate.predict`'s
-  variance, without observation noise (intervals too narrow for noisy targets).
-* ``tree-std``: random forest, mean ± 1.96 x the standard deviation of the trees' predictions.
-* ``quantile``: gradient boosting, two extra quantile-loss models (``alpha`` 0.025 and 0.975) give the
-  interval's ends; the mean comes from the usual squared-error model.
-
-``fit_seconds`` is the wall time of fitting, including encoding the training set (for gradient
-boosting, all three models), and excludes prediction.
+How each predictor is fitted and gives its interval: :mod:`benchmarks.predictor_models`.
 """
 
 from __future__ import annotations
@@ -42,7 +30,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -55,6 +43,7 @@ from scipy import stats
 import bonas
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
 from benchmarks.pool import Progress, progress_bar, run_tasks
+from benchmarks.predictor_models import REFERENCE_ENCODINGS, REFERENCES, fit_reference, fit_surrogate
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
 from bonas.tabular import TabularBenchmark, load_benchmark
@@ -72,18 +61,9 @@ QUICK_N_TRAIN = (20, 50)
 QUICK_SEEDS = 2
 QUICK_N_TEST = 200
 
-#: Half-width of a 95% normal interval in standard deviations.
-Z95 = 1.96
-
 #: Encoding of each built-in surrogate (with its default options). Surrogates do not name their
 #: encoding yet; one that has an ``encoding`` attribute (a name or an Encoding) is read from it instead.
 SURROGATE_ENCODINGS = {"gp-wl": "wl", "gp-wl-rbf": "wl", "gp-categorical": "categorical", "gp-path": "path"}
-
-#: Encodings the scikit-learn references are fitted on: name -> make_encoding options.
-REFERENCE_ENCODINGS: dict[str, dict[str, int]] = {"adjacency": {}, "path": {}, "wl": {"h": 2}}
-
-#: Trees in the random-forest reference.
-FOREST_TREES = 200
 
 REQUIRED_COLUMNS = [
     "surrogate",
@@ -195,113 +175,16 @@ def prediction_metrics(
 
 # -- Predictors ------------------------------------------------------------------------------------------
 
-#: mean, lower and upper end of the 95% interval (``n`` arrays each), and the interval's kind.
-Interval = tuple[np.ndarray, np.ndarray, np.ndarray, str]
-
-
-def _surrogate_interval(surrogate: Surrogate, test: list[Architecture]) -> Interval:
-    import torch
-
-    x = surrogate.encode(test)
-    try:
-        with torch.no_grad():
-            # n x 1 x d: n single points, so a GP computes marginals instead of a joint n x n covariance.
-            posterior = surrogate.model.posterior(x.unsqueeze(-2), observation_noise=True)
-            mean = posterior.mean.reshape(-1).double().numpy()
-            variance = posterior.variance.reshape(-1).double().numpy()
-        kind = "posterior+noise"
-    except Exception as error:  # any model: fall back to the contract's own prediction
-        logging.getLogger(__name__).warning(
-            "%s: posterior with observation noise failed (%s); using the latent variance.",
-            type(surrogate).__name__,
-            error,
-        )
-        prediction = surrogate.predict(test)
-        mean = prediction.mean.double().numpy()
-        variance = prediction.variance.double().numpy()
-        kind = "latent"
-    half = Z95 * np.sqrt(np.clip(variance, 0.0, None))
-    return mean, mean - half, mean + half, kind
-
-
-def _fit_surrogate(
-    predictor: Predictor, seed: int, train: list[Architecture], y: np.ndarray, test: list[Architecture]
-) -> tuple[float, Interval]:
-    from bonas.surrogates import make_surrogate
-
-    surrogate = make_surrogate(predictor.surrogate, _benchmark().space, seed=seed)
-    started = time.perf_counter()
-    surrogate.fit(train, y.tolist())
-    fit_seconds = time.perf_counter() - started
-    return fit_seconds, _surrogate_interval(surrogate, test)
-
-
-class _RandomForest:
-    """Random forest; interval from the spread of its trees' predictions."""
-
-    def __init__(self, seed: int) -> None:
-        from sklearn.ensemble import RandomForestRegressor
-
-        self.model = RandomForestRegressor(n_estimators=FOREST_TREES, random_state=seed, n_jobs=1)
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.model.fit(x, y)
-
-    def interval(self, x: np.ndarray) -> Interval:
-        trees = np.stack([tree.predict(x) for tree in self.model.estimators_])
-        mean, half = self.model.predict(x), Z95 * trees.std(axis=0)
-        return mean, mean - half, mean + half, "tree-std"
-
-
-class _GradientBoosting:
-    """Gradient boosting for the mean; two quantile-loss models for the interval's ends."""
-
-    def __init__(self, seed: int) -> None:
-        from sklearn.ensemble import GradientBoostingRegressor
-
-        self.models = [
-            GradientBoostingRegressor(random_state=seed),
-            GradientBoostingRegressor(loss="quantile", alpha=0.025, random_state=seed),
-            GradientBoostingRegressor(loss="quantile", alpha=0.975, random_state=seed),
-        ]
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        for model in self.models:
-            model.fit(x, y)
-
-    def interval(self, x: np.ndarray) -> Interval:
-        mean, lower, upper = (model.predict(x) for model in self.models)
-        # Separately fitted quantile models can cross; the interval is between them either way.
-        return mean, np.minimum(lower, upper), np.maximum(lower, upper), "quantile"
-
-
-#: Reference name -> model factory (taking the seed).
-REFERENCES: dict[str, Callable[[int], _RandomForest | _GradientBoosting]] = {
-    "random-forest": _RandomForest,
-    "gradient-boosting": _GradientBoosting,
-}
-
-
-def _fit_reference(
-    predictor: Predictor, seed: int, train: list[Architecture], y: np.ndarray, test: list[Architecture]
-) -> tuple[float, Interval]:
-    from bonas.encodings import make_encoding
-
-    started = time.perf_counter()
-    # The encoding learns its vocabulary from the training set only, as a model in a search would.
-    encoding = make_encoding(predictor.encoding, **REFERENCE_ENCODINGS[predictor.encoding]).fit(train)
-    model = REFERENCES[predictor.surrogate](seed)
-    model.fit(encoding.transform(train).numpy(), y)
-    fit_seconds = time.perf_counter() - started
-    return fit_seconds, model.interval(encoding.transform(test).numpy())
-
 
 def evaluate(predictor: Predictor, seed: int, n_train: int, n_test: int) -> dict[str, object]:
     """One row of runs.csv (without its fingerprint): ``predictor`` trained on seed ``seed``'s split."""
     train, test = draw_split(_space_architectures(), seed, n_train, n_test)
     y_train, y_test = _values(train), _values(test)
-    fit = _fit_reference if predictor.is_reference else _fit_surrogate
-    fit_seconds, (mean, lower, upper, kind) = fit(predictor, seed, train, y_train, test)
+    if predictor.is_reference:
+        fit = fit_reference(predictor.surrogate, predictor.encoding, seed, train, y_train, test)
+    else:
+        fit = fit_surrogate(predictor.surrogate, _benchmark().space, seed, train, y_train, test)
+    fit_seconds, (mean, lower, upper, kind) = fit
     return {
         "surrogate": predictor.surrogate,
         "encoding": predictor.encoding,
@@ -358,6 +241,7 @@ def fingerprint(predictor: Predictor) -> str:
     harness = Path(__file__).resolve().parent
     sources = {
         harness / "predictors.py",
+        harness / "predictor_models.py",
         harness / "pool.py",
         package / "encodings.py",
         package / "architecture.py",
