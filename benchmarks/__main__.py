@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
+from benchmarks.cache import write_csv
 from benchmarks.grid import (
     DEFAULT_BUDGET,
     DEFAULT_SEEDS,
@@ -30,6 +29,7 @@ from benchmarks.grid import (
     cached_benchmark,
     grid,
 )
+from benchmarks.pool import progress_bar
 from benchmarks.report import markdown_table, plot_curves, summarise
 from benchmarks.runner import run_grid
 from bonas.errors import DataFileNotFoundError, unknown_name
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         specs += grid(neural, NEURAL_SEARCHERS, budget)
         searchers += NEURAL_SEARCHERS
     print(f"{len(specs)} runs: {len(seeds)} benchmarks x {len(searchers)} searchers, {budget} queries each")
-    with tqdm(total=len(specs), desc="runs", unit="run") as bar:
+    with progress_bar(len(specs), desc="runs", unit="run") as bar:
         runs = run_grid(
             specs, args.out, data_dir=args.data_dir, force=args.force, jobs=args.jobs, progress=bar.update
         )
@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if budget not in report_at:
         report_at = (*report_at, budget)
     summary = summarise(runs, report_at)
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(args.out / "summary.csv", index=False)
+    write_csv(summary, args.out / "summary.csv")
     table = markdown_table(summary, tuple(dict.fromkeys(q for q in (100, budget) if q in report_at)))
     elapsed = time.perf_counter() - started
     (args.out / "summary.md").write_text(

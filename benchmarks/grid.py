@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import optuna
 
-import bonas
+from benchmarks.cache import bonas_sources, fingerprint_of
 from bonas.samplers import make_sampler
 from bonas.tabular import TabularBenchmark, load_benchmark
 
@@ -88,56 +86,14 @@ def cached_benchmark(name: str, data_dir: str | None) -> TabularBenchmark:
 def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
     """Changes whenever the run's result could: its spec or the source of the code it runs.
 
-    The code is every bonas module the search loop, the sampler, the benchmark and its space import,
-    followed transitively (lazy imports inside functions included).
+    The code is the harness's runner and worker set-up, and every bonas module the search loop, the
+    sampler, the benchmark and its space import, followed transitively (lazy imports inside functions
+    included).
     """
     benchmark = cached_benchmark(spec.benchmark, data_dir)
     sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed)
     roots = {cls.__module__ for cls in (type(sampler), type(benchmark), type(benchmark.space))}
-    sources = bonas_sources(frozenset(roots | {"bonas.study"}))
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(repr((spec, optuna.__version__)).encode())
-    digest.update(Path(__file__).with_name("runner.py").read_bytes())
-    for source in sources:
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
-
-
-#: Name -> class registries: their source counts, but the modules they import are not followed, because
-#: the class a run uses is a root of its fingerprint itself. Without this, every searcher's runs would
-#: depend on every other searcher's code (a change to the BO sampler would invalidate the baselines).
-REGISTRIES = frozenset({"bonas.samplers"})
-
-
-@cache
-def bonas_sources(modules: frozenset[str]) -> tuple[Path, ...]:
-    """Source files of the bonas ``modules`` and of every bonas module they import, sorted.
-
-    Imports of :data:`REGISTRIES` are not followed (their own source is included).
-    """
-    package = Path(bonas.__file__).parent
-    found: set[Path] = set()
-    todo = [m for m in modules if m == "bonas" or m.startswith("bonas.")]
-    while todo:
-        module = todo.pop()
-        path = _module_path(package, module)
-        if path is None or path in found:
-            continue
-        found.add(path)
-        if module in REGISTRIES:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                todo += [alias.name for alias in node.names if alias.name.startswith("bonas")]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bonas"):
-                todo.append(node.module)
-                todo += [f"{node.module}.{alias.name}" for alias in node.names]  # submodules
-    return tuple(sorted(found))
-
-
-def _module_path(package: Path, module: str) -> Path | None:
-    relative = Path(*module.split(".")[1:])
-    for candidate in (package / relative / "__init__.py", (package / relative).with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
+    harness = [Path(__file__).with_name(name) for name in ("runner.py", "pool.py")]
+    return fingerprint_of(
+        (spec, optuna.__version__), [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))]
+    )

@@ -5,7 +5,8 @@ gradient boosting on the adjacency, path and WL (``h=2``) encodings as reference
 ``n`` random NB201 (cifar10-valid) architectures and scored on a held-out set: Kendall tau and
 Spearman rank correlation of the predicted mean with the true validation accuracy, and the coverage of
 the 95% predictive interval. Results go to ``results/predictors/``: ``runs.csv`` (one row per
-surrogate x encoding x ``n`` x seed, the cache), ``summary.csv`` (mean over seeds) and ``summary.md``.
+surrogate x encoding x ``n`` x seed computed there; ``runs/`` caches each row under the fingerprint of
+its code), ``summary.csv`` (mean over seeds of the rows asked for) and ``summary.md``.
 
 Examples::
 
@@ -19,31 +20,17 @@ are the held-out set and the next ``n`` the training set. So no two architecture
 isomorphic (none is in both sets, and none is counted twice), the held-out set is the same for every
 ``n`` of a seed, and the training sets are nested.
 
-Intervals (the ``interval`` column of runs.csv says which one a row used):
-
-* ``posterior+noise``: a bonas surrogate's ``model.posterior(encode(archs), observation_noise=True)``,
-  mean ± 1.96 sd, the sd including the fitted observation noise (the held-out values are noisy
-  observations too). Asked for as a batch of single points, so only the marginals are computed.
-* ``latent``: the fallback when that posterior raises, :meth:`~bonas.surrogates.Surrogate.predict`'s
-  variance, without observation noise (intervals too narrow for noisy targets).
-* ``tree-std``: random forest, mean ± 1.96 x the standard deviation of the trees' predictions.
-* ``quantile``: gradient boosting, two extra quantile-loss models (``alpha`` 0.025 and 0.975) give the
-  interval's ends; the mean comes from the usual squared-error model.
-
-``fit_seconds`` is the wall time of fitting, including encoding the training set (for gradient
-boosting, all three models), and excludes prediction.
+How each predictor is fitted and gives its interval: :mod:`benchmarks.predictor_models`.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -52,9 +39,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm import tqdm
 
 import bonas
+from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
+from benchmarks.pool import Progress, progress_bar, run_tasks
+from benchmarks.predictor_models import REFERENCE_ENCODINGS, REFERENCES, fit_reference, fit_surrogate
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
 from bonas.tabular import TabularBenchmark, load_benchmark
@@ -72,18 +61,9 @@ QUICK_N_TRAIN = (20, 50)
 QUICK_SEEDS = 2
 QUICK_N_TEST = 200
 
-#: Half-width of a 95% normal interval in standard deviations.
-Z95 = 1.96
-
 #: Encoding of each built-in surrogate (with its default options). Surrogates do not name their
 #: encoding yet; one that has an ``encoding`` attribute (a name or an Encoding) is read from it instead.
 SURROGATE_ENCODINGS = {"gp-wl": "wl", "gp-wl-rbf": "wl", "gp-categorical": "categorical", "gp-path": "path"}
-
-#: Encodings the scikit-learn references are fitted on: name -> make_encoding options.
-REFERENCE_ENCODINGS: dict[str, dict[str, int]] = {"adjacency": {}, "path": {}, "wl": {"h": 2}}
-
-#: Trees in the random-forest reference.
-FOREST_TREES = 200
 
 REQUIRED_COLUMNS = [
     "surrogate",
@@ -109,7 +89,7 @@ RUN_COLUMNS = [
     "fingerprint",
 ]
 
-#: What identifies a cached row in runs.csv.
+#: What identifies a row of runs.csv (and its cache entry, see :func:`row_key`).
 RUN_KEY = ["surrogate", "encoding", "n_train", "seed", "n_test"]
 
 
@@ -195,113 +175,16 @@ def prediction_metrics(
 
 # -- Predictors ------------------------------------------------------------------------------------------
 
-#: mean, lower and upper end of the 95% interval (``n`` arrays each), and the interval's kind.
-Interval = tuple[np.ndarray, np.ndarray, np.ndarray, str]
-
-
-def _surrogate_interval(surrogate: Surrogate, test: list[Architecture]) -> Interval:
-    import torch
-
-    x = surrogate.encode(test)
-    try:
-        with torch.no_grad():
-            # n x 1 x d: n single points, so a GP computes marginals instead of a joint n x n covariance.
-            posterior = surrogate.model.posterior(x.unsqueeze(-2), observation_noise=True)
-            mean = posterior.mean.reshape(-1).double().numpy()
-            variance = posterior.variance.reshape(-1).double().numpy()
-        kind = "posterior+noise"
-    except Exception as error:  # any model: fall back to the contract's own prediction
-        logging.getLogger(__name__).warning(
-            "%s: posterior with observation noise failed (%s); using the latent variance.",
-            type(surrogate).__name__,
-            error,
-        )
-        prediction = surrogate.predict(test)
-        mean = prediction.mean.double().numpy()
-        variance = prediction.variance.double().numpy()
-        kind = "latent"
-    half = Z95 * np.sqrt(np.clip(variance, 0.0, None))
-    return mean, mean - half, mean + half, kind
-
-
-def _fit_surrogate(
-    predictor: Predictor, seed: int, train: list[Architecture], y: np.ndarray, test: list[Architecture]
-) -> tuple[float, Interval]:
-    from bonas.surrogates import make_surrogate
-
-    surrogate = make_surrogate(predictor.surrogate, _benchmark().space, seed=seed)
-    started = time.perf_counter()
-    surrogate.fit(train, y.tolist())
-    fit_seconds = time.perf_counter() - started
-    return fit_seconds, _surrogate_interval(surrogate, test)
-
-
-class _RandomForest:
-    """Random forest; interval from the spread of its trees' predictions."""
-
-    def __init__(self, seed: int) -> None:
-        from sklearn.ensemble import RandomForestRegressor
-
-        self.model = RandomForestRegressor(n_estimators=FOREST_TREES, random_state=seed, n_jobs=1)
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.model.fit(x, y)
-
-    def interval(self, x: np.ndarray) -> Interval:
-        trees = np.stack([tree.predict(x) for tree in self.model.estimators_])
-        mean, half = self.model.predict(x), Z95 * trees.std(axis=0)
-        return mean, mean - half, mean + half, "tree-std"
-
-
-class _GradientBoosting:
-    """Gradient boosting for the mean; two quantile-loss models for the interval's ends."""
-
-    def __init__(self, seed: int) -> None:
-        from sklearn.ensemble import GradientBoostingRegressor
-
-        self.models = [
-            GradientBoostingRegressor(random_state=seed),
-            GradientBoostingRegressor(loss="quantile", alpha=0.025, random_state=seed),
-            GradientBoostingRegressor(loss="quantile", alpha=0.975, random_state=seed),
-        ]
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        for model in self.models:
-            model.fit(x, y)
-
-    def interval(self, x: np.ndarray) -> Interval:
-        mean, lower, upper = (model.predict(x) for model in self.models)
-        # Separately fitted quantile models can cross; the interval is between them either way.
-        return mean, np.minimum(lower, upper), np.maximum(lower, upper), "quantile"
-
-
-#: Reference name -> model factory (taking the seed).
-REFERENCES: dict[str, Callable[[int], _RandomForest | _GradientBoosting]] = {
-    "random-forest": _RandomForest,
-    "gradient-boosting": _GradientBoosting,
-}
-
-
-def _fit_reference(
-    predictor: Predictor, seed: int, train: list[Architecture], y: np.ndarray, test: list[Architecture]
-) -> tuple[float, Interval]:
-    from bonas.encodings import make_encoding
-
-    started = time.perf_counter()
-    # The encoding learns its vocabulary from the training set only, as a model in a search would.
-    encoding = make_encoding(predictor.encoding, **REFERENCE_ENCODINGS[predictor.encoding]).fit(train)
-    model = REFERENCES[predictor.surrogate](seed)
-    model.fit(encoding.transform(train).numpy(), y)
-    fit_seconds = time.perf_counter() - started
-    return fit_seconds, model.interval(encoding.transform(test).numpy())
-
 
 def evaluate(predictor: Predictor, seed: int, n_train: int, n_test: int) -> dict[str, object]:
     """One row of runs.csv (without its fingerprint): ``predictor`` trained on seed ``seed``'s split."""
     train, test = draw_split(_space_architectures(), seed, n_train, n_test)
     y_train, y_test = _values(train), _values(test)
-    fit = _fit_reference if predictor.is_reference else _fit_surrogate
-    fit_seconds, (mean, lower, upper, kind) = fit(predictor, seed, train, y_train, test)
+    if predictor.is_reference:
+        fit = fit_reference(predictor.surrogate, predictor.encoding, seed, train, y_train, test)
+    else:
+        fit = fit_surrogate(predictor.surrogate, _benchmark().space, seed, train, y_train, test)
+    fit_seconds, (mean, lower, upper, kind) = fit
     return {
         "surrogate": predictor.surrogate,
         "encoding": predictor.encoding,
@@ -348,14 +231,21 @@ def predictors(names: Sequence[str] | None = None) -> list[Predictor]:
     return result
 
 
-# -- Cache -----------------------------------------------------------------------------------------------
+# -- Cache and running -----------------------------------------------------------------------------------
 
 
 @cache
 def fingerprint(predictor: Predictor) -> str:
-    """Changes whenever the predictor's results could: this file, its model's source, the encodings."""
+    """Changes whenever the predictor's results could: this harness, its model's source, the encodings."""
     package = Path(bonas.__file__).parent
-    sources = {Path(__file__).resolve(), package / "encodings.py", package / "architecture.py"}
+    harness = Path(__file__).resolve().parent
+    sources = {
+        harness / "predictors.py",
+        harness / "predictor_models.py",
+        harness / "pool.py",
+        package / "encodings.py",
+        package / "architecture.py",
+    }
     if predictor.is_reference:
         import sklearn
 
@@ -363,7 +253,6 @@ def fingerprint(predictor: Predictor) -> str:
     else:
         import botorch
 
-        from benchmarks.grid import bonas_sources
         from bonas.surrogates import make_surrogate
 
         surrogate = make_surrogate(predictor.surrogate, _benchmark().space)
@@ -371,34 +260,17 @@ def fingerprint(predictor: Predictor) -> str:
         modules = {cls.__module__ for cls in type(surrogate).__mro__ if cls.__module__.startswith("bonas")}
         sources |= set(bonas_sources(frozenset(modules)))
         versions = f"botorch {botorch.__version__}"
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(repr((predictor, versions)).encode())
-    for source in sorted(sources):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return fingerprint_of((predictor, versions), sorted(sources))
 
 
-def load_runs(path: Path) -> pd.DataFrame:
-    """The rows of runs.csv, or an empty frame with RUN_COLUMNS."""
-    if not path.is_file():
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    return pd.read_csv(path, dtype={"fingerprint": str})
+def row_cache(out: Path) -> ResultCache:
+    """The cache of computed rows under ``out``: one entry per row of runs.csv."""
+    return ResultCache(out / "runs", dtype={"fingerprint": str})
 
 
-def _merge(runs: pd.DataFrame, new: list[dict[str, object]]) -> pd.DataFrame:
-    """``runs`` with ``new`` rows, each replacing an older row of the same RUN_KEY."""
-    frame = pd.concat([runs, pd.DataFrame(new, columns=RUN_COLUMNS)], ignore_index=True) if new else runs
-    return frame.drop_duplicates(RUN_KEY, keep="last").reset_index(drop=True)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    frame.to_csv(temporary, index=False)
-    temporary.replace(path)
-
-
-# -- Running ---------------------------------------------------------------------------------------------
+def row_key(predictor: Predictor, n_train: int, seed: int, n_test: int) -> str:
+    """The cache key of one row (see RUN_KEY)."""
+    return f"{predictor.surrogate}/{predictor.encoding}/seed{seed}-n{n_train}-test{n_test}"
 
 
 def _task(
@@ -406,15 +278,6 @@ def _task(
 ) -> list[dict[str, object]]:
     """The rows of ``predictor`` on seed ``seed`` for each of ``n_trains``, stamped with ``key``."""
     return [{**evaluate(predictor, seed, n, n_test), "fingerprint": key} for n in n_trains]
-
-
-def _init_worker() -> None:
-    # One process per task on every core: keep each process single-threaded.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-    logging.getLogger("bonas").setLevel(logging.ERROR)
 
 
 def run_predictors(
@@ -426,57 +289,42 @@ def run_predictors(
     *,
     force: bool = False,
     jobs: int | None = None,
-    progress: Callable[[int], object] | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Compute every (predictor, n, seed) row not cached in ``out/runs.csv``; return the requested rows.
+    """Compute every (predictor, n, seed) row not cached under ``out``; return the requested rows.
 
     Work is split into one task per (predictor, seed), run in ``jobs`` processes (default: all cores;
-    1 runs in this process). runs.csv is rewritten after every task, so an interrupted run resumes.
+    1, or a single task, runs in this process). Each row is cached as soon as its task ends, so an
+    interrupted run resumes; ``out/runs.csv`` then lists every cached row.
     """
-    path = out / "runs.csv"
-    runs = load_runs(path)
-    cached = {
-        (row.surrogate, row.encoding, int(row.n_train), int(row.seed), int(row.n_test)): row.fingerprint
-        for row in runs.itertuples()
-    }
-    tasks: list[tuple[Predictor, int, list[int], str]] = []
+    rows = row_cache(out)
+    tasks: list[tuple[Predictor, int, list[int], int, str]] = []
     for predictor in chosen:
         key = fingerprint(predictor)
         for seed in seeds:
-            todo = [
-                n
-                for n in n_trains
-                if force or cached.get((predictor.surrogate, predictor.encoding, n, seed, n_test)) != key
-            ]
+            todo = [n for n in n_trains if force or (row_key(predictor, n, seed, n_test), key) not in rows]
             if todo:
-                tasks.append((predictor, seed, todo, key))
+                tasks.append((predictor, seed, todo, n_test, key))
     if progress is not None:
         progress(len(chosen) * len(seeds) - len(tasks))
     # GPs first: they are the long tasks, so the pool's tail is short.
     tasks.sort(key=lambda task: task[0].is_reference)
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(tasks) <= 1:
-        for predictor, seed, todo, key in tasks:
-            runs = _merge(runs, _task(predictor, seed, todo, n_test, key))
-            _write_csv(runs, path)
-            if progress is not None:
-                progress(1)
-    elif tasks:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-            futures = [
-                pool.submit(_task, predictor, seed, todo, n_test, key) for predictor, seed, todo, key in tasks
-            ]
-            for future in as_completed(futures):
-                runs = _merge(runs, future.result())
-                _write_csv(runs, path)
-                if progress is not None:
-                    progress(1)
-    _write_csv(runs, path)
-    wanted = pd.DataFrame(
-        [(p.surrogate, p.encoding, n, seed, n_test) for p in chosen for n in n_trains for seed in seeds],
-        columns=RUN_KEY,
-    )
-    return wanted.merge(runs.astype({"n_train": int, "seed": int, "n_test": int}), on=RUN_KEY, how="left")
+    serial = jobs == 1 or len(tasks) <= 1
+    done = run_tasks(_task, tasks, jobs=jobs, in_process=serial, progress=progress)
+    for (predictor, seed, todo, _, key), computed in done:
+        for n, row in zip(todo, computed, strict=True):
+            rows.store(row_key(predictor, n, seed, n_test), key, pd.DataFrame([row], columns=RUN_COLUMNS))
+    everything = rows.frames()
+    table = pd.concat(everything, ignore_index=True) if everything else pd.DataFrame(columns=RUN_COLUMNS)
+    write_csv(table.sort_values(RUN_KEY, ignore_index=True), out / "runs.csv")
+    wanted = [
+        rows.load(row_key(p, n, seed, n_test), fingerprint(p))
+        for p in chosen
+        for n in n_trains
+        for seed in seeds
+    ]
+    return pd.concat(wanted, ignore_index=True)[RUN_COLUMNS]
 
 
 # -- Reporting -------------------------------------------------------------------------------------------
@@ -564,12 +412,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(chosen)} predictors x {len(seeds)} seeds, n_train {', '.join(map(str, n_trains))}, "
         f"{n_test} held out"
     )
-    with tqdm(total=len(chosen) * len(seeds), desc="predictor x seed", unit="task") as bar:
+    with progress_bar(len(chosen) * len(seeds), desc="predictor x seed", unit="task") as bar:
         runs = run_predictors(
             chosen, n_trains, seeds, n_test, args.out, force=args.force, jobs=args.jobs, progress=bar.update
         )
     summary = summarise(runs)
-    summary.to_csv(args.out / "summary.csv", index=False)
+    write_csv(summary, args.out / "summary.csv")
     table = markdown_table(summary)
     elapsed = time.perf_counter() - started
     (args.out / "summary.md").write_text(

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.cache import ResultCache
 from benchmarks.grid import RunSpec, cached_benchmark, fingerprint
+from benchmarks.pool import Progress, run_tasks
 
 RUN_COLUMNS = [
     "query",
@@ -85,30 +83,14 @@ def trajectory(history: pd.DataFrame, optimum: object | None) -> pd.DataFrame:
     )
 
 
-def _worker(spec: RunSpec, data_dir: str | None, path: Path, key: str) -> tuple[RunSpec, float]:
-    started = time.perf_counter()
-    frame = run_one(spec, data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    frame.to_csv(temporary, index=False)
-    temporary.replace(path)
-    path.with_suffix(".key").write_text(key)
-    return spec, time.perf_counter() - started
+def run_key(spec: RunSpec) -> str:
+    """The run's key in the bench cache (under ``out/runs``)."""
+    return f"{spec.benchmark}/{spec.searcher}/seed{spec.seed}-q{spec.budget}"
 
 
-def _init_worker() -> None:
-    # One process per run on every core: keep each process single-threaded.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-
-
-def run_path(out: Path, spec: RunSpec) -> Path:
-    return out / "runs" / spec.benchmark / spec.searcher / f"seed{spec.seed}-q{spec.budget}.csv"
+def run_cache(out: Path) -> ResultCache:
+    """The cache of finished runs under ``out``."""
+    return ResultCache(out / "runs")
 
 
 def run_grid(
@@ -118,26 +100,25 @@ def run_grid(
     data_dir: str | None,
     force: bool = False,
     jobs: int | None = None,
-    progress: Callable[[int], object] | None = None,
+    progress: Progress | None = None,
 ) -> dict[RunSpec, pd.DataFrame]:
     """Run every spec not already cached (same fingerprint) under ``out``; return every run's frame."""
-    todo: list[tuple[RunSpec, Path, str]] = []
-    for spec in specs:
-        path = run_path(out, spec)
-        key = fingerprint(spec, data_dir)
-        key_file = path.with_suffix(".key")
-        if force or not path.is_file() or not key_file.is_file() or key_file.read_text() != key:
-            todo.append((spec, path, key))
+    runs = run_cache(out)
+    fingerprints = {spec: fingerprint(spec, data_dir) for spec in specs}
+    todo = [spec for spec in specs if force or (run_key(spec), fingerprints[spec]) not in runs]
     logging.getLogger(__name__).info("%d of %d runs to compute", len(todo), len(specs))
     if progress is not None:
         progress(len(specs) - len(todo))
-    if todo:
-        # Long runs first so the pool's tail is short.
-        todo.sort(key=lambda item: item[0].searcher != "optuna-gp")
-        with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1, initializer=_init_worker) as pool:
-            futures = [pool.submit(_worker, spec, data_dir, path, key) for spec, path, key in todo]
-            for future in as_completed(futures):
-                future.result()
-                if progress is not None:
-                    progress(1)
-    return {spec: pd.read_csv(run_path(out, spec)) for spec in specs}
+    # Long runs first so the pool's tail is short.
+    todo.sort(key=lambda spec: spec.searcher != "optuna-gp")
+    tasks = [(spec, data_dir) for spec in todo]
+    for (spec, _), frame in run_tasks(run_one, tasks, jobs=jobs, progress=progress):
+        runs.store(run_key(spec), fingerprints[spec], frame)
+    return {spec: _load(runs, spec, fingerprints[spec]) for spec in specs}
+
+
+def _load(runs: ResultCache, spec: RunSpec, stamp: str) -> pd.DataFrame:
+    frame = runs.load(run_key(spec), stamp)
+    if frame is None:  # pragma: no cover - stored above
+        raise FileNotFoundError(f"{spec.label}: no cached run under {runs.root}")
+    return frame

@@ -17,11 +17,13 @@ import pytest
 import torch  # noqa: F401
 
 import benchmarks
+import benchmarks.pool
 import benchmarks.runner
 from benchmarks.__main__ import main
-from benchmarks.grid import RunSpec, bonas_sources, grid
+from benchmarks.cache import bonas_sources
+from benchmarks.grid import RunSpec, fingerprint, grid
 from benchmarks.report import SUMMARY_COLUMNS, markdown_table, plot_curves, summarise
-from benchmarks.runner import RUN_COLUMNS, run_grid, run_path, trajectory
+from benchmarks.runner import RUN_COLUMNS, run_cache, run_grid, run_key, trajectory
 from bonas.errors import UnknownNameError
 from bonas.tabular import Optimum
 from tests.conftest import REPO_ROOT
@@ -209,14 +211,20 @@ def tiny_grid(
     return specs, out, runs
 
 
+def run_path(out: Path, spec: RunSpec) -> Path:
+    """The cache file of ``spec``'s run under ``out`` at the current code."""
+    return run_cache(out).path(run_key(spec), fingerprint(spec, None))
+
+
 def test_run_grid_writes_one_csv_per_run(tiny_grid) -> None:
     specs, out, runs = tiny_grid
     assert set(runs) == set(specs)
     optimum = benchmarks.grid.cached_benchmark("nb201-cifar10", None).optimum
     for spec in specs:
         path = run_path(out, spec)
-        assert path == out / "runs" / "nb201-cifar10" / spec.searcher / f"seed{spec.seed}-q15.csv"
-        assert path.is_file() and path.with_suffix(".key").is_file()
+        folder = out / "runs" / "nb201-cifar10" / spec.searcher
+        assert path == folder / f"seed{spec.seed}-q15.{fingerprint(spec, None)}.csv"
+        assert path.is_file() and len(list(folder.glob(f"seed{spec.seed}-q15.*"))) == 1
         frame = runs[spec]
         assert list(frame.columns) == RUN_COLUMNS
         assert frame["query"].tolist() == list(range(1, 16))
@@ -230,7 +238,7 @@ def test_run_grid_writes_one_csv_per_run(tiny_grid) -> None:
 
 def test_run_grid_reuses_cached_runs(tiny_grid, monkeypatch: pytest.MonkeyPatch) -> None:
     specs, out, runs = tiny_grid
-    monkeypatch.setattr(benchmarks.runner, "ProcessPoolExecutor", _NoPool)
+    monkeypatch.setattr(benchmarks.pool, "ProcessPoolExecutor", _NoPool)
     counted: list[int] = []
     again = run_grid(specs, out, data_dir=None, jobs=1, progress=counted.append)
     assert counted == [len(specs)]
@@ -265,8 +273,10 @@ def test_run_grid_recomputes_stale_and_forced_runs(tiny_grid) -> None:
 
     for spec in specs:
         tamper(spec)
-    run_path(out, specs[0]).with_suffix(".key").write_text("stale")
+    stale = run_path(out, specs[0]).with_name(f"seed{specs[0].seed}-q15.0123456789abcdef.csv")
+    run_path(out, specs[0]).rename(stale)
     mixed = run_grid(specs, out, data_dir=None, jobs=1)
+    assert not stale.exists(), "the run's entry under its old fingerprint was kept"
     pd.testing.assert_frame_equal(mixed[specs[0]][timing_free], runs[specs[0]][timing_free])
     assert (mixed[specs[1]]["val_accuracy"] == -1.0).all(), "a cached run was recomputed"
 

@@ -19,6 +19,7 @@ from benchmarks.predictors import (
     markdown_table,
     prediction_metrics,
     predictors,
+    run_predictors,
     summarise,
 )
 from bonas.errors import UnknownNameError
@@ -186,3 +187,32 @@ def test_tiny_run_writes_the_summary_and_then_uses_the_cache(
         ("random-forest", "wl"),
     ]
     assert len(pd.read_csv(tmp_path / "runs.csv")) == 4  # replaced, not appended
+
+
+def test_rows_are_reused_until_their_fingerprint_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = [Predictor("random-forest", "adjacency")]
+    calls: list[tuple[int, ...]] = []
+    real_evaluate = predictors_module.evaluate
+
+    def counting_evaluate(predictor: Predictor, *args: int) -> dict[str, object]:
+        calls.append(args)
+        return real_evaluate(predictor, *args)
+
+    monkeypatch.setattr(predictors_module, "evaluate", counting_evaluate)
+    first = run_predictors(chosen, [10, 20], [0], 50, tmp_path, jobs=1)
+    assert list(first.columns) == RUN_COLUMNS and first["n_train"].tolist() == [10, 20]
+    assert sorted(calls) == [(0, 10, 50), (0, 20, 50)]
+    pd.testing.assert_frame_equal(run_predictors(chosen, [10, 20], [0], 50, tmp_path, jobs=1), first)
+    assert len(calls) == 2
+
+    monkeypatch.setattr(predictors_module, "fingerprint", lambda predictor: "0123456789abcdef")
+    changed = run_predictors(chosen, [10, 20], [0], 50, tmp_path, jobs=1)
+    assert len(calls) == 4
+    assert (changed["fingerprint"] == "0123456789abcdef").all()
+    timing_free = [column for column in RUN_COLUMNS if column not in ("fit_seconds", "fingerprint")]
+    pd.testing.assert_frame_equal(changed[timing_free], first[timing_free])
+    # The rows under the old fingerprint are replaced, in the cache and in runs.csv.
+    assert len(list((tmp_path / "runs").rglob("*.csv"))) == 2
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == 2
