@@ -177,7 +177,7 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=None if worker else 0,
         help="searcher seed" + ("" if worker else " (default: 0)"),
     )
@@ -210,6 +210,16 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
             help="skip the best-architecture note and picture at the end (bonas dashboard writes them)",
         )
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -387,8 +397,14 @@ def _make_sampler(args: argparse.Namespace, space: Any) -> Any:
     except ValueError as error:
         raise CommandLineError(f"Searcher {args.searcher!r}: {error}") from None
     except TypeError as error:
+        if "unexpected keyword argument" in str(error):
+            raise CommandLineError(
+                f"Searcher {args.searcher!r} does not take options {sorted(options)}: {error}"
+            ) from None
+        given = ", ".join(f"{key}={value!r}" for key, value in options.items())
         raise CommandLineError(
-            f"Searcher {args.searcher!r} does not take options {sorted(options)}: {error}"
+            f"Searcher {args.searcher!r} cannot use the option values {given}: {error}; give each the type "
+            "the searcher expects (e.g. a whole number)."
         ) from None
 
 

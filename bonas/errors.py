@@ -35,6 +35,14 @@ class SearchSpaceExhaustedError(BonasError, RuntimeError):
     """Every architecture of the space has already been evaluated."""
 
 
+class InvalidArgumentError(BonasError, ValueError):
+    """An argument of a bonas function or command is out of its range (the message names it)."""
+
+
+class ArgumentTypeError(BonasError, TypeError):
+    """An argument of a bonas function is of the wrong type (``n_trials="10"``, ``seed="a"``)."""
+
+
 def unknown_name(kind: str, value: object, valid: object) -> UnknownNameError:
     """Build the error for an unknown ``kind`` name, listing the valid ones."""
     valid_list = ", ".join(repr(v) for v in sorted(valid, key=str))  # type: ignore[call-overload]

@@ -20,6 +20,7 @@ counted as an evaluation either way.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import random
@@ -32,7 +33,18 @@ from typing import Union
 import optuna
 from optuna.storages import BaseStorage
 
+from bonas.errors import BonasError
+
 logger = logging.getLogger(__name__)
+
+
+class StorageSpecError(BonasError, ValueError):
+    """A storage spec or heartbeat setting that cannot name or run a study storage."""
+
+
+class StorageUnavailableError(BonasError, OSError):
+    """A storage that is well named but cannot be opened (unwritable folder, unreachable server)."""
+
 
 #: A storage as users write it: None (in memory), a path, a URL, ``journal:<path>`` or an Optuna storage.
 StorageSpec = Union[str, os.PathLike, BaseStorage, None]  # noqa: UP007 - a runtime alias
@@ -44,6 +56,8 @@ DEFAULT_HEARTBEAT_INTERVAL = 30
 DEFAULT_GRACE_PERIOD = 120
 #: Times a trial lost with its worker is re-queued before it stays failed.
 DEFAULT_MAX_RETRY = 2
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT = 60.0
 #: Attempts at opening a database whose tables other workers may be creating at the same moment.
@@ -67,7 +81,7 @@ def storage_url(spec: str | os.PathLike) -> str:
     """
     text = os.fspath(spec)
     if is_journal(text):
-        raise ValueError(f"Storage {text!r} is a journal file, not a database; it has no URL.")
+        raise StorageSpecError(f"Storage {text!r} is a journal file, not a database; it has no URL.")
     if is_url(text):
         return _with_postgres_driver(text)
     return f"sqlite:///{Path(text).expanduser().resolve()}"
@@ -92,22 +106,26 @@ def open_storage(
         max_retry: times such a trial is re-queued (None: forever, 0: only failed).
 
     Raises:
-        ValueError: a heartbeat setting is not a positive whole number of seconds.
+        StorageSpecError: the spec is empty or not a path, URL or storage; a heartbeat setting is not a positive whole number of seconds, or the grace period does not exceed the interval.
     """
+    _check_heartbeat(heartbeat_interval, grace_period)
     if spec is None or isinstance(spec, BaseStorage):
         return spec
+    if not isinstance(spec, str | os.PathLike):
+        raise StorageSpecError(
+            f"Storage {spec!r} is a {type(spec).__name__}; give a file path (results/search.db), a database "
+            "URL, journal:<file> or an Optuna storage."
+        )
     text = os.fspath(spec)
     if not text:
-        raise ValueError("Storage '' is empty; give a file path (results/search.db) or a database URL.")
+        raise StorageSpecError("Storage '' is empty; give a file path (results/search.db) or a database URL.")
     if is_journal(text):
         return _journal_storage(text.removeprefix(JOURNAL_PREFIX), heartbeat_interval)
-    for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be a whole number of seconds >= 1, got {value!r}.")
     url = storage_url(text)
     engine_kwargs: dict[str, object] = {}
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
+        _check_is_sqlite(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"creator": _sqlite_connector(path)}
     with warnings.catch_warnings():
@@ -122,6 +140,21 @@ def open_storage(
         return _rdb_storage(url, engine_kwargs, heartbeat)
 
 
+def _check_heartbeat(heartbeat_interval: int | None, grace_period: int | None) -> None:
+    """Refuse heartbeat settings that are not whole seconds, or a grace period that cannot work."""
+    for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise StorageSpecError(f"{name} must be a whole number of seconds >= 1, got {value!r}.")
+    if heartbeat_interval is not None and grace_period is not None and grace_period <= heartbeat_interval:
+        # A healthy worker beats once per interval: with a grace period no longer than that, another
+        # worker can find its trial without a recent beat and declare it lost while it runs.
+        raise StorageSpecError(
+            f"grace_period={grace_period} must exceed heartbeat_interval={heartbeat_interval} (several "
+            f"intervals is safe, e.g. {4 * heartbeat_interval}): otherwise healthy workers' trials are "
+            "declared lost between two heartbeats."
+        )
+
+
 def _rdb_storage(url: str, engine_kwargs: dict[str, object], heartbeat: dict[str, object]) -> BaseStorage:
     """An RDBStorage, retried when workers starting together race to create the same tables."""
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -131,10 +164,22 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, object], heartbeat: dict[str
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)  # type: ignore[arg-type]
         except (IntegrityError, OperationalError, ProgrammingError) as error:
             if attempt == SCHEMA_RACE_RETRIES - 1 or not _is_schema_race(error):
-                raise
+                raise StorageUnavailableError(
+                    f"Cannot open storage {_redacted(url)!r}: {getattr(error, 'orig', error)}. Check that the "
+                    "path's folder is writable (or the database server reachable and the URL right)."
+                ) from error
             logger.debug("Another worker is creating the tables of %s; retrying.", url)
             time.sleep(0.05 + 0.2 * random.random())
     raise AssertionError("unreachable")
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password (``postgresql://user:***@host/db``)."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.partition(':')[0]}:***@{host}"
 
 
 def _is_schema_race(error: Exception) -> bool:
@@ -201,14 +246,46 @@ def fail_stale_trials(study: optuna.Study) -> None:
 
 def _journal_storage(path_text: str, heartbeat_interval: int | None) -> BaseStorage:
     if not path_text:
-        raise ValueError("Storage 'journal:' names no file; write journal:results/search.log.")
+        raise StorageSpecError("Storage 'journal:' names no file; write journal:results/search.log.")
     if heartbeat_interval is not None:
         logger.info("Journal storage %s has no heartbeat: a killed worker's trial stays RUNNING.", path_text)
     path = Path(path_text).expanduser().resolve()
+    _check_is_journal(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _check_is_journal(path: Path) -> None:
+    """Refuse to append journal records to an existing file that is not an Optuna journal."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        first = file.readline(1 << 20)
+    try:
+        record = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        record = None
+    if not (isinstance(record, dict) and "op_code" in record):
+        raise StorageSpecError(
+            f"{str(path)!r} exists and is not an Optuna journal (its first line is not a journal record), so "
+            "bonas will not write into it; name a new file (journal:results/search.log) or a database "
+            "(results/search.db)."
+        )
+
+
+def _check_is_sqlite(path: Path) -> None:
+    """Refuse to open an existing file that is not a SQLite database (SQLite would fail on it later)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise StorageSpecError(
+            f"{str(path)!r} exists and is not a SQLite database, so bonas will not write into it; name a new "
+            "file (results/search.db), or journal:<file> for an Optuna journal."
+        )
 
 
 def _sqlite_connector(path: Path):  # type: ignore[no-untyped-def]

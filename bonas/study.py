@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -48,7 +49,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from bonas import trials
 from bonas.architecture import Architecture
-from bonas.errors import BonasError, SearchSpaceExhaustedError
+from bonas.errors import (
+    ArgumentTypeError,
+    BonasError,
+    InvalidArgumentError,
+    SearchSpaceExhaustedError,
+)
 from bonas.history import SearchHistory
 from bonas.samplers import ArchitectureSampler, make_sampler
 from bonas.spaces.base import SearchSpace
@@ -71,9 +77,20 @@ Objective = Callable[[Architecture], float | Mapping[str, float]]
 #: without them (they may belong to a worker that died while proposing, on a storage without heartbeat).
 PROPOSAL_WAIT_SECONDS = 60.0
 
+#: Failed trials in a row after which :func:`search` stops (``max_consecutive_failures``).
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
+
 
 class ObjectiveError(BonasError, ValueError):
     """An objective returned something that is not a number or a dict holding the searched metric."""
+
+
+class StudyMismatchError(BonasError, ValueError):
+    """A stored study is continued with settings (direction, metric, space, objective) other than its own."""
+
+
+class SearchFailedError(BonasError, RuntimeError):
+    """A search stopped because its trials kept failing (see ``max_consecutive_failures``)."""
 
 
 class SamplerMismatchError(BonasError, ValueError):
@@ -116,6 +133,7 @@ def search(
     heartbeat_interval: int | None = DEFAULT_HEARTBEAT_INTERVAL,
     grace_period: int | None = DEFAULT_GRACE_PERIOD,
     pruner: optuna.pruners.BasePruner | None = None,
+    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
 ) -> SearchResult:
     """Search ``space`` for the architecture that maximises (or minimises) ``objective``.
 
@@ -153,6 +171,10 @@ def search(
             queues it again.
         pruner: an Optuna pruner (e.g. ``optuna.pruners.MedianPruner()``, ``HyperbandPruner()``) for
             objectives that report intermediate values; None never prunes.
+        max_consecutive_failures: stop with :class:`SearchFailedError` (quoting the first failure) once
+            this many trials in a row failed (the objective raised or returned no usable value, or no
+            valid architecture could be proposed): a search that cannot succeed stops early. None turns
+            the limit off. Failed trials stay in the study.
 
     Returns:
         A :class:`SearchResult`.
@@ -160,13 +182,16 @@ def search(
     Raises:
         SamplerMismatchError: a bonas sampler instance was built for another space, or with another
             ``allow_repeats`` or ``batch_size`` than asked for.
+        StudyMismatchError: the stored study of that name was created with another direction, metric,
+            space, benchmark or objective.
+        SearchFailedError: ``max_consecutive_failures`` trials in a row failed.
+        TypeError, ValueError: an argument of the wrong type or out of range (the message names it).
     """
-    if n_trials < 1:
-        raise ValueError(f"n_trials must be at least 1, got {n_trials}.")
-    if total_trials is not None and total_trials < 1:
-        raise ValueError(f"total_trials must be at least 1, got {total_trials}.")
-    if direction not in ("maximize", "minimize"):
-        raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
+    _check_count("n_trials", n_trials)
+    _check_count("total_trials", total_trials, optional=True)
+    _check_count("max_attempts", max_attempts, optional=True)
+    _check_count("max_consecutive_failures", max_consecutive_failures, optional=True)
+    _check_arguments(space, objective, seed, metric, direction)
     sampler, allow_repeats = _resolved_sampler(sampler, space, seed, allow_repeats, batch_size)
     storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     study = optuna.create_study(
@@ -177,28 +202,103 @@ def search(
         load_if_exists=True,
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
     )
-    trials.StudyAttributes.of_search(space, objective, metric).write(study)
+    asked = trials.StudyAttributes.of_search(space, objective, metric)
+    _check_continuation(study, asked, direction)
+    asked.write(study)
 
-    loop = _SearchLoop(study, space, objective, metric, allow_repeats, n_trials, total_trials)
-    if total_trials is not None and len(trials.evaluations(study.get_trials(deepcopy=False))) >= total_trials:
-        logger.info("Study %r holds %d evaluations: done.", study.study_name, total_trials)
-        return _result(study, space)
+    loop = _SearchLoop(
+        study, space, objective, metric, allow_repeats, n_trials, total_trials, max_consecutive_failures
+    )
+    if total_trials is not None:
+        held = len(trials.evaluations(study.get_trials(deepcopy=False)))
+        if held >= total_trials:
+            logger.info(
+                "Study %r holds %d evaluations (total_trials=%d): done.", study.study_name, held, total_trials
+            )
+            return _result(study, space)
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
     progress = _progress_bar(n_trials, show_progress)
     loop.progress = progress
     try:
         with _optuna_failure_logs_replaced(loop.failed_numbers):
-            study.optimize(
-                loop.run_trial,
-                n_trials=max_attempts,
-                catch=(_TrialFailedError,),
-                callbacks=[loop.after_trial],
-            )
+            while loop.attempts < max_attempts and not loop.finished:
+                try:
+                    study.optimize(
+                        loop.run_trial,
+                        n_trials=max_attempts - loop.attempts,
+                        catch=(_TrialFailedError,),
+                        callbacks=[loop.after_trial],
+                    )
+                    break
+                except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+                    # Optuna's tell ("Cannot tell a FAIL trial") of a trial another worker declared lost
+                    # (see _SearchLoop.run_trial); that worker re-queued it, so this one drops it and goes on.
+                    if not loop.lost_last:
+                        raise
     finally:
         progress.close()
+    if loop.stopped_by_failures is not None:
+        raise loop.stopped_by_failures
     if loop.queries < n_trials and not loop.reached_total:
         logger.warning("Search spent %d of %d queries in %d attempts.", loop.queries, n_trials, loop.attempts)
     return _result(study, space)
+
+
+def _check_count(name: str, value: object, *, optional: bool = False) -> None:
+    """Refuse a count that is not a whole number >= 1 (``1.5`` or ``"10"`` or ``True`` included)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentTypeError(f"{name} must be a whole number, got {value!r} ({type(value).__name__}).")
+    if value < 1:
+        raise InvalidArgumentError(f"{name} must be at least 1, got {value}.")
+
+
+def _check_arguments(
+    space: object, objective: object, seed: object, metric: object, direction: object
+) -> None:
+    if not isinstance(space, SearchSpace):
+        raise ArgumentTypeError(
+            f"space must be a bonas SearchSpace (e.g. NB201Space() or a CategoricalSpace), got {space!r}."
+        )
+    if not callable(objective):
+        raise ArgumentTypeError(
+            f"objective must be callable (architecture -> number or dict), got {objective!r}."
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ArgumentTypeError(f"seed must be a whole number or None, got {seed!r} ({type(seed).__name__}).")
+    if seed is not None and seed < 0:
+        raise InvalidArgumentError(f"seed must be at least 0, got {seed}.")
+    if not isinstance(metric, str) or not metric:
+        raise InvalidArgumentError(
+            f"metric must be the name of one of the objective's metrics, got {metric!r}."
+        )
+    if direction not in ("maximize", "minimize"):
+        raise InvalidArgumentError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
+
+
+def _check_continuation(study: optuna.Study, asked: trials.StudyAttributes, direction: str) -> None:
+    """Refuse to continue a stored study with another direction, metric, space, benchmark or objective:
+    its values would mix with values of another search. Nothing is written before this check."""
+    stored = trials.StudyAttributes.of(study)
+    conflicts = [
+        f"{name} {theirs!r} (asked: {ours!r})"
+        for name, theirs, ours in (
+            ("space", stored.space, asked.space),
+            ("benchmark", stored.benchmark, asked.benchmark),
+            ("objective", stored.objective, asked.objective),
+            ("metric", stored.metric, asked.metric),
+        )
+        if theirs is not None and theirs != ours
+    ]
+    if study.direction.name.lower() != direction:
+        conflicts.insert(0, f"direction {study.direction.name.lower()!r} (asked: {direction!r})")
+    if conflicts:
+        raise StudyMismatchError(
+            f"Study {study.study_name!r} already exists with {', '.join(conflicts)}; continuing it would mix "
+            "the values of two searches. Continue it with its own settings, or start a new study under "
+            "another name (search(..., study_name=...), bonas search --study NAME)."
+        )
 
 
 def _resolved_sampler(
@@ -255,11 +355,19 @@ class _SearchLoop:
     allow_repeats: bool
     n_trials: int
     total_trials: int | None
+    max_consecutive_failures: int | None = None
     progress: Any = None
     queries: int = 0
     attempts: int = 0
     reached_total: bool = False
     exhausted: bool = False
+    #: Whether the latest trial was declared lost by another worker while this one ran it.
+    lost_last: bool = False
+    #: Failed trials in a row, and the first one's reason.
+    consecutive_failures: int = 0
+    first_failure: str | None = None
+    #: The error to raise once the loop stopped on ``max_consecutive_failures``.
+    stopped_by_failures: SearchFailedError | None = None
     #: Numbers of trials this loop failed itself (their reason is logged once, by bonas).
     failed_numbers: set[int] = field(default_factory=set)
     #: Earlier running trials this loop stopped waiting for.
@@ -267,14 +375,35 @@ class _SearchLoop:
     #: Study-wide evaluations other than the current trial's, when known from the proposal's history.
     _evaluations_before: int | None = None
 
+    @property
+    def finished(self) -> bool:
+        return (
+            self.queries >= self.n_trials
+            or self.reached_total
+            or self.exhausted
+            or self.stopped_by_failures is not None
+        )
+
     def run_trial(self, trial: optuna.Trial) -> float:
         """Propose and evaluate one architecture; Optuna tells the returned value."""
         self.attempts += 1
         self._evaluations_before = None
+        self.lost_last = False
         try:
             return self._propose_and_evaluate(trial)
         except KeyboardInterrupt:
             self._record_failure(trial, "interrupted")
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker found no heartbeat of this trial for the grace period (this process was
+            # paused or starved), failed it and re-queued its architecture: this result is dropped.
+            self.lost_last = True
+            self.failed_numbers.add(trial.number)
+            logger.warning(
+                "Trial %d was declared lost by another worker (no heartbeat within the grace period) while "
+                "this worker ran it; its result is dropped and the re-queued trial evaluates it again.",
+                trial.number,
+            )
             raise
 
     def _propose_and_evaluate(self, trial: optuna.Trial) -> float:
@@ -285,6 +414,8 @@ class _SearchLoop:
             trial.set_user_attr(trials.PROPOSE_SECONDS_ATTR, time.perf_counter() - started)
             trial.set_user_attr(trials.ARCH_ATTR, str(architecture))
             trial.set_user_attr(trials.ARCH_HASH_ATTR, architecture.canonical_hash)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise
         except SearchSpaceExhaustedError as error:
             logger.warning("Stopping the search: %s", error)
             self.exhausted = True
@@ -313,7 +444,7 @@ class _SearchLoop:
         try:
             with trials.running(trial):
                 value, metrics = _metrics(self.objective(architecture), self.metric)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, optuna.exceptions.UpdateFinishedTrialError):
             raise
         except optuna.TrialPruned:  # Optuna records the trial as PRUNED (and logs it)
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
@@ -346,11 +477,13 @@ class _SearchLoop:
             trial.set_user_attr(trials.FAIL_REASON_ATTR, reason)
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """Count the trial's query; stop once this call spent ``n_trials`` or the study holds the total."""
+        """Count the trial's query; stop once this call spent ``n_trials`` or the study holds the total,
+        or once ``max_consecutive_failures`` trials in a row failed."""
         if trials.spent_query(trial):
             self.queries += 1
             self.progress.update(1)
-        if self.queries >= self.n_trials:
+        self._count_failure(trial)
+        if self.stopped_by_failures is not None or self.queries >= self.n_trials:
             study.stop()
         elif self.total_trials is not None:
             before = self._evaluations_before
@@ -362,6 +495,23 @@ class _SearchLoop:
                 logger.info("Study %r holds %d evaluations: done.", study.study_name, self.total_trials)
                 self.reached_total = True
                 study.stop()
+
+    def _count_failure(self, trial: FrozenTrial) -> None:
+        if trial.state != TrialState.FAIL:
+            if trial.state == TrialState.COMPLETE:
+                self.consecutive_failures, self.first_failure = 0, None
+            return
+        self.consecutive_failures += 1
+        if self.first_failure is None:
+            self.first_failure = str(trial.user_attrs.get(trials.FAIL_REASON_ATTR, "no reason recorded"))
+        limit = self.max_consecutive_failures
+        if limit is not None and self.consecutive_failures >= limit and not self.exhausted:
+            self.stopped_by_failures = SearchFailedError(
+                f"Stopped study {self.study.study_name!r} after {self.consecutive_failures} failed trials in a "
+                f"row (max_consecutive_failures={limit}); the first failed with: {self.first_failure}. Fix "
+                "the objective or the space; the failed trials stay in the study (see their fail_reason), "
+                "and max_consecutive_failures=None turns the limit off."
+            )
 
 
 @contextmanager
@@ -439,21 +589,32 @@ def _same_architecture(
 
 
 def _metrics(result: Any, metric: str) -> tuple[float, dict[str, float]]:
+    """The searched value and every metric of an objective's result, each checked to be a number."""
     if isinstance(result, Mapping):
         if metric not in result:
             raise ObjectiveError(
-                f"The objective returned metrics {sorted(result)} without {metric!r}; return it or pass "
-                f"search(..., metric=<one of those>)."
+                f"The objective returned metrics {sorted(map(str, result))} without {metric!r}; return it or "
+                f"pass search(..., metric=<one of those>)."
             )
-        metrics = {str(name): float(value) for name, value in result.items()}
+        metrics = {str(name): _number(value, f"metric {name!r}") for name, value in result.items()}
         return metrics[metric], metrics
-    try:
-        value = float(result)
-    except (TypeError, ValueError):
-        raise ObjectiveError(
-            f"The objective returned {result!r}; it must return a number or a dict of metrics holding {metric!r}."
-        ) from None
+    value = _number(result, "value", metric=metric)
     return value, {metric: value}
+
+
+def _number(value: Any, what: str, *, metric: str | None = None) -> float:
+    """``value`` as a float, refusing what only looks like a number (``"91.5"``, ``True``)."""
+    is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
+    if not is_bool and not isinstance(value, str | bytes) and hasattr(type(value), "__float__"):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    expected = "a number" if metric is None else f"a number or a dict of metrics holding {metric!r}"
+    raise ObjectiveError(
+        f"The objective returned {what} {value!r} ({type(value).__name__}); it must be {expected}"
+        + (" (convert the string with float())." if isinstance(value, str) else ".")
+    )
 
 
 def _result(study: optuna.Study, space: SearchSpace) -> SearchResult:

@@ -45,3 +45,7 @@ nb201_500ms = SlowBenchmark("nb201-cifar10", 0.5)
 def no_space(architecture: Architecture) -> float:
     """An objective without a ``.space`` attribute (the CLI must ask for ``--space``)."""
     return 1.0
+
+
+#: For the paused-worker test: a trial outlasts a short pause of its worker's heartbeat.
+nb201_700ms = SlowBenchmark("nb201-cifar10", 0.7)

@@ -308,10 +308,14 @@ def test_keyboard_interrupt_fails_the_trial_and_keeps_the_study(space: NB201Spac
         for trial in study.trials[:3]
     )
 
-    # Resuming continues the study: 10 more queries, none repeating the 3 completed ones.
+    # Resuming (with the same objective) continues the study: 10 more queries, none repeating the 3
+    # completed ones.
+    def objective(architecture: Architecture) -> float:  # type: ignore[no-redef]
+        return hashed_score(architecture)
+
     result = search(
         space,
-        hashed_score,
+        objective,
         sampler="random",
         n_trials=10,
         seed=1,

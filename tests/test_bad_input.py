@@ -1,0 +1,320 @@
+"""Bad input and worker faults, one case per test row: a clear error naming the bad value, nothing lost.
+
+API cases assert the error type and that the message quotes the bad value; CLI cases that the command
+exits 2 with one ``bonas <command>: error:`` line and no traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from bonas.architecture import Architecture
+from bonas.cli import main
+from bonas.errors import ArgumentTypeError, InvalidArgumentError
+from bonas.spaces.nb201 import NB201Space
+from bonas.storage import StorageSpecError, StorageUnavailableError, open_storage
+from bonas.study import SearchFailedError, StudyMismatchError, search
+from tests.samplers.conformance import hashed_score, tiny_space
+
+
+@pytest.fixture(autouse=True)
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def hashed(architecture: Architecture) -> float:
+    return hashed_score(architecture)
+
+
+def cli_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
+    """Run ``bonas args``, expecting a user error: exit 2, one message, no traceback."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bonas {args[0]}: error: "), err
+    assert "Traceback" not in err
+    return err
+
+
+# -- 1. a stored study continued with other settings ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"direction": "minimize"}, "direction 'maximize' (asked: 'minimize')"),
+        ({"metric": "val"}, "metric 'value' (asked: 'val')"),
+        ({"objective": lambda a: 0.5}, "objective 'hashed' (asked: '<lambda>')"),
+    ],
+)
+def test_continuing_a_study_with_other_settings_fails_before_any_trial(
+    tmp_path: Path, change: dict, named: str
+) -> None:
+    storage = open_storage(tmp_path / "s.db")
+    space = tiny_space()
+    first = {"objective": hashed, "metric": "value", "direction": "maximize"}
+    search(space, first["objective"], n_trials=2, storage=storage, study_name="s", metric="value", seed=0)
+    asked = {**first, **change}
+    with pytest.raises(StudyMismatchError, match=r"Study 's' already exists with .*") as raised:
+        search(space, asked["objective"], n_trials=2, storage=storage, study_name="s", metric=asked["metric"],
+               direction=asked["direction"], seed=1)  # fmt: skip
+    assert named in str(raised.value) and "another name" in str(raised.value)
+    study = optuna.load_study(study_name="s", storage=storage)
+    assert len(study.trials) == 2  # no trial ran
+    assert study.user_attrs["metric"] == "value" and study.user_attrs["objective"] == "hashed"  # kept
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--direction", "minimize"], "direction 'maximize' (asked: 'minimize')"),
+        (["--metric", "test_accuracy"], "metric 'val_accuracy' (asked: 'test_accuracy')"),
+    ],
+)
+def test_cli_continuing_a_study_with_other_settings_fails(tmp_path, capsys, extra, named) -> None:
+    db = tmp_path / "m.db"
+    base = [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--n-trials",
+        "3",
+        "--storage",
+        str(db),
+        "--no-annotate",
+    ]
+    assert main(base) == 0
+    capsys.readouterr()
+    err = cli_error(capsys, [*base, *extra])
+    assert named in err
+    study = optuna.load_study(study_name="nb201-cifar10-random", storage=f"sqlite:///{db}")
+    assert len(study.trials) == 3 and study.user_attrs["metric"] == "val_accuracy"
+
+
+def test_cli_continuing_a_study_on_another_benchmark_fails(tmp_path, capsys) -> None:
+    db = tmp_path / "m.db"
+    common = ["--n-trials", "3", "--storage", str(db), "--no-annotate", "--study", "nb201-cifar10-random"]
+    assert main(["search", "--benchmark", "nb201-cifar10", *common]) == 0
+    err = cli_error(capsys, ["search", "--benchmark", "nb201-cifar100", *common])
+    assert "benchmark 'nb201-cifar10' (asked: 'nb201-cifar100')" in err
+
+
+def test_continuing_with_the_same_settings_still_works(tmp_path: Path) -> None:
+    storage = open_storage(tmp_path / "s.db")
+    search(tiny_space(), hashed, n_trials=2, storage=storage, study_name="s", seed=0)
+    result = search(tiny_space(), hashed, n_trials=2, storage=storage, study_name="s", seed=1)
+    assert len(result.history) == 4
+
+
+# -- 2. heartbeat settings that cannot work ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("interval", "grace"), [(5, 3), (2, 2)])
+def test_a_grace_period_not_above_the_heartbeat_interval_is_refused(tmp_path, interval, grace) -> None:
+    with pytest.raises(
+        StorageSpecError, match=f"grace_period={grace} must exceed heartbeat_interval={interval}"
+    ):
+        open_storage(tmp_path / "s.db", heartbeat_interval=interval, grace_period=grace)
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_cli_refuses_a_grace_period_below_the_interval(tmp_path, capsys) -> None:
+    err = cli_error(capsys, ["search", "--benchmark", "nb201-cifar10", "--storage", str(tmp_path / "g.db"),
+                             "--heartbeat-interval", "5", "--grace-period", "3", "--no-annotate"])  # fmt: skip
+    assert "grace_period=3" in err
+
+
+# -- 3. files that are not a store -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["bad.log", "bad.jsonl", "journal:bad.txt"])
+def test_a_text_file_is_not_taken_as_a_journal(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name.removeprefix("journal:")
+    path.write_text("2026-12-01 my training log\nepoch 1 loss 0.3\n")
+    spec = f"journal:{path}" if name.startswith("journal:") else path
+    with pytest.raises(StorageSpecError, match="is not an Optuna journal"):
+        open_storage(spec)
+    assert path.read_text() == "2026-12-01 my training log\nepoch 1 loss 0.3\n"
+
+
+def test_a_real_journal_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "study.log"
+    search(tiny_space(), hashed, n_trials=2, storage=path, study_name="j", seed=0)
+    result = search(tiny_space(), hashed, n_trials=1, storage=path, study_name="j", seed=1)
+    assert len(result.history) == 3
+
+
+def test_cli_show_and_search_refuse_a_text_file(tmp_path, capsys) -> None:
+    path = tmp_path / "bad.log"
+    path.write_text("not a journal\n")
+    assert "is not an Optuna journal" in cli_error(capsys, ["show", str(path)])
+    err = cli_error(
+        capsys, ["search", "--benchmark", "nb201-cifar10", "--storage", str(path), "--no-annotate"]
+    )
+    assert str(path) in err
+    assert path.read_text() == "not a journal\n"
+
+
+def test_a_file_that_is_not_sqlite_is_not_written_to(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("my notes")
+    with pytest.raises(StorageSpecError, match="is not a SQLite database"):
+        open_storage(path)
+    assert path.read_text() == "my notes"
+
+
+def test_an_unopenable_database_names_its_path(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    with pytest.raises(StorageUnavailableError, match=r"a-folder\.db"):
+        open_storage(folder)
+
+
+# -- 5. types and ranges at the boundary ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "named"),
+    [
+        ({"n_trials": 1.5}, ArgumentTypeError, "n_trials must be a whole number, got 1.5"),
+        ({"n_trials": "10"}, ArgumentTypeError, "n_trials must be a whole number, got '10'"),
+        ({"n_trials": True}, ArgumentTypeError, "got True"),
+        ({"n_trials": 0}, InvalidArgumentError, "n_trials must be at least 1, got 0"),
+        ({"total_trials": 2.0}, ArgumentTypeError, "total_trials must be a whole number, got 2.0"),
+        ({"seed": "a"}, ArgumentTypeError, "seed must be a whole number or None, got 'a'"),
+        ({"seed": -1}, InvalidArgumentError, "seed must be at least 0, got -1"),
+        ({"metric": ""}, InvalidArgumentError, "metric must be the name"),
+        ({"direction": "max"}, InvalidArgumentError, "got 'max'"),
+        (
+            {"max_consecutive_failures": 0},
+            InvalidArgumentError,
+            "max_consecutive_failures must be at least 1",
+        ),
+        ({"storage": ""}, StorageSpecError, "Storage '' is empty"),
+        ({"storage": 3}, StorageSpecError, "Storage 3 is a int"),
+    ],
+)
+def test_search_arguments_are_checked(arguments: dict, error: type, named: str) -> None:
+    with pytest.raises(error) as raised:
+        search(tiny_space(), hashed, **{"n_trials": 2, **arguments})
+    assert named in str(raised.value)
+
+
+def test_space_and_objective_types_are_checked() -> None:
+    with pytest.raises(
+        ArgumentTypeError, match=r"space must be a bonas SearchSpace \(e\.g\. .*\), got 'nb201'"
+    ):
+        search("nb201", hashed, n_trials=1)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentTypeError, match=r"objective must be callable .* got 3"):
+        search(tiny_space(), 3, n_trials=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--option", "population_size=0", "--searcher", "regularized-evolution"], "population_size=0"),
+        (["--option", "population_size=abc", "--searcher", "regularized-evolution"], "population_size='abc'"),
+        (["--storage", ""], "Storage '' is empty"),
+    ],
+)
+def test_cli_option_and_storage_values_are_checked(tmp_path, capsys, args, named) -> None:
+    storage = [] if "--storage" in args else ["--storage", str(tmp_path / "o.db")]
+    err = cli_error(capsys, ["search", "--benchmark", "nb201-cifar10", "--n-trials", "1", *storage, *args,
+                             "--no-annotate"])  # fmt: skip
+    assert named in err
+    assert "does not take" not in err
+
+
+def test_cli_refuses_a_negative_seed(capsys) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["search", "--benchmark", "nb201-cifar10", "--seed", "-1"])
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert "'-1' must be at least 0" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("91.5", "value '91.5' (str)"),
+        (True, "value True (bool)"),
+        ({"val_accuracy": 90.0, "device": "cpu"}, "metric 'device' 'cpu' (str)"),
+        ({"val_accuracy": "90"}, "metric 'val_accuracy' '90' (str)"),
+    ],
+)
+def test_an_objective_value_that_is_not_a_number_fails_its_trial_naming_it(value: object, named: str) -> None:
+    with pytest.raises(SearchFailedError) as raised:
+        search(tiny_space(), lambda a: value, n_trials=3, max_consecutive_failures=2, metric="val_accuracy")
+    assert named in str(raised.value)
+
+
+def test_numbers_of_other_types_are_accepted() -> None:
+    import numpy as np
+    import torch
+
+    for value in (np.float32(0.5), np.int64(3), torch.tensor(0.25), 7):
+        result = search(tiny_space(), lambda a, v=value: v, n_trials=1, seed=0)
+        assert result.best_value == pytest.approx(float(value))
+
+
+# -- 6. searches that cannot succeed stop early ------------------------------------------------------------
+
+
+def test_an_objective_that_always_raises_stops_after_the_limit(tmp_path: Path) -> None:
+    calls = 0
+
+    def broken(architecture: Architecture) -> float:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError(f"CUDA error {calls}")
+
+    storage = open_storage(tmp_path / "f.db")
+    with pytest.raises(
+        SearchFailedError, match=r"after 4 failed trials in a row .*RuntimeError: CUDA error 1\b"
+    ):
+        search(tiny_space(), broken, n_trials=50, max_consecutive_failures=4, storage=storage, study_name="f")
+    assert calls == 4
+    study = optuna.load_study(study_name="f", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 4  # kept, with their reasons
+    assert all("CUDA error" in t.user_attrs["fail_reason"] for t in study.trials)
+
+
+def test_a_metric_never_returned_stops_at_the_default_limit() -> None:
+    with pytest.raises(SearchFailedError, match=r"after 10 failed trials .*without 'val_accuracy'"):
+        search(NB201Space(), lambda a: {"accuracy": 1.0}, n_trials=100)
+
+
+def test_a_space_whose_constraint_rejects_everything_stops_early() -> None:
+    from bonas.spaces.base import Categorical
+    from bonas.spaces.categorical import CategoricalSpace
+
+    def never(params: dict) -> bool:
+        return False
+
+    space = CategoricalSpace("never", [Categorical("a", (0, 1, 2))], constraint=never)
+    with pytest.raises(SearchFailedError, match="failed trials in a row"):
+        search(space, hashed, n_trials=5)
+
+
+def test_failures_between_successes_do_not_stop_the_search() -> None:
+    calls = 0
+
+    def flaky(architecture: Architecture) -> float:
+        nonlocal calls
+        calls += 1
+        if calls % 3 == 0:
+            raise RuntimeError("out of memory")
+        return hashed_score(architecture)
+
+    result = search(NB201Space(), flaky, n_trials=20, seed=0, max_consecutive_failures=2)
+    assert int(result.history["query"].max()) == 20
+    assert not math.isnan(result.best_value)
+
+
+def test_the_limit_can_be_turned_off() -> None:
+    with pytest.raises(Exception, match="No trial of study"):
+        search(tiny_space(), lambda a: float("nan"), n_trials=12, max_consecutive_failures=None)
