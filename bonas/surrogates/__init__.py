@@ -14,14 +14,13 @@ from typing import Any
 
 from bonas.errors import unknown_name
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates.base import Prediction, Surrogate, check_training_data
+from bonas.surrogates.base import Prediction, Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.ensemble import PathEnsemble
 from bonas.surrogates.gcn import GCNBayesianLinearRegression, GCNGaussianProcess
 from bonas.surrogates.gp import (
     CategoricalGaussianProcess,
     GaussianProcessSurrogate,
     PathGaussianProcess,
-    SurrogateNotFittedError,
     WLGaussianProcess,
 )
 

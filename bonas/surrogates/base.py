@@ -21,6 +21,11 @@ import torch
 from botorch.models.model import Model
 
 from bonas.architecture import Architecture
+from bonas.errors import NotFittedError
+
+
+class SurrogateNotFittedError(NotFittedError):
+    """A surrogate's model or encoding was asked for before :meth:`Surrogate.fit`."""
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ from torch import Tensor, nn
 from bonas.architecture import Architecture, Cell
 from bonas.errors import InvalidArchitectureError
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates.base import Surrogate, check_training_data
+from bonas.surrogates.base import Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.blr import BayesianLinearModel
-from bonas.surrogates.gp import GaussianProcessSurrogate, SurrogateNotFittedError, _rbf
+from bonas.surrogates.gp import GaussianProcessSurrogate, _rbf
 from bonas.surrogates.neural import (
     Standardisation,
     TrainingOptions,

@@ -58,9 +58,9 @@ from torch import Tensor
 
 from bonas.architecture import Architecture
 from bonas.encodings import Encoding, PathEncoding, WLEncoding
-from bonas.errors import InvalidArchitectureError, NotFittedError, unknown_name
+from bonas.errors import InvalidArchitectureError, unknown_name
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates.base import Prediction, Surrogate, check_training_data
+from bonas.surrogates.base import Prediction, Surrogate, SurrogateNotFittedError, check_training_data
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +78,6 @@ PREDICT_CHUNK = 4096
 
 #: Exceptions a numerically troubled fit raises (NotPSDError and LinAlgError are RuntimeErrors).
 _FIT_ERRORS = (ModelFittingError, RuntimeError, ValueError)
-
-
-class SurrogateNotFittedError(NotFittedError):
-    """A surrogate's model or encoding was asked for before :meth:`Surrogate.fit`."""
 
 
 class GaussianProcessSurrogate(Surrogate):
