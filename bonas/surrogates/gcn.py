@@ -49,7 +49,8 @@ from bonas.errors import InvalidArchitectureError
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates.base import Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.blr import BayesianLinearModel
-from bonas.surrogates.gp import GaussianProcessSurrogate, _rbf
+from bonas.surrogates.gp.kernels import median_heuristic_rbf_kernel
+from bonas.surrogates.gp.models import GaussianProcessSurrogate
 from bonas.surrogates.neural import (
     Standardisation,
     TrainingOptions,
@@ -484,4 +485,4 @@ class GCNGaussianProcess(GaussianProcessSurrogate):
         return self.embedder.embed(architectures)
 
     def _kernel(self, x: Tensor) -> torch.nn.Module:
-        return _rbf(x)
+        return median_heuristic_rbf_kernel(x)
