@@ -23,6 +23,7 @@ from bonas.surrogates.gp import (
     PathGaussianProcess,
     WLGaussianProcess,
 )
+from bonas.surrogates.transforms import copula_transform
 
 _SURROGATES: dict[str, Callable[..., Surrogate]] = {
     "gp-wl": WLGaussianProcess,
@@ -62,6 +63,7 @@ __all__ = [
     "SurrogateNotFittedError",
     "WLGaussianProcess",
     "check_training_data",
+    "copula_transform",
     "make_surrogate",
     "surrogate_names",
 ]
