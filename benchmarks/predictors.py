@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-import bonas
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
 from benchmarks.pool import Progress, progress_bar, run_tasks
 from benchmarks.predictor_models import REFERENCE_ENCODINGS, REFERENCES, fit_reference, fit_surrogate
@@ -237,14 +236,12 @@ def predictors(names: Sequence[str] | None = None) -> list[Predictor]:
 @cache
 def fingerprint(predictor: Predictor) -> str:
     """Changes whenever the predictor's results could: this harness, its model's source, the encodings."""
-    package = Path(bonas.__file__).parent
     harness = Path(__file__).resolve().parent
     sources = {
         harness / "predictors.py",
         harness / "predictor_models.py",
         harness / "pool.py",
-        package / "encodings.py",
-        package / "architecture.py",
+        *bonas_sources(frozenset({"bonas.encodings", "bonas.architecture"})),
     }
     if predictor.is_reference:
         import sklearn
@@ -256,7 +253,7 @@ def fingerprint(predictor: Predictor) -> str:
         from bonas.surrogates import make_surrogate
 
         surrogate = make_surrogate(predictor.surrogate, _benchmark().space)
-        # The surrogate's classes and every bonas module they import (neural.py, blr.py, gp.py, ...).
+        # The surrogate's classes and every bonas module they import (neural.py, blr.py, gp/models.py, ...).
         modules = {cls.__module__ for cls in type(surrogate).__mro__ if cls.__module__.startswith("bonas")}
         sources |= set(bonas_sources(frozenset(modules)))
         versions = f"botorch {botorch.__version__}"

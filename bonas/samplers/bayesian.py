@@ -37,7 +37,6 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
-import scipy.stats
 import torch
 
 from bonas.acquisition import AcquisitionSettings, analytic_scores, select
@@ -49,6 +48,7 @@ from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate
+from bonas.surrogates.transforms import copula_transform
 
 logger = logging.getLogger(__name__)
 
@@ -202,10 +202,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
 
     def _transform(self, values: list[float]) -> list[float]:
         """The values the surrogate models: raw, or their Gaussian copula (normal scores of the ranks)."""
-        if self.output_transform == "none":
-            return values
-        ranks = scipy.stats.rankdata(values)  # ties share their mean rank
-        return [float(v) for v in scipy.stats.norm.ppf((ranks - 0.5) / len(values))]
+        return values if self.output_transform == "none" else copula_transform(values)
 
     def _random_batch(self, history: SearchHistory, rng: np.random.Generator, q: int) -> list[Architecture]:
         batch: list[Architecture] = []

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.stats
 import torch
 
 from bonas.architecture import Architecture
@@ -32,6 +31,7 @@ from bonas.history import SearchHistory
 from bonas.nao.controller import ImprovedCandidate, NAOController, NAOSettings
 from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
+from bonas.surrogates.transforms import copula_transform
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,5 @@ class NAOSampler(ArchitectureSampler):
         return self.first_new(history, lambda: self.space.mutate(best, rng), rng)
 
     def _transform(self, values: list[float]) -> list[float]:
-        if self.output_transform == "none":
-            return values
-        ranks = scipy.stats.rankdata(values)
-        return [float(v) for v in scipy.stats.norm.ppf((ranks - 0.5) / len(values))]
+        """The values the controller models: raw, or their Gaussian copula (normal scores of the ranks)."""
+        return values if self.output_transform == "none" else copula_transform(values)

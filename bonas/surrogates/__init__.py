@@ -14,16 +14,16 @@ from typing import Any
 
 from bonas.errors import unknown_name
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates.base import Prediction, Surrogate, check_training_data
+from bonas.surrogates.base import Prediction, Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.ensemble import PathEnsemble
 from bonas.surrogates.gcn import GCNBayesianLinearRegression, GCNGaussianProcess
 from bonas.surrogates.gp import (
     CategoricalGaussianProcess,
     GaussianProcessSurrogate,
     PathGaussianProcess,
-    SurrogateNotFittedError,
     WLGaussianProcess,
 )
+from bonas.surrogates.transforms import copula_transform
 
 _SURROGATES: dict[str, Callable[..., Surrogate]] = {
     "gp-wl": WLGaussianProcess,
@@ -63,6 +63,7 @@ __all__ = [
     "SurrogateNotFittedError",
     "WLGaussianProcess",
     "check_training_data",
+    "copula_transform",
     "make_surrogate",
     "surrogate_names",
 ]

@@ -21,7 +21,12 @@ import torch
 from botorch.models.model import Model
 
 from bonas.architecture import Architecture
+from bonas.errors import NotFittedError
 from bonas.torch_training import check_counts, check_finite
+
+
+class SurrogateNotFittedError(NotFittedError):
+    """A surrogate's model or encoding was asked for before :meth:`Surrogate.fit`."""
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ from torch import Tensor, nn
 from bonas.architecture import Architecture
 from bonas.encodings import PathEncoding
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates.base import Surrogate, check_training_data
-from bonas.surrogates.gp import SurrogateNotFittedError
+from bonas.surrogates.base import Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.neural import TrainingOptions, loss_function, train_by_minibatches
 from bonas.torch_training import Standardisation, resolve_device, seeded
 

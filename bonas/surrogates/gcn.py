@@ -47,17 +47,12 @@ from torch import Tensor, nn
 from bonas.architecture import Architecture, Cell
 from bonas.errors import InvalidArchitectureError
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates.base import Surrogate, check_training_data
+from bonas.surrogates.base import Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.blr import BayesianLinearModel
-from bonas.surrogates.gp import GaussianProcessSurrogate, SurrogateNotFittedError, _rbf
-from bonas.surrogates.neural import (
-    Standardisation,
-    TrainingOptions,
-    loss_function,
-    resolve_device,
-    seeded,
-    train_by_minibatches,
-)
+from bonas.surrogates.gp.kernels import median_heuristic_rbf_kernel
+from bonas.surrogates.gp.models import GaussianProcessSurrogate
+from bonas.surrogates.neural import TrainingOptions, loss_function, train_by_minibatches
+from bonas.torch_training import Standardisation, resolve_device, seeded
 
 logger = logging.getLogger(__name__)
 
@@ -484,4 +479,4 @@ class GCNGaussianProcess(GaussianProcessSurrogate):
         return self.embedder.embed(architectures)
 
     def _kernel(self, x: Tensor) -> torch.nn.Module:
-        return _rbf(x)
+        return median_heuristic_rbf_kernel(x)

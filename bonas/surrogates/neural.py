@@ -19,9 +19,6 @@ import torch
 from torch import Tensor
 
 from bonas.torch_training import (
-    Standardisation,
-    resolve_device,
-    seeded,
     seeded_generator,
     train_epochs,
 )
@@ -106,10 +103,7 @@ def train_by_minibatches(
 
 __all__ = [
     "LOSSES",
-    "Standardisation",
     "TrainingOptions",
     "loss_function",
-    "resolve_device",
-    "seeded",
     "train_by_minibatches",
 ]

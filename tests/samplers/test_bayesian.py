@@ -29,6 +29,7 @@ from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
 from bonas.surrogates import SurrogateNotFittedError
+from bonas.surrogates.transforms import copula_transform
 from bonas.trials import suggest
 from tests.samplers.conformance import conv_count, hashed_score
 
@@ -376,6 +377,11 @@ def test_copula_preserves_ranks_and_ignores_the_scale(nb201: NB201Space) -> None
     np.testing.assert_array_equal(scipy.stats.rankdata(transformed), scipy.stats.rankdata(values))
     np.testing.assert_allclose(sampler._transform([np.exp(v) for v in values]), transformed)
     assert transformed[-1] == transformed[-2]  # ties share their mean rank
+
+
+def test_copula_is_the_shared_copula_transform(nb201: NB201Space) -> None:
+    values = [*(np.random.default_rng(1).normal(size=20) ** 3), 0.0, 0.0]
+    assert BayesianOptimizationSampler(nb201)._transform(values) == copula_transform(values)
 
 
 def test_output_transform_none_fits_the_raw_values(

@@ -28,6 +28,7 @@ from bonas.spaces import get_space, mlp_space
 from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
+from bonas.surrogates.transforms import copula_transform
 from tests.samplers.conformance import conv_count, hashed_score
 
 #: A small network that still learns NB201's 6-token sequences in a second or two.
@@ -218,6 +219,12 @@ def test_device_follows_availability() -> None:
 def fast_sampler(space: SearchSpace, seed: int, **options: object) -> NAOSampler:
     options = {"n_initial": 5, "n_unlabeled": 20, "settings": SMALL, "device": "cpu", **options}
     return NAOSampler(space, seed=seed, **options)  # type: ignore[arg-type]
+
+
+def test_sampler_models_the_copula_of_the_values_or_the_values() -> None:
+    values = [0.5, 3.0, -1.0, 3.0, 10.0]
+    assert fast_sampler(NB201Space(), 0)._transform(values) == copula_transform(values)
+    assert fast_sampler(NB201Space(), 0, output_transform="none")._transform(values) == values
 
 
 def test_sampler_never_proposes_an_evaluated_or_pending_architecture() -> None:

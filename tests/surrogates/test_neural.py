@@ -30,8 +30,7 @@ from bonas.surrogates import (
 )
 from bonas.surrogates.base import Surrogate
 from bonas.surrogates.blr import BayesianLinearModel, fit_bayesian_linear_regression
-from bonas.surrogates.neural import resolve_device
-from bonas.torch_training import Standardisation
+from bonas.torch_training import Standardisation, resolve_device
 from tests.samplers.conformance import CONV, conv_count
 from tests.surrogates.conformance import SurrogateConformance, kendall_tau, nb201_split, nb201_table
 

@@ -8,6 +8,8 @@ import time
 import numpy as np
 import pytest
 import torch
+from botorch.models import SingleTaskGP
+from gpytorch.kernels import Kernel
 from linear_operator.utils.errors import NotPSDError
 
 from bonas.encodings import PathEncoding, WLEncoding
@@ -22,8 +24,8 @@ from bonas.surrogates import (
     make_surrogate,
     surrogate_names,
 )
-from bonas.surrogates import gp as gp_module
 from bonas.surrogates.base import Surrogate
+from bonas.surrogates.gp import NOISE_FLOORS, DenseLinearKernel, GaussianProcessSurrogate, fitting
 from tests.surrogates.conformance import SurrogateConformance, nb201_split, nb201_table
 
 GP_NAMES = ("gp-wl", "gp-categorical", "gp-path")
@@ -110,12 +112,12 @@ def test_graph_encodings_before_fit_raise(name: str) -> None:
 # -- WL: choosing h, exact kernel ------------------------------------------------------------------------
 
 
-def count_fits(monkeypatch: pytest.MonkeyPatch, surrogate: gp_module.GaussianProcessSurrogate) -> list[int]:
+def count_fits(monkeypatch: pytest.MonkeyPatch, surrogate: GaussianProcessSurrogate) -> list[int]:
     """A list that grows by one entry per GP fitted by ``surrogate``."""
     calls: list[int] = []
     original = surrogate._fit_model
 
-    def counting(x: torch.Tensor, y: torch.Tensor) -> tuple[gp_module.SingleTaskGP, float]:
+    def counting(x: torch.Tensor, y: torch.Tensor) -> tuple[SingleTaskGP, float]:
         calls.append(x.shape[0])
         return original(x, y)
 
@@ -304,16 +306,14 @@ def test_failing_fits_fall_back_with_warnings(
     def failing_fit(*args: object, **kwargs: object) -> None:
         raise NotPSDError("Matrix not positive definite after repeatedly adding jitter up to 1.0e-06.")
 
-    monkeypatch.setattr(gp_module, "fit_gpytorch_mll", failing_fit)
+    monkeypatch.setattr(fitting, "fit_gpytorch_mll", failing_fit)
     space = nb201_table()[0]
     train, y, test, _ = nb201_split(11, 25)
     surrogate = make_surrogate(name, space, **({"h": 1} if name == "gp-wl" else {}))
     with caplog.at_level(logging.WARNING, logger="bonas.surrogates.gp"):
         surrogate.fit(train, y)
     messages = [record.getMessage() for record in caplog.records]
-    assert sum("retrying with a larger noise floor" in message for message in messages) == len(
-        gp_module.NOISE_FLOORS
-    )
+    assert sum("retrying with a larger noise floor" in message for message in messages) == len(NOISE_FLOORS)
     assert any("falling back to fixed hyperparameters" in message for message in messages)
     prediction = surrogate.predict(test)
     assert torch.isfinite(prediction.mean).all() and (prediction.variance > 0).all()
@@ -322,12 +322,12 @@ def test_failing_fits_fall_back_with_warnings(
 def test_when_even_the_fixed_gp_fails_the_mean_is_predicted(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def nan_kernel(self: gp_module.WLGaussianProcess, x: torch.Tensor) -> gp_module.Kernel:
-        kernel = gp_module._LinearKernel()
+    def nan_kernel(self: WLGaussianProcess, x: torch.Tensor) -> Kernel:
+        kernel = DenseLinearKernel()
         kernel.raw_variance.data.fill_(float("nan"))
         return kernel
 
-    monkeypatch.setattr(gp_module.WLGaussianProcess, "_kernel", nan_kernel)
+    monkeypatch.setattr(WLGaussianProcess, "_kernel", nan_kernel)
     train, y, test, _ = nb201_split(12, 25)
     surrogate = WLGaussianProcess(h=1)
     with caplog.at_level(logging.WARNING, logger="bonas.surrogates.gp"):

@@ -1,0 +1,170 @@
+"""Fitting a GP's hyperparameters without ever failing on awkward data: :func:`fit_with_fallbacks`.
+
+The GP standardises the values (BoTorch's ``Standardize``) and its hyperparameters are fitted with
+``fit_gpytorch_mll``. A fit that raises or gives a non-finite posterior is retried with a larger noise
+floor (:data:`NOISE_FLOORS`), then replaced by the same GP with fixed hyperparameters, and last by a GP
+that predicts the mean; every such step logs a warning. Values with no spread (a single one, or all
+equal) skip the fit and go straight to fixed hyperparameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+from botorch.exceptions.errors import ModelFittingError
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import ConstantKernel, Kernel
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
+from torch import Tensor
+
+from bonas.surrogates.gp.posterior import FastMarginalsGP
+
+logger = logging.getLogger(__name__)
+
+#: Lower bounds on the noise variance (in standardised units) tried in turn; the first is BoTorch's.
+NOISE_FLOORS = (1e-4, 1e-2, 1e-1)
+
+#: Noise variance (standardised units) of the fixed-hyperparameter fallback GP.
+FALLBACK_NOISE = 1e-2
+
+#: Exceptions a numerically troubled fit raises (NotPSDError and LinAlgError are RuntimeErrors).
+FIT_ERRORS = (ModelFittingError, RuntimeError, ValueError)
+
+
+def fit_with_fallbacks(
+    x: Tensor,
+    y: Tensor,
+    make_kernel: Callable[[Tensor], Kernel],
+    *,
+    seed: int,
+    max_iterations: int,
+    name: str,
+) -> tuple[SingleTaskGP, float]:
+    """A fitted GP on ``x`` and ``y``, and the log marginal likelihood of the standardised values.
+
+    Never raises for numerical reasons: see the module docstring for the fallbacks. The log marginal
+    likelihood is NaN for the last fallback (the GP that predicts the mean).
+
+    Args:
+        x: ``n x d`` float64 training inputs.
+        y: ``n x 1`` float64 training values.
+        make_kernel: training inputs -> a new kernel at its default hyperparameters (called per attempt).
+        seed: seeds the restarts of ``fit_gpytorch_mll`` (global torch randomness is left untouched).
+        max_iterations: L-BFGS iterations per hyperparameter fit.
+        name: the surrogate's name, for the warnings.
+
+    Returns:
+        The GP (a :class:`~bonas.surrogates.gp.posterior.FastMarginalsGP`, in eval mode) and the score.
+    """
+    if is_degenerate(y):
+        logger.warning(
+            "%s: %d value(s), all equal to %g: too little spread to fit hyperparameters; using a GP with "
+            "fixed hyperparameters that predicts that value.",
+            name,
+            y.shape[0],
+            float(y[0]),
+        )
+        return _fixed_model(x, y, make_kernel, name)
+    last_error: Exception | None = None
+    for noise_floor in NOISE_FLOORS:
+        try:
+            model = _optimised_model(x, y, make_kernel(x), noise_floor, seed, max_iterations, name)
+            return model, check_and_score(model)
+        except FIT_ERRORS as error:
+            last_error = error
+            logger.warning(
+                "%s: fitting the GP with noise variance >= %g failed (%s: %s); retrying with a larger "
+                "noise floor.",
+                name,
+                noise_floor,
+                type(error).__name__,
+                error,
+            )
+    logger.warning(
+        "%s: every hyperparameter fit failed (last: %s); falling back to fixed hyperparameters.",
+        name,
+        last_error,
+    )
+    return _fixed_model(x, y, make_kernel, name)
+
+
+def new_gp(x: Tensor, y: Tensor, kernel: Kernel, noise_floor: float) -> SingleTaskGP:
+    """An unfitted GP: ``kernel``, standardised values, noise variance ``>= noise_floor`` (LogNormal prior)."""
+    noise_prior = LogNormalPrior(loc=-4.0, scale=1.0)
+    likelihood = GaussianLikelihood(
+        noise_prior=noise_prior,
+        noise_constraint=GreaterThan(
+            noise_floor, transform=None, initial_value=max(float(noise_prior.mode), 2 * noise_floor)
+        ),
+    )
+    return FastMarginalsGP(
+        x, y, likelihood=likelihood, covar_module=kernel, outcome_transform=Standardize(m=1)
+    )
+
+
+def check_and_score(model: SingleTaskGP) -> float:
+    """The log marginal likelihood of the standardised values under ``model`` (in eval mode after).
+
+    Raises:
+        ValueError: that likelihood, or the posterior at the training inputs, is not finite.
+    """
+    x = model.train_inputs[0]
+    with torch.no_grad():
+        model.train()
+        score = float(model.likelihood(model(x)).log_prob(model.train_targets))
+        model.eval()
+        posterior = model.posterior(x.unsqueeze(-2))
+        finite = torch.isfinite(posterior.mean).all() and torch.isfinite(posterior.variance).all()
+    if not (finite and math.isfinite(score)):
+        raise ValueError(f"non-finite posterior or log marginal likelihood ({score}) at the training data")
+    return score
+
+
+def is_degenerate(y: Tensor) -> bool:
+    """Whether the ``n x 1`` values are too few (one) or too equal to fit hyperparameters on."""
+    spread = float(y.max() - y.min())
+    return y.shape[0] < 2 or spread <= 1e-12 * max(1.0, float(y.abs().max()))
+
+
+def _optimised_model(
+    x: Tensor, y: Tensor, kernel: Kernel, noise_floor: float, seed: int, max_iterations: int, name: str
+) -> SingleTaskGP:
+    model = new_gp(x, y, kernel, noise_floor)
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.manual_seed(seed)
+        fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": max_iterations}})
+    for warning in caught:
+        logger.debug("%s: while fitting: %s", name, warning.message)
+    return model
+
+
+def _fixed_model(
+    x: Tensor, y: Tensor, make_kernel: Callable[[Tensor], Kernel], name: str
+) -> tuple[SingleTaskGP, float]:
+    try:
+        model = new_gp(x, y, make_kernel(x), FALLBACK_NOISE / 2)
+        model.likelihood.noise = FALLBACK_NOISE
+        model.eval()
+        return model, check_and_score(model)
+    except FIT_ERRORS as error:
+        logger.warning(
+            "%s: even the fixed-hyperparameter GP failed (%s: %s); predicting the mean of the values.",
+            name,
+            type(error).__name__,
+            error,
+        )
+    model = new_gp(x, y, ConstantKernel(), FALLBACK_NOISE / 2)
+    model.likelihood.noise = 1.0
+    model.eval()
+    return model, math.nan

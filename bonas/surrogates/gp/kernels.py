@@ -1,0 +1,104 @@
+"""Kernels of the GP surrogates: a dense linear kernel, a fast overlap kernel, and a median-heuristic RBF.
+
+* :class:`DenseLinearKernel`: ``variance * x1 @ x2.T`` (the WL GP's kernel on normalised WL features).
+* :class:`OverlapKernel`: BoTorch's categorical overlap kernel, same values, computed faster.
+* :func:`median_heuristic_rbf_kernel`: a scaled single-lengthscale RBF (or Matern-5/2) kernel whose
+  lengthscale starts at, and has a LogNormal prior around, the median distance between training inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from botorch.models.kernels.categorical import CategoricalKernel
+from gpytorch.constraints import Positive
+from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
+from gpytorch.priors import LogNormalPrior
+from torch import Tensor
+
+
+class DenseLinearKernel(Kernel):
+    """``variance * x1 @ x2.T`` as a dense tensor.
+
+    GPyTorch's ``LinearKernel`` returns low-rank operators whose solves are several times slower than a
+    dense Cholesky at the sizes of a BO loop (hundreds of points, hundreds of features).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_parameter("raw_variance", torch.nn.Parameter(torch.zeros(1)))
+        self.register_constraint("raw_variance", Positive())
+        self._gram: tuple[Tensor, int, Tensor] | None = None
+
+    @property
+    def variance(self) -> Tensor:
+        return self.raw_variance_constraint.transform(self.raw_variance)
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+        if diag:
+            return (x1 * x2).sum(-1) * self.variance
+        if x1 is not x2 or x1.requires_grad:
+            return (x1 @ x2.transpose(-1, -2)) * self.variance
+        # Fitting evaluates the training Gram matrix once per L-BFGS step with the same inputs: keep it.
+        if self._gram is None or self._gram[0] is not x1 or self._gram[1] != x1._version:
+            self._gram = (x1, x1._version, x1 @ x1.transpose(-1, -2))
+        return self._gram[2] * self.variance
+
+
+class OverlapKernel(CategoricalKernel):
+    """BoTorch's :class:`CategoricalKernel`, ``exp(-mean_i [x1_i != x2_i] / l_i)``, computed faster.
+
+    ``CategoricalKernel`` divides an ``n1 x n2 x d`` mismatch tensor by the lengthscales on every call,
+    and differentiates through that, and computes the full ``n x n`` matrix even for its diagonal (what
+    a posterior variance asks for). Here the distance is the mismatch tensor times the ``d`` inverse
+    lengthscales (a matrix-vector product), the training mismatches are computed once per fit, and the
+    diagonal costs ``O(n d)``. Same values.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._mismatches: tuple[Tensor, int, Tensor] | None = None
+
+    def forward(
+        self, x1: Tensor, x2: Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any
+    ) -> Tensor:
+        if last_dim_is_batch:
+            return super().forward(x1, x2, diag=diag, last_dim_is_batch=last_dim_is_batch)
+        weights = (1.0 / self.lengthscale).reshape(-1).expand(x1.shape[-1]) / x1.shape[-1]
+        if diag:
+            return torch.exp(-((x1 != x2).to(x1.dtype) @ weights))
+        return torch.exp(-(self._mismatch(x1, x2) @ weights))
+
+    def _mismatch(self, x1: Tensor, x2: Tensor) -> Tensor:
+        if x1 is not x2 or x1.requires_grad:
+            return (x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(x1.dtype)
+        # Fitting compares the training inputs with themselves once per L-BFGS step: keep the result.
+        if self._mismatches is None or self._mismatches[0] is not x1 or self._mismatches[1] != x1._version:
+            self._mismatches = (x1, x1._version, (x1.unsqueeze(-2) != x1.unsqueeze(-3)).to(x1.dtype))
+        return self._mismatches[2]
+
+
+def median_heuristic_rbf_kernel(x: Tensor, *, matern: bool = False) -> ScaleKernel:
+    """A single-lengthscale RBF (or Matern-5/2) kernel with a LogNormal prior at the median distance.
+
+    Without the prior, the marginal likelihood on NB201 path encodings sometimes prefers a lengthscale
+    far below the smallest distance and almost no noise: a GP that memorises the training set and
+    predicts the mean elsewhere (Kendall tau 0.27 where other seeds reach 0.45).
+
+    Args:
+        x: ``n x d`` training inputs. The median of their positive pairwise distances (1 when there are
+            none) is the lengthscale's initial value and the median of its LogNormal prior.
+        matern: a Matern-5/2 kernel instead of the RBF.
+
+    Returns:
+        ``outputscale * k(x, x')`` with ``k`` the RBF (or Matern-5/2) kernel, at its initial values.
+    """
+    distances = torch.cdist(x, x)
+    positive = distances[distances > 0]
+    median = float(positive.median()) if positive.numel() else 1.0
+    prior = LogNormalPrior(math.log(median), 0.5)
+    base = MaternKernel(nu=2.5, lengthscale_prior=prior) if matern else RBFKernel(lengthscale_prior=prior)
+    base.lengthscale = median
+    return ScaleKernel(base)

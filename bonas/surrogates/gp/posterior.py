@@ -1,0 +1,86 @@
+"""A ``SingleTaskGP`` whose marginal posterior at many single points is fast: :class:`FastMarginalsGP`.
+
+Batches of single points (``batch x 1 x d``, what analytic acquisition functions and
+:meth:`~bonas.surrogates.base.Surrogate.predict` ask for) take a direct route through the posterior,
+about 0.1 s for all 15,625 NB201 cells where BoTorch's generic route takes seconds and gigabytes.
+"""
+
+from __future__ import annotations
+
+import gpytorch
+import torch
+from botorch.acquisition.objective import PosteriorTransform
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from botorch.posteriors.gpytorch import GPyTorchPosterior
+from botorch.posteriors.transformed import TransformedPosterior
+from gpytorch.distributions import MultivariateNormal
+from linear_operator.operators import DiagLinearOperator
+from linear_operator.utils.cholesky import psd_safe_cholesky
+from torch import Tensor
+
+#: Candidates per kernel evaluation in :meth:`FastMarginalsGP.posterior` (bounds memory).
+PREDICT_CHUNK = 4096
+
+
+class FastMarginalsGP(SingleTaskGP):
+    """A ``SingleTaskGP`` that answers batches of single points (``batch x 1 x d``) directly.
+
+    That is what analytic acquisition functions and :meth:`~bonas.surrogates.base.Surrogate.predict` ask
+    for. The inherited path concatenates a copy of the training inputs to every batch element (gigabytes
+    for 4096 candidates and a few hundred features) and evaluates full test covariances; here each chunk
+    of points costs one ``chunk x n`` cross-covariance and a triangular solve against the Cholesky factor
+    of the training covariance. The numbers are those of the exact posterior; joint posteriors
+    (``q > 1``), batched models, output indices and tensor-valued observation noise take the inherited
+    path.
+    """
+
+    def posterior(  # type: ignore[override]
+        self,
+        X: Tensor,  # noqa: N803 (BoTorch's signature)
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: PosteriorTransform | None = None,
+    ) -> GPyTorchPosterior | TransformedPosterior:
+        if (
+            X.dim() < 3
+            or X.shape[-2] != 1
+            or self.train_inputs[0].dim() != 2
+            or output_indices is not None
+            or isinstance(observation_noise, Tensor)
+            or hasattr(self, "input_transform")
+            or not isinstance(getattr(self, "outcome_transform", None), Standardize | None)
+        ):
+            return super().posterior(X, output_indices, observation_noise, posterior_transform)
+        self.eval()
+        mean, variance = self._marginals(X.reshape(-1, X.shape[-1]))
+        if observation_noise:
+            variance = variance + self.likelihood.noise.reshape(())
+        transform = getattr(self, "outcome_transform", None)
+        if isinstance(transform, Standardize):
+            scale = transform.stdvs.reshape(())
+            mean = transform.means.reshape(()) + scale * mean
+            variance = scale**2 * variance
+        # GPyTorch rounds variances up to this (with a warning) when they are read; do it quietly.
+        variance = variance.clamp_min(gpytorch.settings.min_variance.value(variance.dtype))
+        shape = X.shape[:-1]
+        distribution = MultivariateNormal(mean.reshape(shape), DiagLinearOperator(variance.reshape(shape)))
+        posterior = GPyTorchPosterior(distribution=distribution)
+        return posterior if posterior_transform is None else posterior_transform(posterior=posterior, X=X)
+
+    def _marginals(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Standardised posterior means and latent variances at the ``N x d`` points ``x``."""
+        train_x = self.train_inputs[0]
+        noise = self.likelihood.noise.reshape(())
+        train_covariance = self.covar_module(train_x).to_dense()
+        factor = psd_safe_cholesky(train_covariance + noise * torch.eye(len(train_x), dtype=train_x.dtype))
+        residual = (self.train_targets - self.mean_module(train_x)).unsqueeze(-1)
+        weights = torch.cholesky_solve(residual, factor)
+        means, variances = [], []
+        for chunk in x.split(PREDICT_CHUNK):
+            cross = self.covar_module(chunk, train_x).to_dense()
+            means.append(self.mean_module(chunk) + (cross @ weights).squeeze(-1))
+            solved = torch.linalg.solve_triangular(factor, cross.transpose(-1, -2), upper=False)
+            prior = self.covar_module(chunk, diag=True)
+            variances.append((prior - (solved * solved).sum(-2)).clamp_min(0.0))
+        return torch.cat(means), torch.cat(variances)

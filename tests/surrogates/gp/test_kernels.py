@@ -1,0 +1,98 @@
+"""The GP kernels: one conformance suite (symmetry, PSD, diagonal), then each kernel's own numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from botorch.models.kernels.categorical import CategoricalKernel
+from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
+
+from bonas.surrogates.gp import DenseLinearKernel, OverlapKernel, median_heuristic_rbf_kernel
+
+
+def real_inputs(n: int = 12, d: int = 5, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def categorical_inputs(n: int = 12, d: int = 4, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 3, (n, d), generator=generator).to(torch.float64)
+
+
+#: name -> (kernel for training inputs x, inputs).
+KERNELS: dict[str, tuple[Callable[[torch.Tensor], Kernel], Callable[[], torch.Tensor]]] = {
+    "dense-linear": (lambda x: DenseLinearKernel().double(), real_inputs),
+    "overlap": (lambda x: OverlapKernel(ard_num_dims=x.shape[-1]).double(), categorical_inputs),
+    "median-rbf": (lambda x: median_heuristic_rbf_kernel(x).double(), real_inputs),
+    "median-matern": (lambda x: median_heuristic_rbf_kernel(x, matern=True).double(), real_inputs),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+class TestKernelConformance:
+    def kernel_and_inputs(self, name: str) -> tuple[Kernel, torch.Tensor]:
+        make_kernel, make_inputs = KERNELS[name]
+        x = make_inputs()
+        return make_kernel(x), x
+
+    def test_gram_matrix_is_symmetric_and_positive_semidefinite(self, name: str) -> None:
+        kernel, x = self.kernel_and_inputs(name)
+        with torch.no_grad():
+            gram = kernel(x).to_dense()
+        torch.testing.assert_close(gram, gram.T)
+        assert torch.linalg.eigvalsh(gram).min() > -1e-10 * gram.diagonal().max()
+
+    def test_diagonal_is_the_gram_diagonal(self, name: str) -> None:
+        kernel, x = self.kernel_and_inputs(name)
+        with torch.no_grad():
+            torch.testing.assert_close(kernel(x, diag=True), kernel(x).to_dense().diagonal())
+
+    def test_cross_covariance_matches_the_joint_gram_matrix(self, name: str) -> None:
+        kernel, x = self.kernel_and_inputs(name)
+        with torch.no_grad():
+            gram = kernel(x).to_dense()
+            cross = kernel(x[:5], x[5:]).to_dense()
+        torch.testing.assert_close(cross, gram[:5, 5:])
+
+
+def test_dense_linear_kernel_is_the_scaled_inner_product() -> None:
+    kernel = DenseLinearKernel().double()
+    kernel.raw_variance.data.fill_(0.3)
+    x = real_inputs()
+    variance = kernel.variance.detach()
+    with torch.no_grad():
+        torch.testing.assert_close(kernel(x).to_dense(), variance * (x @ x.T))
+        x.mul_(2.0)  # an in-place change must not reuse the kept Gram matrix
+        torch.testing.assert_close(kernel(x).to_dense(), variance * (x @ x.T))
+
+
+@pytest.mark.parametrize("ard", [True, False])
+def test_overlap_kernel_gives_botorchs_categorical_kernel_values(ard: bool) -> None:
+    x = categorical_inputs(n=15, d=4, seed=1)
+    options = {"ard_num_dims": x.shape[-1]} if ard else {}
+    fast, reference = OverlapKernel(**options).double(), CategoricalKernel(**options).double()
+    lengthscale = torch.tensor([0.5, 1.0, 2.0, 4.0] if ard else [1.7], dtype=torch.float64)
+    fast.lengthscale = reference.lengthscale = lengthscale
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x).to_dense(), reference(x).to_dense())
+        torch.testing.assert_close(fast(x[:4], x[4:]).to_dense(), reference(x[:4], x[4:]).to_dense())
+        torch.testing.assert_close(fast(x, diag=True), reference(x, diag=True))
+
+
+@pytest.mark.parametrize(("matern", "base_type"), [(False, RBFKernel), (True, MaternKernel)])
+def test_median_heuristic_kernel_starts_at_the_median_distance(matern: bool, base_type: type) -> None:
+    x = real_inputs(n=9, d=3, seed=2)
+    distances = torch.cdist(x, x)
+    median = float(distances[distances > 0].median())
+    kernel = median_heuristic_rbf_kernel(x, matern=matern)
+    assert isinstance(kernel, ScaleKernel) and isinstance(kernel.base_kernel, base_type)
+    assert kernel.base_kernel.lengthscale.item() == pytest.approx(median)
+    prior = kernel.base_kernel.lengthscale_prior
+    assert float(prior.icdf(torch.tensor(0.5))) == pytest.approx(median)
+
+
+def test_median_heuristic_kernel_of_identical_inputs_starts_at_one() -> None:
+    kernel = median_heuristic_rbf_kernel(torch.ones(4, 2, dtype=torch.float64))
+    assert kernel.base_kernel.lengthscale.item() == pytest.approx(1.0)
