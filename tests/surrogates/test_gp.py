@@ -24,7 +24,7 @@ from bonas.surrogates import (
 )
 from bonas.surrogates import gp as gp_module
 from bonas.surrogates.base import Surrogate
-from tests.surrogates.conformance import SurrogateConformance, nb201_split, nb201_table
+from bonas.testing.surrogates import SurrogateConformance, nb201_split, nb201_table
 
 GP_NAMES = ("gp-wl", "gp-categorical", "gp-path")
 
