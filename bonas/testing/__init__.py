@@ -1,4 +1,4 @@
-"""Conformance suites: the pytest checks every bonas space, surrogate and sampler passes.
+"""Conformance suites: the pytest checks every bonas space, encoding, surrogate and sampler passes.
 
 Run them on your own implementation by subclassing one in a ``Test...`` class of your test file and
 saying how to build the thing under test; pytest collects the inherited checks::
@@ -13,6 +13,8 @@ Modules, one suite each:
 
 * :mod:`bonas.testing.spaces`: :class:`~bonas.testing.spaces.SearchSpaceConformance` (round trips,
   seeded sampling and mutation, neighbourhoods, hashing, invalid input, the Optuna mapping).
+* :mod:`bonas.testing.encodings`: :class:`~bonas.testing.encodings.EncodingConformance` (fixed width and
+  dtype, determinism, isomorphism invariance, refusal of foreign or unfitted input).
 * :mod:`bonas.testing.surrogates`: :class:`~bonas.testing.surrogates.SurrogateConformance` (finite
   predictions, ranking of held-out NB201 cells, agreement with the BoTorch posterior, units, refits).
 * :mod:`bonas.testing.samplers`: :class:`~bonas.testing.samplers.ArchitectureSamplerConformance` (seeded
@@ -36,6 +38,7 @@ except ImportError as error:
 # Plain `assert`s in these modules then fail with pytest's detailed messages, as in a test file. This has
 # to run before the modules are imported, which importing any of them through this package guarantees.
 pytest.register_assert_rewrite(
+    "bonas.testing.encodings",
     "bonas.testing.samplers",
     "bonas.testing.spaces",
     "bonas.testing.surrogates",
