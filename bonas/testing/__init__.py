@@ -1,4 +1,4 @@
-"""Conformance suites: the pytest checks every bonas space, encoding, surrogate and sampler passes.
+"""Conformance suites: the pytest checks every bonas space, encoding, surrogate, sampler and benchmark passes.
 
 Run them on your own implementation by subclassing one in a ``Test...`` class of your test file and
 saying how to build the thing under test; pytest collects the inherited checks::
@@ -19,6 +19,8 @@ Modules, one suite each:
   predictions, ranking of held-out NB201 cells, agreement with the BoTorch posterior, units, refits).
 * :mod:`bonas.testing.samplers`: :class:`~bonas.testing.samplers.ArchitectureSamplerConformance` (seeded
   reproducibility, no repeats, resumed and shared studies, minimisation, exhaustion).
+* :mod:`bonas.testing.tabular`: :class:`~bonas.testing.tabular.TabularBenchmarkConformance` (finite
+  lookups, the optimum, validation, reproducible noise).
 
 The suites are pytest classes, so this package needs pytest, which bonas lists only in its ``dev`` extra:
 ``pip install pytest`` (or ``pip install "bonas[dev]"``). ``import bonas`` never imports this package,
@@ -42,6 +44,7 @@ pytest.register_assert_rewrite(
     "bonas.testing.samplers",
     "bonas.testing.spaces",
     "bonas.testing.surrogates",
+    "bonas.testing.tabular",
 )
 
 __all__: list[str] = []
