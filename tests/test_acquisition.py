@@ -20,7 +20,7 @@ from bonas.errors import UnknownNameError
 from bonas.spaces.nb201 import NB201Space
 from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate
-from tests.samplers.conformance import conv_count
+from tests.known_answer import conv_count
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from bonas.errors import ArgumentTypeError, InvalidArgumentError
 from bonas.spaces.nb201 import NB201Space
 from bonas.storage import StorageSpecError, StorageUnavailableError, open_storage
 from bonas.study import SearchFailedError, StudyMismatchError, search
-from tests.samplers.conformance import hashed_score, tiny_space
+from bonas.testing.samplers import hashed_score, tiny_space
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,8 @@ import pytest
 from bonas.dashboard import annotate_best
 from bonas.storage import artifact_dir, open_storage
 from bonas.study import search
+from bonas.testing.samplers import hashed_score, tiny_space
 from bonas.trials import BEST_PICTURE_ATTR, distributions
-from tests.samplers.conformance import hashed_score, tiny_space
 from tests.system_packages import CHROMIUM_FLAGS, ensure_package, find_chromium, free_port, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import pytest
 from bonas.drawing import draw_architecture
 from bonas.errors import BonasError
 from bonas.spaces import get_space
-from tests.samplers.conformance import tiny_space
+from bonas.testing.samplers import tiny_space
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

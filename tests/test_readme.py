@@ -1,15 +1,26 @@
-"""The README's Python example runs as written."""
+"""The README's Python examples run as written.
+
+The first ``python`` block (the Python API) runs in this process; the blocks of the section
+"Check your own space or surrogate" are test files, run by pytest in a fresh directory, without this
+checkout's conftest or pytest settings, as a user would run them. The other blocks (training on real
+datasets) take minutes and are not run.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_shared_file
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+README = REPO_ROOT / "README.md"
+CONFORMANCE_SECTION = "## Check your own space or surrogate"
 
 
 def test_readme_python_example_runs(
@@ -25,3 +36,42 @@ def test_readme_python_example_runs(
     result = namespace["result"]
     assert result.best_value == pytest.approx(91.6067, abs=1e-3)  # type: ignore[attr-defined]
     assert (tmp_path / "nb201.db").is_file()
+
+
+def section_python_blocks(heading: str) -> list[str]:
+    """The ``python`` blocks of the README section that starts with the line ``heading``."""
+    text = README.read_text()
+    assert text.count(f"\n{heading}\n") == 1, f"README has no section {heading!r}"
+    section = text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch and botorch, then fits a GP ~20 times
+def test_readme_conformance_examples_pass_under_plain_pytest(tmp_path: Path, shared_data: Path) -> None:
+    blocks = section_python_blocks(CONFORMANCE_SECTION)
+    assert len(blocks) == 2, "expected one space and one surrogate example"
+    for block in blocks:
+        name = re.match(r"# (test_\w+\.py)\n", block)
+        assert name, f"a conformance example starts with its file name as a comment:\n{block}"
+        (tmp_path / name.group(1)).write_text(block)
+    env = {
+        **os.environ,
+        # This checkout's bonas, not whichever one is installed; one OpenMP thread, as tests/conftest.py sets.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        "OMP_NUM_THREADS": "1",
+        "BONAS_DATA_DIR": str(shared_data),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "."],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", summary)
+    # Both suites ran: 26 space and 18 surrogate checks today.
+    assert passed and int(passed.group(1)) >= 40, summary
+    assert "skipped" not in summary and "error" not in summary, summary

@@ -10,7 +10,7 @@ from bonas import trials
 from bonas.architecture import Architecture
 from bonas.reports import STUDY_COLUMNS, best_note, best_trial, studies_table, top_trials
 from bonas.study import search
-from tests.samplers.conformance import hashed_score, tiny_space
+from bonas.testing.samplers import hashed_score, tiny_space
 
 pytestmark = pytest.mark.usefixtures("quiet_optuna")
 

@@ -20,8 +20,8 @@ from bonas.spaces.categorical import CategoricalSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import SamplerMismatchError, SearchResult, search
 from bonas.tabular import load_benchmark
+from bonas.testing.samplers import hashed_score, sqlite_storage, tiny_space
 from bonas.trials import history_frame
-from tests.samplers.conformance import hashed_score, sqlite_storage, tiny_space
 
 BOOKKEEPING_COLUMNS = [
     "trial",

@@ -25,8 +25,8 @@ from bonas import study as study_module
 from bonas import trials
 from bonas.storage import open_storage
 from bonas.study import search
+from bonas.testing.samplers import hashed_score, tiny_space
 from bonas.trials import history_frame
-from tests.samplers.conformance import hashed_score, tiny_space
 from tests.system_packages import postgres_server, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

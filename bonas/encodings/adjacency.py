@@ -55,12 +55,17 @@ def _pair(source: int, target: int) -> tuple[int, int]:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def adjacency_bag(cell: Cell) -> FeatureBag:
+    # Exactly the features the layout can give a column: node labels only for a node-labelled cell, so
+    # that squared_norms of an edge-labelled cell is the squared norm of its row.
     items: dict[str, int] = {}
+    edge_labelled = False
     for source, target, op in cell.edges:
         i, j = _pair(source, target)
         items[f"adj:{i}-{j}"] = 1
         if op:
+            edge_labelled = True
             items[f"op:{i}-{j}={op}"] = 1
-    for i, label in enumerate(cell.nodes):
-        items[f"node:{i}={label}"] = 1
+    if not edge_labelled:
+        for i, label in enumerate(cell.nodes):
+            items[f"node:{i}={label}"] = 1
     return feature_bag(items)

@@ -7,7 +7,7 @@ import pytest
 
 from bonas.architecture import Architecture
 from bonas.spaces.nb201 import NB201Space
-from tests.samplers.conformance import CONV
+from tests.known_answer import CONV
 
 
 @pytest.fixture(autouse=True)

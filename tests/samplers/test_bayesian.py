@@ -30,8 +30,9 @@ from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
 from bonas.surrogates import SurrogateNotFittedError
 from bonas.surrogates.transforms import copula_transform
+from bonas.testing.samplers import hashed_score
 from bonas.trials import suggest
-from tests.samplers.conformance import conv_count, hashed_score
+from tests.known_answer import conv_count
 
 #: Small candidate sets for DARTS, so that a proposal costs ~0.5 s instead of ~1.5 s.
 SMALL_CANDIDATES = CandidateSettings(n_parents=2, mutations_per_parent=10, n_random=50)

@@ -34,12 +34,8 @@ from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import OPERATIONS, NB201Space
 from bonas.study import search
 from bonas.surrogates import make_surrogate
-from tests.samplers.conformance import (
-    CONV,
-    ArchitectureSamplerConformance,
-    SamplerFactory,
-    conv_count,
-)
+from bonas.testing.samplers import ArchitectureSamplerConformance, SamplerFactory
+from tests.known_answer import CONV, conv_count
 
 #: Every searcher name whose strategy is bonas's own (Optuna's samplers come wrapped in NoRepeatSampler,
 #: tested in tests/test_study.py).

@@ -13,7 +13,7 @@ from bonas.errors import InvalidArchitectureError
 from bonas.spaces import CategoricalSpace, get_space, mlp_space
 from bonas.spaces.base import Categorical, Params, SearchSpace
 from bonas.spaces.categorical import MLP_WIDTHS
-from tests.spaces.conformance import SearchSpaceConformance
+from bonas.testing.spaces import SearchSpaceConformance
 
 
 def widths_of(params: Params) -> list[int]:

@@ -28,8 +28,8 @@ from bonas.spaces.darts import (
     long_name,
     short_name,
 )
+from bonas.testing.spaces import SearchSpaceConformance
 from tests.conftest import require_shared_file
-from tests.spaces.conformance import SearchSpaceConformance
 
 #: (180 * 7**8) ** 2: per cell, 1 * 3 * 6 * 10 input pairs and 7 operations on each of 8 edges.
 DARTS_SIZE = 1_076_746_950_455_072_400

@@ -16,8 +16,8 @@ from bonas.errors import InvalidArchitectureError
 from bonas.spaces import NB201Space, get_space
 from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import EDGES, OPERATIONS, edge_parameter, parse_arch_string, to_arch_string
+from bonas.testing.spaces import SearchSpaceConformance
 from tests.conftest import require_shared_file
-from tests.spaces.conformance import SearchSpaceConformance
 
 #: Best mean validation accuracy on cifar10-valid (DATA.md).
 BEST_CIFAR10_VALID = (

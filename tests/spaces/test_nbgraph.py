@@ -18,7 +18,7 @@ from bonas.spaces.nbgraph import (
     leaves,
     parse_arch_string,
 )
-from tests.spaces.conformance import SearchSpaceConformance
+from bonas.testing.spaces import SearchSpaceConformance
 
 
 class TestNBGraphSpaceConformance(SearchSpaceConformance):

@@ -30,9 +30,9 @@ from bonas.surrogates import (
 )
 from bonas.surrogates.base import Surrogate
 from bonas.surrogates.blr import BayesianLinearModel, fit_bayesian_linear_regression
+from bonas.testing.surrogates import SurrogateConformance, kendall_tau, nb201_split, nb201_table
 from bonas.torch_training import Standardisation, resolve_device
-from tests.samplers.conformance import CONV, conv_count
-from tests.surrogates.conformance import SurrogateConformance, kendall_tau, nb201_split, nb201_table
+from tests.known_answer import CONV, conv_count
 
 #: Small networks so that a fit on 50 NB201 cells takes well under a second on one core.
 FAST_GCN = {"hidden": 16, "layers": 2, "epochs": 40, "batch_size": 32, "learning_rate": 3e-3}

@@ -26,7 +26,7 @@ from bonas.surrogates import (
 )
 from bonas.surrogates.base import Surrogate
 from bonas.surrogates.gp import NOISE_FLOORS, DenseLinearKernel, GaussianProcessSurrogate, fitting
-from tests.surrogates.conformance import SurrogateConformance, nb201_split, nb201_table
+from bonas.testing.surrogates import SurrogateConformance, nb201_split, nb201_table
 
 GP_NAMES = ("gp-wl", "gp-categorical", "gp-path")
 

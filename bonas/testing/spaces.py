@@ -1,15 +1,19 @@
-"""The checks every search space must pass.
+"""The checks every search space must pass: :class:`SearchSpaceConformance`.
 
-Subclass :class:`SearchSpaceConformance` in a ``Test...`` class and override :meth:`make_space`::
+Subclass it in a ``Test...`` class and override :meth:`~SearchSpaceConformance.make_space`::
 
-    class TestNB201Conformance(SearchSpaceConformance):
-        def make_space(self) -> SearchSpace:
-            return NB201Space()
+    from bonas.testing.spaces import SearchSpaceConformance
 
-Class attributes tune the suite for a space: ``n_samples`` architectures are drawn per check,
-``check_neighbours`` turns off the (possibly large) neighbourhood checks, ``max_enumeration`` bounds the
-size of a space that is enumerated in full. Every random draw is seeded, and the suite takes well under
-3 s for a space whose ``from_params`` is fast.
+    class TestMySpace(SearchSpaceConformance):
+        def make_space(self):
+            return CategoricalSpace("my-space", [Categorical("depth", (1, 2, 3)), ...])
+
+To run the suite on several spaces, override the ``space`` fixture instead (for example with
+``@pytest.fixture(params=...)``). Class attributes tune the suite for a space: ``n_samples``
+architectures are drawn per check, ``check_neighbours`` turns off the (possibly large) neighbourhood
+checks, ``max_enumeration`` bounds the size of a space that is enumerated in full. Every random draw is
+seeded, and the suite takes well under 3 s for a space whose ``from_params`` is fast. Needs pytest (see
+:mod:`bonas.testing`).
 """
 
 from __future__ import annotations
@@ -43,12 +47,17 @@ class SearchSpaceConformance:
     max_enumeration: int = 20_000
 
     def make_space(self) -> SearchSpace:
-        raise NotImplementedError("Override make_space() to return the space under test.")
+        """A new instance of the space under test."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must override make_space() (or the `space` fixture) to return the "
+            "space under test."
+        )
 
     # -- helpers ---------------------------------------------------------------------------------------
 
     @pytest.fixture
     def space(self) -> SearchSpace:
+        """The space under test (default: :meth:`make_space`)."""
         return self.make_space()
 
     def samples(self, space: SearchSpace, seed: int = 0) -> list[Architecture]:

@@ -1,22 +1,21 @@
-"""The checks every architecture sampler must pass.
+"""The checks every architecture sampler must pass: :class:`ArchitectureSamplerConformance`.
 
-Subclass :class:`ArchitectureSamplerConformance` in a ``Test...`` class and give it two fixtures:
-``space`` (the search space to search) and ``sampler_factory`` (a callable ``(space, seed) -> sampler``)::
+Subclass it in a ``Test...`` class and say how to build the sampler for a space and a seed::
+
+    from bonas.testing.samplers import ArchitectureSamplerConformance
 
     class TestMySampler(ArchitectureSamplerConformance):
-        @pytest.fixture
-        def space(self) -> SearchSpace:
-            return NB201Space()
+        def make_sampler(self, space, seed):
+            return MySampler(space, seed=seed)
 
-        @pytest.fixture
-        def sampler_factory(self) -> SamplerFactory:
-            return lambda space, seed: MySampler(space, seed=seed)
-
-The objective is a fixed pseudo-random score per canonical hash (:func:`hashed_score`), so every check
-is deterministic and isomorphic architectures score alike. Checks that need a space small enough to
-exhaust use :func:`tiny_space` (4 architectures) instead of the ``space`` fixture. Build the sampler so
-its warm-up (random proposals) ends within :attr:`ArchitectureSamplerConformance.resume_budget` queries,
-so that every check also exercises the strategy itself.
+The searched space is NAS-Bench-201 unless you override the ``space`` fixture; override the
+``sampler_factory`` fixture (a callable ``(space, seed) -> sampler``) instead of :meth:`make_sampler` to
+parametrize over samplers. The objective is a fixed pseudo-random score per canonical hash
+(:func:`hashed_score`), so every check is deterministic and isomorphic architectures score alike. Checks
+that need a space small enough to exhaust use :func:`tiny_space` (4 architectures) instead of the
+``space`` fixture. Build the sampler so its warm-up (random proposals) ends within
+:attr:`ArchitectureSamplerConformance.resume_budget` queries, so that every check also exercises the
+strategy itself. Needs pytest (see :mod:`bonas.testing`).
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from bonas.errors import SearchSpaceExhaustedError
 from bonas.samplers import ArchitectureSampler, SearchHistory
 from bonas.spaces.base import Categorical, SearchSpace
 from bonas.spaces.categorical import CategoricalSpace
+from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
 
 SamplerFactory = Callable[[SearchSpace, int], ArchitectureSampler]
@@ -54,7 +54,7 @@ def tiny_space() -> CategoricalSpace:
     return CategoricalSpace("tiny", [Categorical("a", (0, 1)), Categorical("b", ("x", "y"))])
 
 
-def sqlite_storage(path: Path) -> optuna.storages.RDBStorage:
+def sqlite_storage(path: Path | str) -> optuna.storages.RDBStorage:
     """An Optuna SQLite storage in the file ``path`` (created if absent).
 
     Writes skip fsync (``PRAGMA synchronous = OFF``): a study commits a few dozen times per trial and
@@ -81,6 +81,25 @@ class ArchitectureSamplerConformance:
     budget: int = 24
     #: Queries per call in the resume check (each SQLite trial costs ~30 ms of Optuna bookkeeping).
     resume_budget: int = 5
+
+    def make_sampler(self, space: SearchSpace, seed: int) -> ArchitectureSampler:
+        """A new sampler for ``space`` seeded with ``seed``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must override make_sampler(space, seed) (or the `sampler_factory` "
+            "fixture) to build the sampler under test."
+        )
+
+    # -- fixtures --------------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def space(self) -> SearchSpace:
+        """The space searched by the checks that do not need to exhaust one (default: NAS-Bench-201)."""
+        return NB201Space()
+
+    @pytest.fixture
+    def sampler_factory(self) -> SamplerFactory:
+        """``(space, seed) -> sampler`` (default: :meth:`make_sampler`)."""
+        return self.make_sampler
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -251,12 +270,3 @@ class ArchitectureSamplerConformance:
             history = self.run(space, sampler, n_trials=4).history
             assert history["query"].max() == 4
             self.assert_no_repeats(history, space)
-
-
-#: The operation whose count makes the known-answer NB201 problem (optimum: the all-CONV cell).
-CONV = "nor_conv_3x3"
-
-
-def conv_count(architecture: Architecture) -> float:
-    """Number of nor_conv_3x3 edges of an NB201 cell, plus a tie-break below 0.01."""
-    return sum(value == CONV for _, value in architecture.params) + 0.01 * hashed_score(architecture)
