@@ -21,9 +21,16 @@ and why Optuna cannot do it:
 * **Failures keep their reason** (``fail_reason``: the objective's exception, a NaN, ``interrupted``)
   and the search goes on. Optuna logs the reason but does not store it, so the objective wrapper
   stores it and Optuna's own log lines for those trials are replaced by one bonas warning.
+* **A trial another worker declared lost** (no heartbeat for the grace period: this process was paused)
+  is dropped with a warning and the loop goes on; Optuna's tell of it would raise.
+* **A search that cannot succeed stops early**: after ``max_consecutive_failures`` failed trials in a
+  row, with the first one's reason. Optuna runs all ``n_trials``.
 * **Every trial records** ``arch``, ``arch_hash``, every metric the objective returned, and the seconds
   spent proposing and evaluating; the study records the space, objective, benchmark and metric
   (see :mod:`bonas.trials`).
+
+(About 500 lines, one concept: the loop, and beside each piece the reason Optuna cannot do it. What
+``search`` accepts is checked in :mod:`bonas.search_inputs`.)
 
 Trial scans: a bonas sampler reads the study's trials once per trial to build its history (one full
 scan); the loop reads the running trials while it waits for earlier proposals (a scan of RUNNING trials
@@ -36,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -50,13 +56,18 @@ from optuna.trial import FrozenTrial, TrialState
 from bonas import trials
 from bonas.architecture import Architecture
 from bonas.errors import (
-    ArgumentTypeError,
     BonasError,
-    InvalidArgumentError,
     SearchSpaceExhaustedError,
 )
 from bonas.history import SearchHistory
-from bonas.samplers import ArchitectureSampler, make_sampler
+from bonas.samplers import ArchitectureSampler
+
+# Re-exported where users met them first: the objective's trial, and the errors search() raises.
+from bonas.search_inputs import ObjectiveError as ObjectiveError
+from bonas.search_inputs import SamplerMismatchError as SamplerMismatchError
+from bonas.search_inputs import StudyMismatchError as StudyMismatchError
+from bonas.search_inputs import check_arguments, check_continuation, check_count, resolved_sampler
+from bonas.search_inputs import metrics as objective_metrics
 from bonas.spaces.base import SearchSpace
 from bonas.storage import (
     DEFAULT_GRACE_PERIOD,
@@ -65,8 +76,6 @@ from bonas.storage import (
     fail_stale_trials,
     open_storage,
 )
-
-# Re-exported: objectives documented it here before it moved to the trial schema.
 from bonas.trials import current_trial as current_trial
 
 logger = logging.getLogger(__name__)
@@ -81,20 +90,8 @@ PROPOSAL_WAIT_SECONDS = 60.0
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
 
 
-class ObjectiveError(BonasError, ValueError):
-    """An objective returned something that is not a number or a dict holding the searched metric."""
-
-
-class StudyMismatchError(BonasError, ValueError):
-    """A stored study is continued with settings (direction, metric, space, objective) other than its own."""
-
-
 class SearchFailedError(BonasError, RuntimeError):
     """A search stopped because its trials kept failing (see ``max_consecutive_failures``)."""
-
-
-class SamplerMismatchError(BonasError, ValueError):
-    """A sampler instance was built with settings (space, repeats, batch size) other than the search's."""
 
 
 @dataclass
@@ -187,12 +184,12 @@ def search(
         SearchFailedError: ``max_consecutive_failures`` trials in a row failed.
         TypeError, ValueError: an argument of the wrong type or out of range (the message names it).
     """
-    _check_count("n_trials", n_trials)
-    _check_count("total_trials", total_trials, optional=True)
-    _check_count("max_attempts", max_attempts, optional=True)
-    _check_count("max_consecutive_failures", max_consecutive_failures, optional=True)
-    _check_arguments(space, objective, seed, metric, direction)
-    sampler, allow_repeats = _resolved_sampler(sampler, space, seed, allow_repeats, batch_size)
+    check_count("n_trials", n_trials)
+    check_count("total_trials", total_trials, optional=True)
+    check_count("max_attempts", max_attempts, optional=True)
+    check_count("max_consecutive_failures", max_consecutive_failures, optional=True)
+    check_arguments(space, objective, seed, metric, direction)
+    sampler, allow_repeats = resolved_sampler(sampler, space, seed, allow_repeats, batch_size)
     storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     study = optuna.create_study(
         storage=storage,
@@ -203,7 +200,7 @@ def search(
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
     )
     asked = trials.StudyAttributes.of_search(space, objective, metric)
-    _check_continuation(study, asked, direction)
+    check_continuation(study, asked, direction)
     asked.write(study)
 
     loop = _SearchLoop(
@@ -242,102 +239,6 @@ def search(
     if loop.queries < n_trials and not loop.reached_total:
         logger.warning("Search spent %d of %d queries in %d attempts.", loop.queries, n_trials, loop.attempts)
     return _result(study, space)
-
-
-def _check_count(name: str, value: object, *, optional: bool = False) -> None:
-    """Refuse a count that is not a whole number >= 1 (``1.5`` or ``"10"`` or ``True`` included)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ArgumentTypeError(f"{name} must be a whole number, got {value!r} ({type(value).__name__}).")
-    if value < 1:
-        raise InvalidArgumentError(f"{name} must be at least 1, got {value}.")
-
-
-def _check_arguments(
-    space: object, objective: object, seed: object, metric: object, direction: object
-) -> None:
-    if not isinstance(space, SearchSpace):
-        raise ArgumentTypeError(
-            f"space must be a bonas SearchSpace (e.g. NB201Space() or a CategoricalSpace), got {space!r}."
-        )
-    if not callable(objective):
-        raise ArgumentTypeError(
-            f"objective must be callable (architecture -> number or dict), got {objective!r}."
-        )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ArgumentTypeError(f"seed must be a whole number or None, got {seed!r} ({type(seed).__name__}).")
-    if seed is not None and seed < 0:
-        raise InvalidArgumentError(f"seed must be at least 0, got {seed}.")
-    if not isinstance(metric, str) or not metric:
-        raise InvalidArgumentError(
-            f"metric must be the name of one of the objective's metrics, got {metric!r}."
-        )
-    if direction not in ("maximize", "minimize"):
-        raise InvalidArgumentError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
-
-
-def _check_continuation(study: optuna.Study, asked: trials.StudyAttributes, direction: str) -> None:
-    """Refuse to continue a stored study with another direction, metric, space, benchmark or objective:
-    its values would mix with values of another search. Nothing is written before this check."""
-    stored = trials.StudyAttributes.of(study)
-    conflicts = [
-        f"{name} {theirs!r} (asked: {ours!r})"
-        for name, theirs, ours in (
-            ("space", stored.space, asked.space),
-            ("benchmark", stored.benchmark, asked.benchmark),
-            ("objective", stored.objective, asked.objective),
-            ("metric", stored.metric, asked.metric),
-        )
-        if theirs is not None and theirs != ours
-    ]
-    if study.direction.name.lower() != direction:
-        conflicts.insert(0, f"direction {study.direction.name.lower()!r} (asked: {direction!r})")
-    if conflicts:
-        raise StudyMismatchError(
-            f"Study {study.study_name!r} already exists with {', '.join(conflicts)}; continuing it would mix "
-            "the values of two searches. Continue it with its own settings, or start a new study under "
-            "another name (search(..., study_name=...), bonas search --study NAME)."
-        )
-
-
-def _resolved_sampler(
-    sampler: str | optuna.samplers.BaseSampler,
-    space: SearchSpace,
-    seed: int | None,
-    allow_repeats: bool | None,
-    batch_size: int | None,
-) -> tuple[optuna.samplers.BaseSampler, bool]:
-    """The sampler to run and whether repeats are evaluated, after checking an instance's settings."""
-    if isinstance(sampler, str):
-        options: dict[str, Any] = {}
-        if allow_repeats:
-            options["allow_repeats"] = True
-        if batch_size is not None and batch_size != 1:
-            options["batch_size"] = batch_size
-        return make_sampler(sampler, space, seed=seed, **options), bool(allow_repeats)
-    if not isinstance(sampler, ArchitectureSampler):
-        if batch_size is not None and batch_size != 1:
-            raise SamplerMismatchError(
-                f"batch_size={batch_size} needs a bonas sampler; {type(sampler).__name__} proposes one "
-                "trial at a time."
-            )
-        return sampler, bool(allow_repeats)
-    if not sampler.space_matches(space):
-        raise SamplerMismatchError(
-            f"The sampler {sampler!r} was built for space {sampler.space!r}, but the search is over "
-            f"{space!r}; build it with make_sampler(name, space) for the space you search."
-        )
-    for name, asked, built in (
-        ("allow_repeats", allow_repeats, sampler.allow_repeats),
-        ("batch_size", batch_size, sampler.batch_size),
-    ):
-        if asked is not None and asked != built:
-            raise SamplerMismatchError(
-                f"search(..., {name}={asked!r}) but the sampler {sampler!r} was built with {name}={built!r}; "
-                f"give {name} to the sampler's constructor (make_sampler(..., {name}={asked!r}))."
-            )
-    return sampler, sampler.allow_repeats
 
 
 class _TrialFailedError(Exception):
@@ -443,7 +344,7 @@ class _SearchLoop:
         started = time.perf_counter()
         try:
             with trials.running(trial):
-                value, metrics = _metrics(self.objective(architecture), self.metric)
+                value, metrics = objective_metrics(self.objective(architecture), self.metric)
         except (KeyboardInterrupt, optuna.exceptions.UpdateFinishedTrialError):
             raise
         except optuna.TrialPruned:  # Optuna records the trial as PRUNED (and logs it)
@@ -586,35 +487,6 @@ def _same_architecture(
         elif other.state == TrialState.RUNNING and other.number < number:
             running = other.number if running is None else min(running, other.number)
     return earlier, running, count
-
-
-def _metrics(result: Any, metric: str) -> tuple[float, dict[str, float]]:
-    """The searched value and every metric of an objective's result, each checked to be a number."""
-    if isinstance(result, Mapping):
-        if metric not in result:
-            raise ObjectiveError(
-                f"The objective returned metrics {sorted(map(str, result))} without {metric!r}; return it or "
-                f"pass search(..., metric=<one of those>)."
-            )
-        metrics = {str(name): _number(value, f"metric {name!r}") for name, value in result.items()}
-        return metrics[metric], metrics
-    value = _number(result, "value", metric=metric)
-    return value, {metric: value}
-
-
-def _number(value: Any, what: str, *, metric: str | None = None) -> float:
-    """``value`` as a float, refusing what only looks like a number (``"91.5"``, ``True``)."""
-    is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
-    if not is_bool and not isinstance(value, str | bytes) and hasattr(type(value), "__float__"):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            pass
-    expected = "a number" if metric is None else f"a number or a dict of metrics holding {metric!r}"
-    raise ObjectiveError(
-        f"The objective returned {what} {value!r} ({type(value).__name__}); it must be {expected}"
-        + (" (convert the string with float())." if isinstance(value, str) else ".")
-    )
 
 
 def _result(study: optuna.Study, space: SearchSpace) -> SearchResult:
