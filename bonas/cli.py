@@ -155,8 +155,11 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
         "--n-trials",
         type=_positive_int,
         help="evaluations this process spends"
-        + (" (this worker's share)" if worker else " (default: --total-trials, else 100)"),
-        required=worker,
+        + (
+            " (this worker's share; or give --total-trials)"
+            if worker
+            else " (default: --total-trials, else 100)"
+        ),
     )
     parser.add_argument(
         "--total-trials",
@@ -246,6 +249,10 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.searcher not in sampler_names():
         raise unknown_name("searcher", args.searcher, sampler_names())
+    if args.command == "worker" and args.n_trials is None and args.total_trials is None:
+        raise CommandLineError(
+            "give a worker its share with --n-trials N, or --total-trials T to stop once the study holds T."
+        )
     space, objective, objective_name = _load_objective(args)
     sampler = _make_sampler(args, space)
     study_name = args.study or f"{objective_name}-{args.searcher}"

@@ -168,9 +168,6 @@ def serve(
     if opened is None:
         raise BonasError("The dashboard needs a storage; an in-memory study cannot be shown.")
     folder = Path(artifacts) if artifacts is not None else artifact_dir(storage)
-    if annotate:
-        count = annotate_storage(opened, artifacts=folder)
-        logger.info("Annotated the best architecture of %d studies.", count)
     if host not in LOOPBACK_HOSTS:
         logger.warning("Serving on %s: anyone who can reach it can read and edit these studies.", host)
     from optuna.artifacts import FileSystemArtifactStore
@@ -181,7 +178,16 @@ def serve(
         folder.mkdir(parents=True, exist_ok=True)
         store = FileSystemArtifactStore(str(folder))
     app = wsgi(opened, artifact_store=store)
-    server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    try:  # bind first: a port in use must fail before anything is written into the storage
+        server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    except OSError as error:
+        raise BonasError(
+            f"Cannot serve the dashboard on {host}:{port}: {error.strerror or error}; give a free port with "
+            "--port (0 picks one)."
+        ) from None
+    if annotate:
+        count = annotate_storage(opened, artifacts=folder)
+        logger.info("Annotated the best architecture of %d studies.", count)
     bound_host = f"[{host}]" if ":" in host else host
     url = f"http://{bound_host}:{server.server_port}/dashboard/"
     logger.info("optuna-dashboard on %s at %s (Ctrl-C stops it)", describe(storage), url)

@@ -23,6 +23,10 @@ class DataFileNotFoundError(BonasError, FileNotFoundError):
     """A data file bonas needs is not where it was looked for."""
 
 
+class DataFileError(BonasError, ValueError):
+    """A data file is present but does not hold what bonas expects (cut short, wrong columns or keys)."""
+
+
 class SearchSpaceTooLargeError(BonasError, ValueError):
     """An operation that needs the whole space (enumeration) was asked of a space too large for it."""
 

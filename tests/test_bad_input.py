@@ -7,8 +7,10 @@ exits 2 with one ``bonas <command>: error:`` line and no traceback.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -318,3 +320,149 @@ def test_failures_between_successes_do_not_stop_the_search() -> None:
 def test_the_limit_can_be_turned_off() -> None:
     with pytest.raises(Exception, match="No trial of study"):
         search(tiny_space(), lambda a: float("nan"), n_trials=12, max_consecutive_failures=None)
+
+
+# -- 7. smaller cases -------------------------------------------------------------------------------------
+
+
+def test_dashboard_on_a_port_in_use_fails_naming_it_before_writing(tmp_path, capsys) -> None:
+    import socket
+
+    db = tmp_path / "d.db"
+    search(tiny_space(), hashed, n_trials=2, storage=db, study_name="d", seed=0)
+    storage = open_storage(db)
+    study_id = storage.get_study_id_from_name("d")
+    before = storage.get_study_system_attrs(study_id)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        err = cli_error(capsys, ["dashboard", str(db), "--port", str(port)])
+    assert f"127.0.0.1:{port}" in err and "--port" in err
+    assert storage.get_study_system_attrs(study_id) == before  # no note or picture written
+
+
+def test_total_trials_reached_logs_what_the_study_holds(tmp_path, caplog) -> None:
+    db = tmp_path / "t.db"
+    search(tiny_space(), hashed, n_trials=4, storage=db, study_name="t", seed=0)
+    with caplog.at_level("INFO", logger="bonas"):
+        search(tiny_space(), hashed, n_trials=1, total_trials=2, storage=db, study_name="t", seed=1)
+    assert any("holds 4 evaluations (total_trials=2)" in r.getMessage() for r in caplog.records)
+
+
+def test_a_worker_takes_total_trials_instead_of_n_trials(tmp_path, capsys) -> None:
+    db = tmp_path / "w.db"
+    args = ["worker", "--benchmark", "nb201-cifar10", "--storage", str(db), "--study", "w"]
+    assert main([*args, "--total-trials", "3"]) == 0
+    assert len(optuna.load_study(study_name="w", storage=f"sqlite:///{db}").trials) == 3
+    assert "--n-trials N, or --total-trials T" in cli_error(capsys, args)
+
+
+# -- 4. damaged data files ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nb201_data(tmp_path: Path, shared_data: Path) -> Path:
+    """A data folder holding a copy of the NB201 test-accuracy file, for damaging."""
+    source = shared_data / "nb201" / "nb201_test_accuracy.csv"
+    if not source.is_file():
+        pytest.skip(f"{source} is absent")
+    (tmp_path / "nb201").mkdir()
+    (tmp_path / "nb201" / "nb201_test_accuracy.csv").write_bytes(source.read_bytes())
+    return tmp_path
+
+
+def _load_nb201(data: Path):
+    from bonas.tabular.nb201 import NB201Benchmark, load_test_accuracies
+
+    load_test_accuracies.cache_clear()
+    return NB201Benchmark("cifar10", data_dir=data)
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (lambda text: "".join(text.splitlines(keepends=True)[:9000]), "8,999 distinct architectures"),
+        (lambda text: text[: len(text) // 2], "line "),
+        (lambda text: text.replace("cifar100_test", "c100", 1), "no column ['cifar100_test']"),
+        (lambda text: text.replace(",85.86333333333334,", ",n/a,", 1), "line 2"),
+    ],
+    ids=["cut-at-a-row", "cut-mid-row", "column-renamed", "not-a-number"],
+)
+def test_a_damaged_nb201_test_file_is_refused_naming_it(nb201_data: Path, damage, named: str) -> None:
+    from bonas.errors import DataFileError
+
+    path = nb201_data / "nb201" / "nb201_test_accuracy.csv"
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(DataFileError) as raised:
+        _load_nb201(nb201_data)
+    assert str(path) in str(raised.value) and named in str(raised.value)
+    assert "copy it again" in str(raised.value)
+
+
+def test_the_intact_nb201_test_file_loads(nb201_data: Path) -> None:
+    assert "test_accuracy" in _load_nb201(nb201_data)(NB201Space().sample(np.random.default_rng(0)))
+
+
+@pytest.fixture
+def nb301_data(tmp_path: Path, shared_data: Path) -> Path:
+    source = shared_data / "nb301"
+    if not (source / "model_v2.onnx").is_file():
+        pytest.skip(f"{source} is absent")
+    (tmp_path / "nb301").mkdir()
+    for name in ("model_v2.onnx", "encoding_v2.json", "config_space_v2.json"):
+        (tmp_path / "nb301" / name).write_bytes((source / name).read_bytes())
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "named"),
+    [
+        ("encoding_v2.json", lambda b: b[: len(b) // 2], "is not valid JSON"),
+        ("config_space_v2.json", lambda b: b[: len(b) // 2], "is not valid JSON"),
+        ("config_space_v2.json", lambda b: b.replace(b"sep_conv_5x5", b"sep_conv_7x7"), "choices"),
+        ("config_space_v2.json", lambda b: b'{"conditions": []}', "no 'hyperparameters' list"),
+    ],
+    ids=["encoding-cut", "config-cut", "config-other-choices", "config-other-file"],
+)
+def test_a_damaged_nb301_file_is_refused_naming_it(nb301_data: Path, name: str, damage, named: str) -> None:
+    from bonas.tabular.nb301 import NB301Benchmark, SurrogateFileError
+
+    path = nb301_data / "nb301" / name
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(SurrogateFileError) as raised:
+        NB301Benchmark(data_dir=nb301_data)
+    assert str(path) in str(raised.value) and named in str(raised.value)
+
+
+def test_a_damaged_nb301_model_is_refused_naming_it(nb301_data: Path) -> None:
+    from bonas.spaces.darts import DartsSpace
+    from bonas.tabular.nb301 import NB301Benchmark, SurrogateFileError
+
+    path = nb301_data / "nb301" / "model_v2.onnx"
+    path.write_bytes(path.read_bytes()[:1000])
+    benchmark = NB301Benchmark(data_dir=nb301_data)
+    with pytest.raises(SurrogateFileError, match="is not a loadable ONNX model"):
+        benchmark(DartsSpace().sample(np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("value", [True, 2.0, "1", np.float64(1.0)])
+def test_a_value_that_only_equals_a_choice_is_refused(value: object) -> None:
+    from bonas.errors import InvalidArchitectureError
+    from bonas.spaces.base import Categorical
+    from bonas.spaces.categorical import CategoricalSpace
+
+    space = CategoricalSpace("ints", [Categorical("n", (1, 2)), Categorical("m", (0.5, 1.0))])
+    with pytest.raises(InvalidArchitectureError, match=rf"'n'={re.escape(repr(value))} .*not a choice"):
+        space.from_params({"n": value, "m": 0.5})
+
+
+def test_numpy_scalars_of_the_choices_type_are_accepted_as_the_choice() -> None:
+    from bonas.spaces.base import Categorical
+    from bonas.spaces.categorical import CategoricalSpace
+
+    space = CategoricalSpace("ints", [Categorical("n", (1, 2)), Categorical("m", (0.5, 1.0))])
+    architecture = space.from_params({"n": np.int64(2), "m": np.float32(0.5)})
+    assert architecture.param_dict == {"n": 2, "m": 0.5}
+    assert type(architecture.param_dict["n"]) is int
+    assert space.parse(str(architecture)) == architecture

@@ -38,6 +38,17 @@ def test_readme_python_example_runs(
     assert (tmp_path / "nb201.db").is_file()
 
 
+def test_readme_python_example_runs_without_the_optional_test_accuracy_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BONAS_DATA_DIR", str(tmp_path / "empty"))  # no nb201_test_accuracy.csv there
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    assert "test_accuracy" not in namespace["result"].history.columns  # type: ignore[attr-defined]
+
+
 def section_python_blocks(heading: str) -> list[str]:
     """The ``python`` blocks of the README section that starts with the line ``heading``."""
     text = README.read_text()

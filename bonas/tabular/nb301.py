@@ -23,7 +23,7 @@ import numpy as np
 
 from bonas.architecture import Architecture
 from bonas.data import data_file
-from bonas.errors import BonasError
+from bonas.errors import DataFileError
 from bonas.spaces.darts import CELL_TYPES, CHOOSING_NODES, DartsSpace, inputs_parameter, long_name
 from bonas.tabular.base import TabularBenchmark
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "nb301/model_v2.onnx"
 ENCODING_FILE = "nb301/encoding_v2.json"
+CONFIG_SPACE_FILE = "nb301/config_space_v2.json"
 
 #: Epochs the surrogate was fitted on; 98 is the end of training.
 FIRST_EPOCH, LAST_EPOCH = 1, 98
@@ -46,7 +47,7 @@ COLUMNS = (
 )
 
 
-class SurrogateFileError(BonasError, ValueError):
+class SurrogateFileError(DataFileError):
     """A surrogate data file is present but does not hold what bonas expects."""
 
 
@@ -56,8 +57,9 @@ def load_encoding(path: Path) -> list[dict[str, int]]:
     Raises:
         SurrogateFileError: the file lacks a column or a value of the DARTS space.
     """
-    with path.open() as handle:
-        raw: dict[str, dict[str, int]] = json.load(handle)
+    raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise SurrogateFileError(f"{path} should hold a JSON object of encodings; is it encoding_v2.json?")
     space = DartsSpace()
     choices = {parameter.name: parameter.choices for parameter in space.parameters}
     codes = []
@@ -74,6 +76,45 @@ def load_encoding(path: Path) -> list[dict[str, int]]:
     return codes
 
 
+def check_config_space(path: Path) -> None:
+    """Check that ``config_space_v2.json`` describes the space bonas encodes: each of :data:`COLUMNS` a
+    categorical parameter with the same choices, and conditions only between those parameters.
+
+    Raises:
+        SurrogateFileError: the file is not that ConfigSpace description.
+    """
+    raw = _read_json(path)
+    parameters = raw.get("hyperparameters") if isinstance(raw, dict) else None
+    if not isinstance(parameters, list):
+        raise SurrogateFileError(f"{path} has no 'hyperparameters' list; is it config_space_v2.json?")
+    described = {p.get("name"): p for p in parameters if isinstance(p, dict)}
+    space = DartsSpace()
+    for parameter in space.parameters:
+        entry = described.get(long_name(parameter.name))
+        if entry is None:
+            raise SurrogateFileError(f"{path} does not describe {long_name(parameter.name)!r}.")
+        if set(map(str, entry.get("choices", ()))) != set(map(str, parameter.choices)):
+            raise SurrogateFileError(
+                f"{path} gives {long_name(parameter.name)!r} the choices {entry.get('choices')}, but bonas's "
+                f"DARTS space has {list(parameter.choices)}; is it NB301's config_space_v2.json?"
+            )
+    for condition in raw.get("conditions", []):
+        unknown = [condition.get(k) for k in ("child", "parent") if condition.get(k) not in described]
+        if unknown:
+            raise SurrogateFileError(f"{path}: a condition names unknown parameters {unknown}.")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with path.open() as handle:
+            return json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SurrogateFileError(
+            f"{path} is not valid JSON ({error}); it may be cut short: copy it again from the YAHPO Gym "
+            "data (see data/README.md)."
+        ) from None
+
+
 class NB301Benchmark(TabularBenchmark):
     """NAS-Bench-301's surrogate on CIFAR-10 (DARTS space), a deterministic function of the architecture.
 
@@ -82,7 +123,8 @@ class NB301Benchmark(TabularBenchmark):
     None). Random architectures score about 91.3-93.2 % at epoch 98.
 
     Args:
-        data_dir: folder holding ``nb301/model_v2.onnx`` and ``nb301/encoding_v2.json`` (default: see
+        data_dir: folder holding ``nb301/model_v2.onnx``, ``nb301/encoding_v2.json`` and
+            ``nb301/config_space_v2.json`` (default: see
             :mod:`bonas.data`).
         noisy: accepted for a uniform interface; the surrogate is deterministic, so noisy queries return
             the same values as noiseless ones.
@@ -118,6 +160,7 @@ class NB301Benchmark(TabularBenchmark):
         self.epoch = int(epoch)
         self._model_path = data_file(MODEL_FILE, data_dir)
         self._codes = load_encoding(data_file(ENCODING_FILE, data_dir))
+        check_config_space(data_file(CONFIG_SPACE_FILE, data_dir))
         self._session: onnxruntime.InferenceSession | None = None
 
     @property
@@ -129,9 +172,15 @@ class NB301Benchmark(TabularBenchmark):
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(
-                str(self._model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            try:
+                self._session = onnxruntime.InferenceSession(
+                    str(self._model_path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as error:  # onnxruntime raises its own types for a damaged model
+                raise SurrogateFileError(
+                    f"{self._model_path} is not a loadable ONNX model ({type(error).__name__}: {error}); copy "
+                    "it again from the YAHPO Gym data (see data/README.md)."
+                ) from None
         return self._session
 
     def encode(self, architectures: list[Architecture]) -> np.ndarray:
