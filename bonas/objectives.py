@@ -97,7 +97,7 @@ class TrainingObjective:
 
         from bonas.training.networks import count_parameters
         from bonas.training.trainer import Trainer
-        from bonas.trials import current_trial
+        from bonas.trials import PRUNED_AT_EPOCH_ATTR, current_trial
 
         if self._trainer is None:
             self._trainer = Trainer(self.settings)
@@ -109,7 +109,7 @@ class TrainingObjective:
                 return
             trial.report(val_accuracy, step=epoch)
             if trial.should_prune():
-                trial.set_user_attr("pruned_at_epoch", epoch)
+                trial.set_user_attr(PRUNED_AT_EPOCH_ATTR, epoch)
                 raise optuna.TrialPruned(f"pruned after epoch {epoch} at val_accuracy {val_accuracy:.2f}")
 
         model = self.build(architecture)

@@ -33,20 +33,24 @@ Values = TypeVar("Values", Tensor, np.ndarray)
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``device``, or CUDA when available and the CPU otherwise when it is None or ``"auto"``.
 
-    An explicit ``"cuda"`` is returned as asked even when torch sees no CUDA device: moving a tensor there
-    fails later, at the first fit.
+    Used by the trainer, NAO and the neural surrogates alike.
 
     Raises:
-        ValueError: ``device`` is not a device torch knows (quoted).
+        ValueError: ``device`` is not a device torch knows, or asks for CUDA where torch sees none (quoted).
     """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
         raise ValueError(
             f"device must be None, 'auto', 'cpu', 'cuda' or 'cuda:<index>', but got {device=!r}."
         ) from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} asked for CUDA, but torch sees no CUDA device; use 'auto' or 'cpu'."
+        )
+    return resolved
 
 
 @contextmanager

@@ -57,6 +57,8 @@ FAIL_REASON_ATTR = "fail_reason"
 PROPOSE_SECONDS_ATTR = "propose_seconds"
 #: Seconds the objective spent evaluating it (present once the objective ran: the trial spent a query).
 OBJECTIVE_SECONDS_ATTR = "objective_seconds"
+#: The epoch after which a pruner stopped a training objective (see :func:`bonas.objectives.train`).
+PRUNED_AT_EPOCH_ATTR = "pruned_at_epoch"
 
 #: Trial user attributes that are bookkeeping, not metrics.
 BOOKKEEPING_ATTRS = frozenset(

@@ -36,9 +36,18 @@ def test_explicit_devices_are_taken_as_given(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("cpu") == CPU
     assert resolve_device(CPU) == CPU
-    # Without CUDA, an explicit "cuda" is not refused here: the first tensor moved there fails instead.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("cuda") == torch.device("cuda")
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", torch.device("cuda")])
+def test_cuda_without_a_cuda_device_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch, device) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(
+        ValueError, match="asked for CUDA, but torch sees no CUDA device; use 'auto' or 'cpu'"
+    ):
+        resolve_device(device)
 
 
 @pytest.mark.parametrize("device", ["tpu", "cuda:x", 3.5])

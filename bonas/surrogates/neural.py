@@ -7,7 +7,7 @@ torch's generators for the duration of the fit and restores them after, so a fit
 leaves the caller's randomness untouched.
 
 The device, seeding, standardisation and epoch loop are :mod:`bonas.torch_training`'s (shared with
-NAO); :func:`resolve_device`, :func:`seeded` and :class:`Standardisation` can be imported from here too.
+NAO and the trainer).
 """
 
 from __future__ import annotations

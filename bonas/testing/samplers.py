@@ -168,7 +168,7 @@ class ArchitectureSamplerConformance:
 
         reloaded = optuna.load_study(study_name="nas", storage=f"sqlite:///{path}")
         assert [t.state for t in reloaded.trials] == [TrialState.COMPLETE] * (2 * half)
-        assert reloaded.user_attrs["space"] == space.name
+        assert reloaded.user_attrs[trials.SPACE_ATTR] == space.name
 
     def test_running_trials_of_other_workers_count_as_seen(
         self, space: SearchSpace, sampler_factory: SamplerFactory
@@ -183,7 +183,7 @@ class ArchitectureSamplerConformance:
             study_name="shared", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0)
         )
         rng = np.random.default_rng(11)
-        evaluated = {t.user_attrs["arch_hash"] for t in other_worker.trials}
+        evaluated = {t.user_attrs[trials.ARCH_HASH_ATTR] for t in other_worker.trials}
         pending = space.sample(rng)
         while pending.canonical_hash in evaluated:
             pending = space.sample(rng)

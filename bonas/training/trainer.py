@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from bonas.errors import BonasError, unknown_name
+from bonas.torch_training import resolve_device
 from bonas.training.datasets import DatasetSplits
 
 logger = logging.getLogger(__name__)
@@ -129,18 +130,6 @@ class TrainingResult:
     @property
     def final_val_accuracy(self) -> float:
         return self.val_accuracy[-1] if self.val_accuracy else math.nan
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> ``cuda`` when available, else ``cpu``; any other name as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={name!r} asked for CUDA, but torch sees no CUDA device; use 'auto' or 'cpu'."
-        )
-    return device
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
