@@ -136,7 +136,9 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
         help="your objective: a callable taking an Architecture, returning a number or a dict of metrics",
     )
     parser.add_argument("--space", help="search space of --objective (default: the objective's .space)")
-    parser.add_argument("--searcher", default="random", help="searcher name (default: %(default)s)")
+    parser.add_argument(
+        "--searcher", default="auto", help="searcher name (default: %(default)s, bonas's best for the space)"
+    )
     parser.add_argument(
         "--option",
         action="append",

@@ -115,7 +115,7 @@ def search(
     space: SearchSpace,
     objective: Objective,
     *,
-    sampler: str | optuna.samplers.BaseSampler = "random",
+    sampler: str | optuna.samplers.BaseSampler = "auto",
     n_trials: int = 100,
     storage: StorageSpec = None,
     study_name: str | None = None,
@@ -138,8 +138,9 @@ def search(
         space: the search space.
         objective: a callable taking an :class:`Architecture` and returning a float or a dict of metrics
             (a tabular benchmark is one). A dict must hold ``metric``.
-        sampler: a searcher name (see :func:`bonas.samplers.sampler_names`) or any Optuna sampler. A
-            bonas sampler instance must have been built for ``space``.
+        sampler: a searcher name (see :func:`bonas.samplers.sampler_names`; ``"auto"``, the default, picks
+            bonas's best for the space and logs what it picked) or any Optuna sampler. A bonas sampler
+            instance must have been built for ``space``.
         n_trials: evaluations (queries) to spend in this call; repeats and failures do not count.
         storage: None for an in-memory study, an Optuna storage, a database URL
             (``sqlite:///search.db``, ``postgresql://...``), a SQLite file path or ``journal:<path>``

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from bonas.architecture import Architecture
 from bonas.cli import main
-from bonas.errors import ArgumentTypeError, InvalidArgumentError
+from bonas.errors import ArgumentTypeError, InvalidArchitectureError, InvalidArgumentError
 from bonas.spaces.nb201 import NB201Space
 from bonas.storage import StorageSpecError, StorageUnavailableError, open_storage
 from bonas.study import SearchFailedError, StudyMismatchError, search
@@ -93,13 +93,13 @@ def test_cli_continuing_a_study_with_other_settings_fails(tmp_path, capsys, extr
     capsys.readouterr()
     err = cli_error(capsys, [*base, *extra])
     assert named in err
-    study = optuna.load_study(study_name="nb201-cifar10-random", storage=f"sqlite:///{db}")
+    study = optuna.load_study(study_name="nb201-cifar10-auto", storage=f"sqlite:///{db}")
     assert len(study.trials) == 3 and study.user_attrs["metric"] == "val_accuracy"
 
 
 def test_cli_continuing_a_study_on_another_benchmark_fails(tmp_path, capsys) -> None:
     db = tmp_path / "m.db"
-    common = ["--n-trials", "3", "--storage", str(db), "--no-annotate", "--study", "nb201-cifar10-random"]
+    common = ["--n-trials", "3", "--storage", str(db), "--no-annotate", "--study", "nb201-cifar10-auto"]
     assert main(["search", "--benchmark", "nb201-cifar10", *common]) == 0
     err = cli_error(capsys, ["search", "--benchmark", "nb201-cifar100", *common])
     assert "benchmark 'nb201-cifar10' (asked: 'nb201-cifar100')" in err
@@ -299,7 +299,9 @@ def test_a_space_whose_constraint_rejects_everything_stops_early() -> None:
 
     space = CategoricalSpace("never", [Categorical("a", (0, 1, 2))], constraint=never)
     with pytest.raises(SearchFailedError, match="failed trials in a row"):
-        search(space, hashed, n_trials=5)
+        search(space, hashed, sampler="random", n_trials=5)
+    with pytest.raises(InvalidArchitectureError, match="its validity constraint rejects"):
+        search(space, hashed, n_trials=5)  # auto looks at the space first: no trial is run
 
 
 def test_failures_between_successes_do_not_stop_the_search() -> None:

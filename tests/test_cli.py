@@ -117,7 +117,7 @@ def test_batch_size_reaches_the_searcher(tmp_path) -> None:
         (["--objective", "tests.slow_objectives:no_space"], "has no .space attribute; name its search space"),
         (["--objective", "tests.slow_objectives:nb201_100ms", "--space", "nb202"], "Unknown search space 'nb202'"),
         (["--benchmark", "nb201-cifar10", "--option", "n_initial"], "--option 'n_initial' must read KEY=VALUE"),
-        (["--benchmark", "nb201-cifar10", "--option", "colour=3"], "Searcher 'random' does not take options ['colour']"),
+        (["--benchmark", "nb201-cifar10", "--option", "colour=3"], "Searcher 'auto' does not take options ['colour']"),
         (["--benchmark", "nb201-cifar10", "--searcher", "optuna-tpe", "--batch-size", "2"], "one trial at a time"),
     ],
 )  # fmt: skip

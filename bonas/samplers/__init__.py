@@ -1,13 +1,17 @@
 """Searchers, each an Optuna sampler: bonas's own and Optuna's, by name.
 
 ``make_sampler("regularized-evolution", space, seed=0)`` builds one; :func:`sampler_names` lists them.
+``auto`` (the default of :func:`bonas.search` and ``bonas search``) picks bonas's best for the space
+(:func:`auto_searcher`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import optuna
 
 from bonas.errors import unknown_name
@@ -19,6 +23,8 @@ from bonas.samplers.local_search import LocalSearchSampler
 from bonas.samplers.random import RandomSearchSampler
 from bonas.samplers.reinforce import ReinforceSampler
 from bonas.spaces.base import SearchSpace
+
+logger = logging.getLogger(__name__)
 
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 
@@ -70,6 +76,30 @@ def _bayesian(surrogate: str, **defaults: Any) -> SamplerFactory:
     return factory
 
 
+#: What ``auto`` runs: the WL-kernel GP where architectures have cell graphs (isomorphic cells merged,
+#: graph features shared across edges), the categorical-kernel GP where they are plain choices.
+AUTO_GRAPH_SEARCHER = "bo-gp-wl-rbf"
+AUTO_FLAT_SEARCHER = "bo-gp-categorical"
+
+
+def auto_searcher(space: SearchSpace) -> str:
+    """The searcher ``auto`` picks for ``space``, from what the space exposes (never from its name):
+    :data:`AUTO_GRAPH_SEARCHER` when its architectures have cell graphs, else :data:`AUTO_FLAT_SEARCHER`."""
+    has_graph = bool(space.sample(np.random.default_rng(0)).cells)
+    return AUTO_GRAPH_SEARCHER if has_graph else AUTO_FLAT_SEARCHER
+
+
+def _auto(space: SearchSpace, *, seed: int | None = None, **options: Any) -> optuna.samplers.BaseSampler:
+    name = auto_searcher(space)
+    logger.info(
+        "Searcher 'auto' picked %r for space %r (%s).",
+        name,
+        space.name,
+        "its architectures have cell graphs" if name == AUTO_GRAPH_SEARCHER else "plain categorical choices",
+    )
+    return _SAMPLERS[name](space, seed=seed, **options)
+
+
 def _nao(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
     from bonas.samplers.nao import NAOSampler  # torch-heavy: import when used
 
@@ -77,6 +107,7 @@ def _nao(space: SearchSpace, *, seed: int | None = None, **options: Any) -> Arch
 
 
 _SAMPLERS: dict[str, SamplerFactory] = {
+    "auto": _auto,
     "random": RandomSearchSampler,
     "regularized-evolution": RegularizedEvolutionSampler,
     "local-search": LocalSearchSampler,
@@ -121,6 +152,7 @@ __all__ = [
     "RegularizedEvolutionSampler",
     "ReinforceSampler",
     "SearchHistory",
+    "auto_searcher",
     "make_sampler",
     "sampler_names",
 ]

@@ -1,7 +1,8 @@
 """Tabular benchmarks by name: ``load_benchmark("nb201-cifar10")``.
 
 Names: ``nb201-cifar10`` (cifar10-valid), ``nb201-cifar100``, ``nb201-imagenet16-120``,
-``analognas-<metric>``, ``nbgraph-<dataset>`` and ``nb301``.
+``analognas-<metric>``, ``nbgraph-<dataset>`` and ``nb301``; each also as ``<name>-flat``, its space
+written as plain categorical choices without a graph (see :mod:`bonas.tabular.flat`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bonas.errors import unknown_name
 from bonas.tabular.analognas import METRICS as ANALOGNAS_METRICS
 from bonas.tabular.analognas import AnalogNASBenchmark
 from bonas.tabular.base import TEST_METRIC, VALIDATION_METRIC, Optimum, TabularBenchmark
+from bonas.tabular.flat import FLAT_SUFFIX, FlatBenchmark
 from bonas.tabular.nb201 import NB201Benchmark
 from bonas.tabular.nb301 import NB301Benchmark
 from bonas.tabular.nbgraph import DATASETS as NBGRAPH_DATASETS
@@ -33,6 +35,13 @@ def _nbgraph(dataset: str) -> BenchmarkFactory:
     return lambda **options: NBGraphBenchmark(dataset, **options)
 
 
+def _flat(factory: BenchmarkFactory) -> BenchmarkFactory:
+    def flat(*, seed: int | None = None, **options: object) -> TabularBenchmark:
+        return FlatBenchmark(factory(seed=seed, **options), seed=seed)
+
+    return flat
+
+
 _BENCHMARKS: dict[str, BenchmarkFactory] = {
     "nb201-cifar10": _nb201("cifar10"),
     "nb201-cifar100": _nb201("cifar100"),
@@ -41,6 +50,8 @@ _BENCHMARKS: dict[str, BenchmarkFactory] = {
     **{f"analognas-{metric}": _analognas(metric) for metric in ANALOGNAS_METRICS},
     **{f"nbgraph-{dataset}": _nbgraph(dataset) for dataset in NBGRAPH_DATASETS},
 }
+
+_BENCHMARKS.update({name + FLAT_SUFFIX: _flat(factory) for name, factory in list(_BENCHMARKS.items())})
 
 
 def benchmark_names() -> list[str]:
@@ -71,6 +82,7 @@ __all__ = [
     "TEST_METRIC",
     "VALIDATION_METRIC",
     "AnalogNASBenchmark",
+    "FlatBenchmark",
     "NB201Benchmark",
     "NB301Benchmark",
     "NBGraphBenchmark",
