@@ -29,38 +29,26 @@ logger = logging.getLogger(__name__)
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 
 
-def _optuna_tpe(
-    space: SearchSpace,
-    *,
-    seed: int | None = None,
-    allow_repeats: bool = False,
-    batch_size: int = 1,
-    **options: Any,
-) -> NoRepeatSampler:
-    return NoRepeatSampler(
-        optuna.samplers.TPESampler(seed=seed, **options),
-        space,
-        seed=seed,
-        allow_repeats=allow_repeats,
-        batch_size=batch_size,
-    )
+def _optuna(sampler_class: type[optuna.samplers.BaseSampler]) -> SamplerFactory:
+    """A searcher on Optuna's ``sampler_class`` (its options pass through), with bonas's no-repeat rule."""
 
+    def factory(
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        allow_repeats: bool = False,
+        batch_size: int = 1,
+        **options: Any,
+    ) -> NoRepeatSampler:
+        return NoRepeatSampler(
+            sampler_class(seed=seed, **options),  # type: ignore[call-arg]
+            space,
+            seed=seed,
+            allow_repeats=allow_repeats,
+            batch_size=batch_size,
+        )
 
-def _optuna_gp(
-    space: SearchSpace,
-    *,
-    seed: int | None = None,
-    allow_repeats: bool = False,
-    batch_size: int = 1,
-    **options: Any,
-) -> NoRepeatSampler:
-    return NoRepeatSampler(
-        optuna.samplers.GPSampler(seed=seed, **options),
-        space,
-        seed=seed,
-        allow_repeats=allow_repeats,
-        batch_size=batch_size,
-    )
+    return factory
 
 
 def _bayesian(surrogate: str, **defaults: Any) -> SamplerFactory:
@@ -112,8 +100,8 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     "regularized-evolution": RegularizedEvolutionSampler,
     "local-search": LocalSearchSampler,
     "reinforce": ReinforceSampler,
-    "optuna-tpe": _optuna_tpe,
-    "optuna-gp": _optuna_gp,
+    "optuna-tpe": _optuna(optuna.samplers.TPESampler),
+    "optuna-gp": _optuna(optuna.samplers.GPSampler),
     "bo-gp-wl": _bayesian("gp-wl"),
     "bo-gp-wl-rbf": _bayesian("gp-wl-rbf"),
     "bo-gp-categorical": _bayesian("gp-categorical"),
