@@ -112,10 +112,11 @@ class StudyAttributes:
     def of_search(cls, space: SearchSpace, objective: object, metric: str) -> StudyAttributes:
         """The attributes of a search of ``objective`` over ``space``.
 
-        An objective names itself by a ``name`` attribute (else its ``__name__``, else its repr); one
-        that is a tabular benchmark says so with a ``benchmark_name`` attribute.
+        An objective names itself by a ``name`` attribute (else its ``__name__``, else its type's name: a
+        default repr holds a memory address, which would make every continuation look like another
+        objective); one that is a tabular benchmark says so with a ``benchmark_name`` attribute.
         """
-        name = getattr(objective, "name", getattr(objective, "__name__", repr(objective)))
+        name = getattr(objective, "name", getattr(objective, "__name__", type(objective).__qualname__))
         benchmark = getattr(objective, "benchmark_name", None)
         return cls(space.name, str(name), None if benchmark is None else str(benchmark), metric)
 

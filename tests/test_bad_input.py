@@ -468,3 +468,15 @@ def test_numpy_scalars_of_the_choices_type_are_accepted_as_the_choice() -> None:
     assert architecture.param_dict == {"n": 2, "m": 0.5}
     assert type(architecture.param_dict["n"]) is int
     assert space.parse(str(architecture)) == architecture
+
+
+def test_an_objective_instance_without_a_name_continues_its_study(tmp_path: Path) -> None:
+    class Scorer:  # a default repr holds a memory address; the study must not record that
+        def __call__(self, architecture: Architecture) -> float:
+            return hashed_score(architecture)
+
+    storage = open_storage(tmp_path / "s.db")
+    search(tiny_space(), Scorer(), n_trials=2, storage=storage, study_name="s", seed=0)
+    result = search(tiny_space(), Scorer(), n_trials=1, storage=storage, study_name="s", seed=1)
+    assert len(result.history) == 3
+    assert result.study.user_attrs["objective"].endswith("Scorer")
