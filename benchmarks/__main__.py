@@ -29,7 +29,7 @@ from benchmarks.grid import (
     cached_benchmark,
     grid,
 )
-from benchmarks.pool import progress_bar
+from benchmarks.pool import WarningLog, progress_bar
 from benchmarks.report import markdown_table, plot_curves, summarise
 from benchmarks.runner import run_grid
 from bonas.errors import DataFileNotFoundError, unknown_name
@@ -95,9 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         specs += grid(neural, NEURAL_SEARCHERS, budget)
         searchers += NEURAL_SEARCHERS
     print(f"{len(specs)} runs: {len(seeds)} benchmarks x {len(searchers)} searchers, {budget} queries each")
+    warning_log = WarningLog(args.out / "warnings.log")
     with progress_bar(len(specs), desc="runs", unit="run") as bar:
         runs = run_grid(
-            specs, args.out, data_dir=args.data_dir, force=args.force, jobs=args.jobs, progress=bar.update
+            specs,
+            args.out,
+            data_dir=args.data_dir,
+            force=args.force,
+            jobs=args.jobs,
+            progress=bar.update,
+            warning_log=warning_log,
         )
 
     report_at = tuple(q for q in REPORT_AT if q <= budget)
@@ -115,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Wrote {args.out / 'summary.csv'}, {args.out / 'summary.md'} and {len(plots)} plots in {args.out / 'plots'}"
     )
+    print(warning_log.summary())
     print(f"Total wall time: {elapsed:.1f} s")
     return 0
 

@@ -1,11 +1,15 @@
-"""Running bench tasks in worker processes, and the progress bar a person watches meanwhile."""
+"""Running bench tasks in worker processes, the progress bar a person watches meanwhile, and the log
+file that takes the tasks' warnings off the terminal."""
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm import tqdm
@@ -22,10 +26,73 @@ def progress_bar(total: int, desc: str, unit: str) -> AbstractContextManager[tqd
     return tqdm(total=total, desc=desc, unit=unit)
 
 
+class WarningLog:
+    """The warnings and log records (WARNING and above) of bench tasks, written to one file and counted.
+
+    Third-party libraries warn a lot in a bench (Optuna's ``GPSampler`` falls back to random sampling
+    hundreds of times on NB301's conditional space); on the terminal they would bury the progress bar
+    and the tables. The file is started afresh for each invocation.
+
+    Args:
+        path: the log file (its folder is created).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+
+    def write(self, label: str, messages: list[str]) -> None:
+        """Append ``messages`` of the task called ``label``."""
+        if not messages:
+            return
+        self.count += len(messages)
+        with self.path.open("a") as file:
+            file.writelines(f"[{label}] {message}\n" for message in messages)
+
+    def summary(self) -> str:
+        """One line for the terminal: how many warnings, and where they are."""
+        if not self.count:
+            return "No warnings."
+        return f"{self.count} warnings (mostly third-party) written to {self.path}."
+
+
+class _Collector(logging.Handler):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.messages = messages
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(self.format(record).replace("\n", " | "))
+
+
+def run_collecting_warnings(function: Callable[..., Result], *task: Any) -> tuple[Result, list[str]]:
+    """``function(*task)`` and the warnings and WARNING+ log records it raised, collected, not printed.
+
+    Optuna's loggers print through their own handler and do not propagate; while the task runs they
+    propagate to the collector instead.
+    """
+    messages: list[str] = []
+    root, optuna_root = logging.getLogger(), logging.getLogger("optuna")
+    saved = (root.handlers[:], optuna_root.handlers[:], optuna_root.propagate)
+    root.handlers, optuna_root.handlers, optuna_root.propagate = [_Collector(messages)], [], True
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            result = function(*task)
+    finally:
+        root.handlers, optuna_root.handlers, optuna_root.propagate = saved
+    messages += [
+        warnings.formatwarning(w.message, w.category, w.filename, w.lineno).strip().replace("\n", " | ")
+        for w in caught
+    ]
+    return result, messages
+
+
 def init_worker() -> None:
     """Set up a worker process: single-threaded, as there is one process per task on every core."""
-    import logging
-
     os.environ["OMP_NUM_THREADS"] = "1"
     try:
         import torch
@@ -43,6 +110,8 @@ def run_tasks(
     jobs: int | None = None,
     in_process: bool = False,
     progress: Progress | None = None,
+    warning_log: WarningLog | None = None,
+    label: Callable[[Task], str] = str,
 ) -> Iterator[tuple[Task, Result]]:
     """Yield ``(task, function(*task))`` for every task, in the order they finish.
 
@@ -52,18 +121,34 @@ def run_tasks(
         jobs: worker processes (default: all cores); no process is started when there are no tasks.
         in_process: run the tasks one after the other in this process instead.
         progress: called with 1 once the caller has handled each yielded result.
+        warning_log: where the tasks' warnings and log records go instead of the terminal (None: left
+            as they are).
+        label: names a task in the warning log.
     """
+
+    def finished(task: Task, outcome: Any) -> Result:
+        if warning_log is None:
+            return outcome
+        result, messages = outcome
+        warning_log.write(label(task), messages)
+        return result
+
+    run: Callable[..., Any] = function
+    prefix: tuple[Any, ...] = ()
+    if warning_log is not None:
+        run, prefix = run_collecting_warnings, (function,)
     if in_process:
         for task in tasks:
-            yield task, function(*task)
+            yield task, finished(task, run(*prefix, *task))
             if progress is not None:
                 progress(1)
         return
     if not tasks:
         return
     with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1, initializer=init_worker) as pool:
-        futures = {pool.submit(function, *task): task for task in tasks}
+        futures = {pool.submit(run, *prefix, *task): task for task in tasks}
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            task = futures[future]
+            yield task, finished(task, future.result())
             if progress is not None:
                 progress(1)

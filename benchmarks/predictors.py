@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
-from benchmarks.pool import Progress, progress_bar, run_tasks
+from benchmarks.pool import Progress, WarningLog, progress_bar, run_tasks
 from benchmarks.predictor_models import REFERENCE_ENCODINGS, REFERENCES, fit_reference, fit_surrogate
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
@@ -287,8 +287,11 @@ def run_predictors(
     force: bool = False,
     jobs: int | None = None,
     progress: Progress | None = None,
+    warning_log: WarningLog | None = None,
 ) -> pd.DataFrame:
     """Compute every (predictor, n, seed) row not cached under ``out``; return the requested rows.
+
+    The tasks' warnings go to ``warning_log`` when one is given.
 
     Work is split into one task per (predictor, seed), run in ``jobs`` processes (default: all cores;
     1, or a single task, runs in this process). Each row is cached as soon as its task ends, so an
@@ -308,7 +311,15 @@ def run_predictors(
     tasks.sort(key=lambda task: task[0].is_reference)
     jobs = jobs or os.cpu_count() or 1
     serial = jobs == 1 or len(tasks) <= 1
-    done = run_tasks(_task, tasks, jobs=jobs, in_process=serial, progress=progress)
+    done = run_tasks(
+        _task,
+        tasks,
+        jobs=jobs,
+        in_process=serial,
+        progress=progress,
+        warning_log=warning_log,
+        label=lambda task: f"{task[0].label}/seed{task[1]}",
+    )
     for (predictor, seed, todo, _, key), computed in done:
         for n, row in zip(todo, computed, strict=True):
             rows.store(row_key(predictor, n, seed, n_test), key, pd.DataFrame([row], columns=RUN_COLUMNS))
@@ -409,9 +420,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(chosen)} predictors x {len(seeds)} seeds, n_train {', '.join(map(str, n_trains))}, "
         f"{n_test} held out"
     )
+    warning_log = WarningLog(args.out / "warnings.log")
     with progress_bar(len(chosen) * len(seeds), desc="predictor x seed", unit="task") as bar:
         runs = run_predictors(
-            chosen, n_trains, seeds, n_test, args.out, force=args.force, jobs=args.jobs, progress=bar.update
+            chosen,
+            n_trains,
+            seeds,
+            n_test,
+            args.out,
+            force=args.force,
+            jobs=args.jobs,
+            progress=bar.update,
+            warning_log=warning_log,
         )
     summary = summarise(runs)
     write_csv(summary, args.out / "summary.csv")
@@ -424,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table)
     print(f"Wrote {args.out / 'runs.csv'}, {args.out / 'summary.csv'} and {args.out / 'summary.md'}")
+    print(warning_log.summary())
     print(f"Total wall time: {elapsed:.1f} s")
     return 0
 

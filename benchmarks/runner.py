@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmarks.cache import ResultCache
 from benchmarks.grid import RunSpec, cached_benchmark, fingerprint
-from benchmarks.pool import Progress, run_tasks
+from benchmarks.pool import Progress, WarningLog, run_tasks
 
 RUN_COLUMNS = [
     "query",
@@ -101,8 +101,12 @@ def run_grid(
     force: bool = False,
     jobs: int | None = None,
     progress: Progress | None = None,
+    warning_log: WarningLog | None = None,
 ) -> dict[RunSpec, pd.DataFrame]:
-    """Run every spec not already cached (same fingerprint) under ``out``; return every run's frame."""
+    """Run every spec not already cached (same fingerprint) under ``out``; return every run's frame.
+
+    The runs' warnings go to ``warning_log`` when one is given (see :class:`benchmarks.pool.WarningLog`).
+    """
     runs = run_cache(out)
     fingerprints = {spec: fingerprint(spec, data_dir) for spec in specs}
     todo = [spec for spec in specs if force or (run_key(spec), fingerprints[spec]) not in runs]
@@ -112,7 +116,10 @@ def run_grid(
     # Long runs first so the pool's tail is short.
     todo.sort(key=lambda spec: spec.searcher != "optuna-gp")
     tasks = [(spec, data_dir) for spec in todo]
-    for (spec, _), frame in run_tasks(run_one, tasks, jobs=jobs, progress=progress):
+    done = run_tasks(
+        run_one, tasks, jobs=jobs, progress=progress, warning_log=warning_log, label=lambda task: task[0].label
+    )
+    for (spec, _), frame in done:
         runs.store(run_key(spec), fingerprints[spec], frame)
     return {spec: _load(runs, spec, fingerprints[spec]) for spec in specs}
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
+from pathlib import Path
 
+import optuna
 import pytest
 
 # The workers import torch to keep it single-threaded; importing it here lets forked workers inherit it.
 import torch
 
 import benchmarks.pool
-from benchmarks.pool import run_tasks
+from benchmarks.pool import WarningLog, run_tasks
 
 
 def square_in_worker(x: int) -> tuple[int, int, str | None, int]:
@@ -21,6 +25,14 @@ def square_in_worker(x: int) -> tuple[int, int, str | None, int]:
 def fail_on_two(x: int) -> int:
     if x == 2:
         raise RuntimeError(f"task {x} failed")
+    return x
+
+
+def warn_noisily(x: int) -> int:
+    """x, after a Python warning, an Optuna warning and a plain logging warning."""
+    warnings.warn(f"deprecated thing {x}", DeprecationWarning, stacklevel=1)
+    optuna.logging.get_logger("optuna.samplers").warning(f"falling back to random {x}")
+    logging.getLogger("somelib").warning(f"library note {x}")
     return x
 
 
@@ -60,3 +72,33 @@ def test_no_tasks_start_no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_failing_task_raises_its_error(in_process: bool) -> None:
     with pytest.raises(RuntimeError, match="task 2 failed"):
         list(run_tasks(fail_on_two, [(1,), (2,), (3,)], jobs=2, in_process=in_process))
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+def test_warnings_of_tasks_go_to_the_log_file_not_the_terminal(
+    tmp_path: Path, in_process: bool, capfd: pytest.CaptureFixture[str]
+) -> None:
+    log = WarningLog(tmp_path / "bench" / "warnings.log")
+    tasks = [(x,) for x in range(3)]
+    results = dict(run_tasks(warn_noisily, tasks, jobs=2, in_process=in_process, warning_log=log))
+    assert results == {(x,): x for x in range(3)}
+    out, err = capfd.readouterr()
+    assert "falling back" not in out + err and "deprecated thing" not in out + err
+    lines = log.path.read_text().splitlines()
+    assert log.count == len(lines) == 9
+    for x in range(3):
+        mine = [line for line in lines if line.startswith(f"[({x},)] ")]
+        assert len(mine) == 3
+        assert any(f"optuna.samplers: falling back to random {x}" in line for line in mine)
+        assert any(f"somelib: library note {x}" in line for line in mine)
+        assert any(f"DeprecationWarning: deprecated thing {x}" in line for line in mine)
+    assert log.summary() == f"9 warnings (mostly third-party) written to {log.path}."
+    # Optuna's own handler is back once the tasks are done.
+    assert not logging.getLogger("optuna").propagate
+
+
+def test_a_bench_without_warnings_says_so(tmp_path: Path) -> None:
+    log = WarningLog(tmp_path / "warnings.log")
+    assert dict(run_tasks(fail_on_two, [(1,)], in_process=True, warning_log=log)) == {(1,): 1}
+    assert log.count == 0 and log.path.read_text() == ""
+    assert log.summary() == "No warnings."
