@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ SUMMARY_COLUMNS = [
     "overhead_s_per_query",
     "mean_best_val",
     "std_best_val",
+    "median_queries_to_optimum",
+    "p90_queries_to_optimum",
 ]
 
 #: Regret below this counts as having found the validation optimum (table values are rounded floats).
@@ -32,7 +35,9 @@ def summarise(runs: dict[RunSpec, pd.DataFrame], report_at: tuple[int, ...] = RE
 
     ``overhead_s_per_query`` is the searcher's wall time per query up to that point, objective
     excluded; ``mean_best_val`` is the best validation accuracy found (the measure for NB301, whose
-    optimum is unknown).
+    optimum is unknown). ``median_queries_to_optimum`` and ``p90_queries_to_optimum`` are over seeds of
+    the query at which a seed first reached the validation optimum, counting a seed that did not by
+    then as ``queries + 1`` (NaN without a known optimum).
     """
     rows = []
     groups: dict[tuple[str, str], list[pd.DataFrame]] = {}
@@ -45,6 +50,7 @@ def summarise(runs: dict[RunSpec, pd.DataFrame], report_at: tuple[int, ...] = RE
                 continue
             last = pd.DataFrame([frame.iloc[-1] for frame in upto])
             overhead = [frame["propose_seconds"].sum() / len(frame) for frame in upto]
+            to_optimum = [queries_to_optimum(frame, queries) for frame in upto]
             rows.append(
                 {
                     "benchmark": benchmark,
@@ -57,12 +63,24 @@ def summarise(runs: dict[RunSpec, pd.DataFrame], report_at: tuple[int, ...] = RE
                     "hit_rate": (last["val_regret"] <= HIT_TOLERANCE).mean()
                     if last["val_regret"].notna().all()
                     else np.nan,
+                    "median_queries_to_optimum": float(np.median(to_optimum)),
+                    "p90_queries_to_optimum": float(np.percentile(to_optimum, 90)),
                     "overhead_s_per_query": float(np.median(overhead)),
                     "mean_best_val": last["best_val_accuracy"].mean(),
                     "std_best_val": last["best_val_accuracy"].std(ddof=0),
                 }
             )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def queries_to_optimum(frame: pd.DataFrame, budget: int) -> float:
+    """The first query of a run (up to ``budget``) at the validation optimum; ``budget + 1`` if none
+    is; NaN when the benchmark's optimum is unknown."""
+    upto = frame[frame["query"] <= budget]
+    if upto["val_regret"].isna().all():
+        return math.nan
+    hits = upto["query"][upto["val_regret"] <= HIT_TOLERANCE]
+    return float(hits.iloc[0]) if len(hits) else float(budget + 1)
 
 
 def markdown_table(summary: pd.DataFrame, queries: tuple[int, ...] = (100, 150)) -> str:
@@ -72,7 +90,8 @@ def markdown_table(summary: pd.DataFrame, queries: tuple[int, ...] = (100, 150))
     final = max(queries)
     header = ["benchmark", "searcher", "seeds"]
     header += [f"val regret @{q}" for q in queries]
-    header += [f"test regret @{final}", f"hit rate @{final}", "overhead s/query"]
+    header += [f"test regret @{final}", f"hit rate @{final}", "queries to optimum (median / p90)"]
+    header += ["overhead s/query"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (benchmark, searcher), group in summary.groupby(["benchmark", "searcher"], sort=False):
         by_queries = group.set_index("queries")
@@ -84,6 +103,7 @@ def markdown_table(summary: pd.DataFrame, queries: tuple[int, ...] = (100, 150))
             cells.append(_regret_cell(by_queries.loc[q]) if q in by_queries.index else "")
         cells.append(_number(row["mean_test_regret"]))
         cells.append(_number(row["hit_rate"], "{:.0%}"))
+        cells.append(_queries_cell(row, final))
         cells.append(f"{row['overhead_s_per_query']:.4f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -93,6 +113,15 @@ def _regret_cell(row: pd.Series) -> str:
     if pd.isna(row["mean_val_regret"]):  # no known optimum: report the best validation accuracy found
         return f"best val {row['mean_best_val']:.3f} ± {row['std_best_val']:.3f}"
     return f"{row['mean_val_regret']:.3f} ± {row['std_val_regret']:.3f}"
+
+
+def _queries_cell(row: pd.Series, budget: int) -> str:
+    if pd.isna(row["median_queries_to_optimum"]):
+        return "n/a"
+    return " / ".join(
+        f">{budget}" if value > budget else f"{value:.1f}".removesuffix(".0")
+        for value in (row["median_queries_to_optimum"], row["p90_queries_to_optimum"])
+    )
 
 
 def _number(value: float, template: str = "{:.3f}") -> str:

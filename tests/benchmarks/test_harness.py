@@ -143,6 +143,8 @@ def test_summarise(runs: dict[RunSpec, pd.DataFrame]) -> None:
     assert at2["std_val_regret"] == pytest.approx(np.std([2, 4, 3]))
     assert at2["hit_rate"] == 0.0
     assert at2["overhead_s_per_query"] == pytest.approx(0.2)  # median of 0.1, 0.3, 0.2
+    # No seed at the optimum by query 2: each counts as 3.
+    assert (at2["median_queries_to_optimum"], at2["p90_queries_to_optimum"]) == (3.0, 3.0)
 
     at4 = rows.loc[("known", "A", 4)]
     assert at4["n_seeds"] == 2  # seed 2 never reached 4 queries
@@ -151,9 +153,13 @@ def test_summarise(runs: dict[RunSpec, pd.DataFrame]) -> None:
     assert at4["hit_rate"] == pytest.approx(0.5)
     assert math.isnan(at4["mean_test_regret"])
     assert at4["mean_best_val"] == pytest.approx(9.0)
+    # Seed 0 reached the optimum at query 4, seed 1 never (counted as 5).
+    assert at4["median_queries_to_optimum"] == pytest.approx(4.5)
+    assert at4["p90_queries_to_optimum"] == pytest.approx(4.9)
 
     unknown = rows.loc[("unknown", "B", 4)]
     assert math.isnan(unknown["mean_val_regret"]) and math.isnan(unknown["hit_rate"])
+    assert math.isnan(unknown["median_queries_to_optimum"])
     assert unknown["mean_best_val"] == pytest.approx(65.0)
     assert unknown["std_best_val"] == pytest.approx(5.0)
 
@@ -167,18 +173,18 @@ def test_markdown_table(runs: dict[RunSpec, pd.DataFrame]) -> None:
     lines = table.strip().splitlines()
     assert lines[0] == (
         "| benchmark | searcher | seeds | val regret @2 | val regret @4 | test regret @4 | hit rate @4 "
-        "| overhead s/query |"
+        "| queries to optimum (median / p90) | overhead s/query |"
     )
-    assert lines[1] == "|" + "---|" * 8
+    assert lines[1] == "|" + "---|" * 9
     known = next(line for line in lines if line.startswith("| known |"))
     cells = [cell.strip() for cell in known.strip("|").split("|")]
     assert cells[:3] == ["known", "A", "2"]
     assert cells[3].startswith("3.000 ± ")
-    assert cells[4:7] == ["1.000 ± 1.000", "n/a", "50%"]
-    assert float(cells[7]) == pytest.approx(0.2)
+    assert cells[4:8] == ["1.000 ± 1.000", "n/a", "50%", ">4 / >4"]  # the median lies between a hit at 4 and a miss
+    assert float(cells[8]) == pytest.approx(0.2)
     unknown = next(line for line in lines if line.startswith("| unknown |"))
     assert "best val 65.000 ± 5.000" in unknown
-    assert "| n/a | n/a |" in unknown  # neither test regret nor hit rate without an optimum
+    assert "| n/a | n/a | n/a |" in unknown  # no test regret, hit rate or queries without an optimum
     assert markdown_table(summarise({}, (2,)), (2,)) == "(no runs)\n"
 
 
