@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 import bonas
+from benchmarks.pool import WarningLog
 from bonas.architecture import Architecture
 from bonas.training import NetworkSettings, TrainingSettings
 
@@ -132,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     histories = []
+    warning_log = WarningLog(args.out / "warnings.log")
     for seed in range(args.seeds):
         cache: dict[str, dict[str, float]] = {}
         for searcher in SEARCHERS:
-            history = run(searcher, seed, args, cache)
+            with warning_log.capture(f"seed {seed} {searcher}"):
+                history = run(searcher, seed, args, cache)
             best = history["val_accuracy"].max()
             print(
                 f"seed {seed} {searcher}: best val accuracy {best:.2f} in {history['search_seconds'].iloc[0]:.0f} s"
@@ -176,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     (args.out / "summary.md").write_text(header + "\n".join(lines) + "\n")
     print(header + "\n".join(lines))
+    print(warning_log.summary())
     return 0
 
 

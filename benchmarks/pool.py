@@ -8,7 +8,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,23 +39,43 @@ class WarningLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.count = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("")
 
     def write(self, label: str, messages: list[str]) -> None:
         """Append ``messages`` of the task called ``label``."""
-        if not messages:
-            return
-        self.count += len(messages)
-        with self.path.open("a") as file:
-            file.writelines(f"[{label}] {message}\n" for message in messages)
+        append_to(self.path, label, messages)
+
+    @property
+    def count(self) -> int:
+        """The messages in the file, including those worker processes wrote while starting."""
+        with self.path.open() as file:
+            return sum(1 for _ in file)
+
+    @contextmanager
+    def capture(self, label: str) -> Iterator[None]:
+        """Append the warnings raised inside the block (in this process) under ``label``."""
+        with collecting_warnings() as messages:
+            yield
+        self.write(label, messages)
 
     def summary(self) -> str:
         """One line for the terminal: how many warnings, and where they are."""
         if not self.count:
             return "No warnings."
         return f"{self.count} warnings (mostly third-party) written to {self.path}."
+
+
+def append_to(path: Path, label: str, messages: list[str]) -> None:
+    """Append ``messages`` to the log file at ``path``, one line each, labelled."""
+    if messages:
+        with path.open("a") as file:
+            file.writelines(f"[{label}] {message}\n" for message in messages)
+
+
+def _one_line(warning: warnings.WarningMessage) -> str:
+    text = warnings.formatwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return text.strip().replace("\n", " | ")
 
 
 class _Collector(logging.Handler):
@@ -68,11 +88,12 @@ class _Collector(logging.Handler):
         self.messages.append(self.format(record).replace("\n", " | "))
 
 
-def run_collecting_warnings(function: Callable[..., Result], *task: Any) -> tuple[Result, list[str]]:
-    """``function(*task)`` and the warnings and WARNING+ log records it raised, collected, not printed.
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """Collect, not print, the warnings and WARNING+ log records raised inside the block.
 
-    Optuna's loggers print through their own handler and do not propagate; while the task runs they
-    propagate to the collector instead.
+    Optuna's loggers print through their own handler and do not propagate; inside the block they
+    propagate to the collector instead. The list yielded is complete once the block has ended.
     """
     messages: list[str] = []
     root, optuna_root = logging.getLogger(), logging.getLogger("optuna")
@@ -81,18 +102,33 @@ def run_collecting_warnings(function: Callable[..., Result], *task: Any) -> tupl
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            result = function(*task)
+            yield messages
     finally:
         root.handlers, optuna_root.handlers, optuna_root.propagate = saved
-    messages += [
-        warnings.formatwarning(w.message, w.category, w.filename, w.lineno).strip().replace("\n", " | ")
-        for w in caught
-    ]
+        messages += [_one_line(warning) for warning in caught]
+
+
+def run_collecting_warnings(function: Callable[..., Result], *task: Any) -> tuple[Result, list[str]]:
+    """``function(*task)`` and the warnings and WARNING+ log records it raised (see :func:`collecting_warnings`)."""
+    with collecting_warnings() as messages:
+        result = function(*task)
     return result, messages
 
 
-def init_worker() -> None:
-    """Set up a worker process: single-threaded, as there is one process per task on every core."""
+def init_worker(warning_log: str | None = None) -> None:
+    """Set up a worker process: single-threaded, as there is one process per task on every core.
+
+    Args:
+        warning_log: the path of a :class:`WarningLog`'s file; warnings the worker raises outside a task
+            (importing the task's modules, for one) are appended to it instead of printed.
+    """
+    if warning_log is not None:
+
+        def to_log(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+            warning = warnings.WarningMessage(message, category, filename, lineno, file, line)
+            append_to(Path(warning_log), "worker start", [_one_line(warning)])
+
+        warnings.showwarning = to_log
     os.environ["OMP_NUM_THREADS"] = "1"
     try:
         import torch
@@ -145,7 +181,9 @@ def run_tasks(
         return
     if not tasks:
         return
-    with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1, initializer=init_worker) as pool:
+    initargs = () if warning_log is None else (str(warning_log.path),)
+    workers = jobs or os.cpu_count() or 1
+    with ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=initargs) as pool:
         futures = {pool.submit(run, *prefix, *task): task for task in tasks}
         for future in as_completed(futures):
             task = futures[future]

@@ -414,13 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     n_trains = sorted(set(args.n_train or (QUICK_N_TRAIN if args.quick else DEFAULT_N_TRAIN)))
     seeds = list(range(args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)))
     n_test = args.n_test or (QUICK_N_TEST if args.quick else DEFAULT_N_TEST)
-    chosen = predictors(args.surrogates)
+    warning_log = WarningLog(args.out / "warnings.log")
+    with warning_log.capture("bench setup"):  # building the predictors imports botorch, which warns
+        chosen = predictors(args.surrogates)
 
     print(
         f"{len(chosen)} predictors x {len(seeds)} seeds, n_train {', '.join(map(str, n_trains))}, "
         f"{n_test} held out"
     )
-    warning_log = WarningLog(args.out / "warnings.log")
     with progress_bar(len(chosen) * len(seeds), desc="predictor x seed", unit="task") as bar:
         runs = run_predictors(
             chosen,

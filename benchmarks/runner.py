@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,9 @@ def run_grid(
     The runs' warnings go to ``warning_log`` when one is given (see :class:`benchmarks.pool.WarningLog`).
     """
     runs = run_cache(out)
-    fingerprints = {spec: fingerprint(spec, data_dir) for spec in specs}
+    with warning_log.capture("bench setup") if warning_log is not None else nullcontext():
+        # Building the samplers for their fingerprints imports botorch, which warns.
+        fingerprints = {spec: fingerprint(spec, data_dir) for spec in specs}
     todo = [spec for spec in specs if force or (run_key(spec), fingerprints[spec]) not in runs]
     logging.getLogger(__name__).info("%d of %d runs to compute", len(todo), len(specs))
     if progress is not None:
@@ -117,7 +120,12 @@ def run_grid(
     todo.sort(key=lambda spec: spec.searcher != "optuna-gp")
     tasks = [(spec, data_dir) for spec in todo]
     done = run_tasks(
-        run_one, tasks, jobs=jobs, progress=progress, warning_log=warning_log, label=lambda task: task[0].label
+        run_one,
+        tasks,
+        jobs=jobs,
+        progress=progress,
+        warning_log=warning_log,
+        label=lambda task: task[0].label,
     )
     for (spec, _), frame in done:
         runs.store(run_key(spec), fingerprints[spec], frame)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import optuna
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 import benchmarks.pool
-from benchmarks.pool import WarningLog, run_tasks
+from benchmarks.pool import WarningLog, init_worker, run_tasks
 
 
 def square_in_worker(x: int) -> tuple[int, int, str | None, int]:
@@ -102,3 +103,29 @@ def test_a_bench_without_warnings_says_so(tmp_path: Path) -> None:
     assert dict(run_tasks(fail_on_two, [(1,)], in_process=True, warning_log=log)) == {(1,): 1}
     assert log.count == 0 and log.path.read_text() == ""
     assert log.summary() == "No warnings."
+
+
+def warn_outside_a_task() -> None:
+    warnings.warn("warned while the worker was importing", FutureWarning, stacklevel=1)
+
+
+def test_warnings_of_a_starting_worker_are_appended_to_the_log(tmp_path: Path) -> None:
+    log = WarningLog(tmp_path / "warnings.log")
+    with ProcessPoolExecutor(1, initializer=init_worker, initargs=(str(log.path),)) as pool:
+        pool.submit(warn_outside_a_task).result()
+    assert log.count == 1
+    assert "[worker start] " in log.path.read_text()
+    assert "FutureWarning: warned while the worker was importing" in log.path.read_text()
+
+
+def test_capture_logs_what_the_bench_process_itself_warns(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    log = WarningLog(tmp_path / "warnings.log")
+    with log.capture("bench setup"):
+        warn_noisily(7)
+    out, err = capfd.readouterr()
+    assert "7" not in out + err
+    assert log.count == 3 and all(
+        line.startswith("[bench setup] ") for line in log.path.read_text().splitlines()
+    )
