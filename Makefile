@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed-stamp
 BONAS_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(CURDIR)/data)
 export BONAS_DATA_DIR
 
+# Test processes (pytest-xdist): two halve `make test` on CI's two cores; more cost ~0.5 GiB each.
+TEST_JOBS ?= 2
+
 BENCH_ARGS := $(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(filter 1 yes true,$(FORCE)),--force)
 
 .PHONY: bench test lint venv clean
@@ -29,7 +32,7 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache  # the layer contracts of pyproject.toml (docs/ARCHITECTURE.md)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bonas benchmarks tests
