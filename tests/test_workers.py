@@ -210,7 +210,13 @@ def test_a_trial_whose_worker_died_is_failed_and_retried(tmp_path, nb201_benchma
     storage = open_storage(path, heartbeat_interval=1, grace_period=2)
     search(nb201_benchmark.space, nb201_benchmark, n_trials=3, seed=0, storage=storage, study_name="stale")
     study = optuna.load_study(study_name="stale", storage=storage)
-    # A worker chose an architecture, sent one heartbeat and died mid-evaluation.
+    # A worker chose an architecture, sent one heartbeat and died mid-evaluation. The architecture is
+    # fixed, and its isomorphism class holds only itself and none of the first search's cells, so the
+    # retry evaluates it rather than reusing an isomorph's value.
+    all_conv = {parameter.name: "nor_conv_3x3" for parameter in nb201_benchmark.space.parameters}
+    first_hashes = {trial.user_attrs[trials.ARCH_HASH_ATTR] for trial in study.trials}
+    assert nb201_benchmark.space.from_params(all_conv).canonical_hash not in first_hashes
+    study.enqueue_trial(all_conv)
     dead = study.ask()
     architecture = trials.suggest(nb201_benchmark.space, dead)
     dead.set_user_attr("arch", str(architecture))
