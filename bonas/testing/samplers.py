@@ -111,9 +111,13 @@ class ArchitectureSamplerConformance:
     @staticmethod
     def assert_no_repeats(history, space: SearchSpace) -> None:
         completed = history[history["state"] == "COMPLETE"]
-        assert history["repeat_of"].isna().all(), "the sampler proposed an already evaluated architecture"
-        assert completed["arch_hash"].is_unique
-        for text, arch_hash in zip(completed["arch"], completed["arch_hash"], strict=True):
+        assert history[trials.REPEAT_OF_ATTR].isna().all(), (
+            "the sampler proposed an already evaluated architecture"
+        )
+        assert completed[trials.ARCH_HASH_ATTR].is_unique
+        for text, arch_hash in zip(
+            completed[trials.ARCH_ATTR], completed[trials.ARCH_HASH_ATTR], strict=True
+        ):
             assert space.parse(text).canonical_hash == arch_hash
 
     # -- basics ----------------------------------------------------------------------------------------
@@ -129,9 +133,9 @@ class ArchitectureSamplerConformance:
     def test_same_seed_gives_same_architectures(
         self, space: SearchSpace, sampler_factory: SamplerFactory
     ) -> None:
-        first = self.run(space, sampler_factory(space, 3)).history["arch"].tolist()
-        again = self.run(space, sampler_factory(space, 3)).history["arch"].tolist()
-        other = self.run(space, sampler_factory(space, 4)).history["arch"].tolist()
+        first = self.run(space, sampler_factory(space, 3)).history[trials.ARCH_ATTR].tolist()
+        again = self.run(space, sampler_factory(space, 3)).history[trials.ARCH_ATTR].tolist()
+        other = self.run(space, sampler_factory(space, 4)).history[trials.ARCH_ATTR].tolist()
         assert len(first) == self.budget
         assert first == again
         assert first != other, "different seeds should give different searches"
@@ -163,7 +167,7 @@ class ArchitectureSamplerConformance:
         history = second.history
         assert len(history) == 2 * half
         assert history["query"].tolist() == list(range(1, 2 * half + 1))
-        assert history["arch"].iloc[:half].tolist() == first.history["arch"].tolist()
+        assert history[trials.ARCH_ATTR].iloc[:half].tolist() == first.history[trials.ARCH_ATTR].tolist()
         self.assert_no_repeats(history, space)
 
         reloaded = optuna.load_study(study_name="nas", storage=f"sqlite:///{path}")
@@ -200,7 +204,7 @@ class ArchitectureSamplerConformance:
         result = self.run(space, sampler, n_trials=half, storage=storage, study_name="shared")
         finished = result.history[result.history["trial"] != running.number]
         assert len(finished) == 2 * half
-        assert pending.canonical_hash not in set(finished["arch_hash"])
+        assert pending.canonical_hash not in set(finished[trials.ARCH_HASH_ATTR])
         assert study.trials[running.number].state == TrialState.RUNNING
         self.assert_no_repeats(finished, space)
 
@@ -216,7 +220,7 @@ class ArchitectureSamplerConformance:
         result = self.run(space, sampler, n_trials=10, storage=storage, study_name="tiny")
         completed = result.history[result.history["state"] == "COMPLETE"]
         assert len(completed) == 3
-        assert str(pending) not in set(completed["arch"])
+        assert str(pending) not in set(completed[trials.ARCH_ATTR])
 
     # -- direction -------------------------------------------------------------------------------------
 
@@ -232,7 +236,7 @@ class ArchitectureSamplerConformance:
             n_trials=self.budget,
             direction="minimize",
         )
-        assert minimized.history["arch"].tolist() == maximized.history["arch"].tolist()
+        assert minimized.history[trials.ARCH_ATTR].tolist() == maximized.history[trials.ARCH_ATTR].tolist()
         assert minimized.best_value == pytest.approx(-maximized.best_value)
         assert minimized.best_value == pytest.approx(minimized.history["value"].min())
         observations = sampler.history(minimized.study).observations
@@ -250,7 +254,7 @@ class ArchitectureSamplerConformance:
             result = self.run(space, sampler_factory(space, 0), n_trials=10)
         history = result.history
         completed = history[history["state"] == "COMPLETE"]
-        assert sorted(completed["arch"]) == sorted(str(a) for a in space.enumerate())
+        assert sorted(completed[trials.ARCH_ATTR]) == sorted(str(a) for a in space.enumerate())
         assert history["query"].max() == 4
         assert not (history["state"] == "RUNNING").any()
         assert any("4 of 10 queries" in record.getMessage() for record in caplog.records)
