@@ -6,6 +6,8 @@
 * :mod:`bonas.training.trainer`: :class:`Trainer` with mixed precision, channels-last and pruning hooks.
 * :mod:`bonas.training.supernet`: :class:`Supernet`, one network whose edges hold every candidate
   operation, run on one architecture's path or on a continuous mixture (weight sharing).
+* :mod:`bonas.training.weight_sharing`: :class:`SupernetTrainer`, training regimes and inherited-weight
+  scores.
 
 :func:`bonas.objectives.train` combines them into an objective for :func:`bonas.search`.
 """
@@ -39,6 +41,7 @@ from bonas.training.trainer import (
     TrainingResult,
     TrainingSettings,
 )
+from bonas.training.weight_sharing import SupernetSettings, SupernetTrainer
 
 __all__ = [
     "CellNetwork",
@@ -53,6 +56,8 @@ __all__ = [
     "SubnetPath",
     "Supernet",
     "SupernetCheckpointError",
+    "SupernetSettings",
+    "SupernetTrainer",
     "Trainer",
     "TrainingOutOfMemoryError",
     "TrainingResult",

@@ -11,11 +11,20 @@ API (what ENAS, DARTS, one-shot scoring and BONAS batches build on)::
     path = supernet.path(architecture)       # SubnetPath; OutsideSupernetError if it is not in the space
     logits = supernet(x, path)               # single path: only the architecture's operations run
     logits = supernet(x, Mixture(weights))   # continuous mixture: weights[e] is a 1-d tensor over
-                                             # supernet.template.edges[e].ops (DARTS: a softmax of alphas)
+                                             # supernet.template.edges[e].ops (DARTS: a softmax of alphas);
+                                             # Mixture(..., active=...) skips the ops left out
     supernet.recalibrate(path, batches)      # batch-norm statistics of that subnet, from training batches
     supernet.accuracy(path, x, y)            # eval-mode accuracy in percent
     network = supernet.extract(architecture) # the stand-alone network (build_network) with inherited weights
     supernet.save(file); Supernet.load(file) # checkpoints that refuse another space, width or depth
+
+    # Training and scoring (bonas.training.weight_sharing):
+    trainer = SupernetTrainer(supernet, data, SupernetSettings(epochs=10, regime="uniform"), population=space)
+    trainer.train()                          # single-path (or fair, or warm-up) training
+    trainer.train_steps(lambda step: choice, steps)   # your own choice per minibatch (ENAS)
+    trainer.step(x, y, choice)               # one SGD step of the shared weights
+    trainer.score(architectures)             # BN recalibrated per path, then validation accuracy
+    trainer.save(file); trainer.load(file)   # weights + optimiser + random states: resumes exactly
 
 The network is NB201's skeleton (:class:`~bonas.training.networks.CellNetwork`: stem, three stages of
 ``N`` cells with reductions, head) with a :class:`SuperCell` in every cell slot; every cell of the
@@ -287,10 +296,14 @@ class Mixture:
             nothing whatever their weight); a ``E x K`` tensor where every edge has ``K`` candidates.
         nodes: per node a 1-d tensor over its candidate labels (an aggregation label is the identity),
             or None to use each node's first label.
+        active: per edge the candidate indices to compute, or None for all of them. Operations left out
+            are skipped (no compute, no gradient, so no weight decay or momentum touches them), as if
+            their weight were 0.
     """
 
     edges: Sequence[torch.Tensor] | torch.Tensor
     nodes: Sequence[torch.Tensor] | None = None
+    active: tuple[tuple[int, ...], ...] | None = None
 
 
 Choice = SubnetPath | Mixture
@@ -362,9 +375,10 @@ class SuperCell(nn.Module):
             for e in self.incoming[node]:
                 source = values[self.template.edges[e].source]
                 weights = mixture.edges[e]
-                for j, op in enumerate(self.edge_ops[e]):
+                active = range(len(self.edge_ops[e])) if mixture.active is None else mixture.active[e]
+                for j in active:
                     if not self.zero[e][j]:
-                        total = total + weights[j] * op(source)
+                        total = total + weights[j] * self.edge_ops[e][j](source)
             key = str(node)
             if key in self.node_ops:
                 if mixture.nodes is None:
@@ -504,6 +518,11 @@ class Supernet(CellNetwork):
                     f"Edge {e} ({edge.source}->{edge.target}) has {len(edge.ops)} candidate operations "
                     f"{list(edge.ops)}, but its mixture weights have shape {tuple(weights.shape)}."
                 )
+        if mixture.active is not None and len(mixture.active) != len(self.template.edges):
+            raise ValueError(
+                f"A mixture's active operations need one entry per edge ({len(self.template.edges)}), got "
+                f"{len(mixture.active)}."
+            )
         return mixture
 
     # -- Inherited weights ----------------------------------------------------------------------------
