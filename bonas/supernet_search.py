@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -185,43 +185,51 @@ class ENASSearch:
     def fit(
         self, *, max_seconds: float | None = None, clock: Clock = time.perf_counter
     ) -> SupernetSearchResult:
-        """Alternate for the settings' epochs or until ``max_seconds`` by ``clock``, then rank candidates.
+        """Alternate for the settings' epochs, or within ``max_seconds`` by ``clock``, then rank candidates.
 
-        The time limit is checked every few minibatches and controller steps; the final ranking runs
-        after it (its cost is ``final_candidates`` recalibrated validation passes).
+        With a time limit, the settings' epochs are an upper bound: after the first epoch, the run is
+        shortened to the epochs the limit affords at that epoch's cost, after reserving the final
+        ranking's (one scoring timed, times ``final_candidates``), and the shared weights' cosine
+        schedule with it. The limit is also checked every few minibatches and controller steps.
         """
         started = clock()
+        planned = self.settings.epochs
+        reserve = 0.0
 
         def out_of_time() -> bool:
-            return max_seconds is not None and clock() - started > max_seconds
+            return max_seconds is not None and clock() - started > max_seconds - reserve
 
         log: list[dict[str, Any]] = []
         steps = self.trainer.steps_per_epoch
         chunk = max(1, steps // 10)
-        for _ in range(self.settings.epochs):
-            if out_of_time():
-                break
+        while self.epochs_done < planned and not out_of_time():
             losses = []
             for done in range(0, steps, chunk):
                 losses.append(self.train_shared(min(chunk, steps - done)))
                 if out_of_time():
                     break
             record: dict[str, Any] = {"epoch": self.epochs_done + 1, "train_loss": float(np.mean(losses))}
-            controller_steps = 0
             rewards, entropies = [], []
-            while controller_steps < self.settings.controller_steps and not out_of_time():
+            while len(rewards) < self.settings.controller_steps and not out_of_time():
                 stats = self.train_controller(1)
                 rewards.append(stats["reward"])
                 entropies.append(stats["entropy"])
-                controller_steps += 1
             self.epochs_done += 1
             record.update(
-                controller_steps=controller_steps,
+                controller_steps=len(rewards),
                 reward=float(np.mean(rewards)) if rewards else math.nan,
                 entropy=float(np.mean(entropies)) if entropies else math.nan,
             )
             log.append(record)
             logger.info("ENAS epoch %d: %s", record["epoch"], record)
+            if max_seconds is not None and self.epochs_done == 1:
+                epoch_cost = clock() - started
+                timed = clock()
+                self.trainer.score([self.sample()])
+                reserve = (clock() - timed) * self.settings.final_candidates
+                affordable = int((max_seconds - reserve - (clock() - started)) / max(epoch_cost, 1e-9)) + 1
+                planned = max(1, min(planned, affordable))
+                self.trainer.settings = replace(self.trainer.settings, epochs=planned)
         candidates = self.ranked_candidates()
         return SupernetSearchResult("enas-ws", candidates, clock() - started, self.epochs_done, log)
 

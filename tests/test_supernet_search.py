@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import replace
 
@@ -129,3 +130,12 @@ def test_searches_by_name(digits) -> None:
         supernet_search("enas-ws", NB201Space(), digits, max_seconds=-1.0)
     with pytest.raises(InvalidArgumentError, match="controller_steps must be an integer >= 1, got 0"):
         ENASSettings(controller_steps=0)
+
+
+def test_a_time_limit_shrinks_the_alternation_to_the_epochs_it_affords(digits) -> None:
+    ticks = itertools.count()  # a clock that advances one "second" per reading: no timing in the test
+    search = enas(digits, settings=replace(SMALL_ENAS, epochs=50))
+    result = search.fit(max_seconds=80, clock=lambda: float(next(ticks)))
+    assert 1 < result.epochs < 50
+    assert search.trainer.settings.epochs == result.epochs  # the shared weights' cosine ends with the budget
+    assert len(result.candidates) == 4

@@ -197,6 +197,8 @@ class DartsSearch:
         self.steps_per_epoch = math.ceil(len(data.train_y) / s.batch_size)
         self.steps_done = 0
         self.epochs_done = 0
+        #: Epochs the cosine schedule spans: the settings', or fewer when a time limit affords fewer.
+        self.schedule_epochs = s.epochs
         self.generator = torch.Generator().manual_seed(s.seed)
 
     # -- The relaxation -----------------------------------------------------------------------------
@@ -337,8 +339,10 @@ class DartsSearch:
     ) -> DartsResult:
         """Run DARTS for ``epochs`` (default: the settings' remaining ones) or until ``max_seconds``.
 
-        A time limit ends the search after the step that passes it (the cosine schedule still assumes
-        the settings' epochs); ``clock`` measures it (``time.process_time`` counts this process's CPU).
+        With a time limit, ``epochs`` is an upper bound: after the first epoch the run is shortened to
+        the epochs the limit affords at that epoch's cost, and the cosine schedule with it (so the
+        learning rate anneals by the end of the budget); the search also ends after the step that passes
+        the limit. ``clock`` measures it (``time.process_time`` counts this process's CPU time).
 
         Returns:
             the derived architecture and one :class:`DartsEpoch` per epoch (the last one possibly partial).
@@ -346,6 +350,7 @@ class DartsSearch:
         epochs = self.settings.epochs - self.epochs_done if epochs is None else epochs
         started = clock()
         result = DartsResult(architecture=self.derive())
+        first = self.epochs_done
         for _ in range(epochs):
             epoch_started = time.perf_counter()
             train_losses, val_losses = [], []
@@ -374,7 +379,16 @@ class DartsSearch:
             )
             if callback is not None:
                 callback(record)
-            if max_seconds is not None and clock() - started > max_seconds:
+            if max_seconds is None:
+                continue
+            spent = clock() - started
+            if spent > max_seconds:
+                break
+            if self.epochs_done == first + 1:
+                affordable = max(1, int(max_seconds / max(spent, 1e-9)))
+                epochs = min(epochs, affordable)
+                self.schedule_epochs = first + epochs
+            if self.epochs_done >= first + epochs:
                 break
         result.architecture = self.derive()
         result.seconds = clock() - started
@@ -401,7 +415,7 @@ class DartsSearch:
 
     def _set_lr(self) -> None:
         s = self.settings
-        total = s.epochs * self.steps_per_epoch
+        total = self.schedule_epochs * self.steps_per_epoch
         progress = min(self.steps_done, total) / total
         lr = s.lr_min + 0.5 * (s.lr - s.lr_min) * (1 + math.cos(math.pi * progress))
         for group in self.optimizer.param_groups:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -216,3 +217,12 @@ def test_same_seed_same_search(digits) -> None:
 def test_bad_settings_are_refused_naming_the_value(options: dict, quoted: str) -> None:
     with pytest.raises(InvalidArgumentError, match=quoted.replace("[", r"\[")):
         DartsSettings(**options)
+
+
+def test_a_time_limit_shrinks_the_schedule_to_the_epochs_it_affords(digits) -> None:
+    ticks = itertools.count()  # a clock that advances one "second" per reading: no timing in the test
+    search = tiny_search(digits, order=1, epochs=50)
+    result = search.fit(max_seconds=40, clock=lambda: float(next(ticks)))
+    assert 1 < len(result.epochs) < 50
+    assert search.schedule_epochs == len(result.epochs)  # the cosine ends with the budget
+    assert search.optimizer.param_groups[0]["lr"] < 0.1 * search.settings.lr
