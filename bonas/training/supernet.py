@@ -183,7 +183,7 @@ class CellTemplate:
                 input=0,
                 output=3,
             )
-        if not space.is_enumerable or space.size > MAX_TEMPLATE_ENUMERATION:
+        if not space.is_enumerable or space.size() > MAX_TEMPLATE_ENUMERATION:
             raise OutsideSupernetError(
                 f"Cannot derive a supernet template for space {space.name!r}: it is not enumerable or has over "
                 f"{MAX_TEMPLATE_ENUMERATION} architectures. Build one with "
@@ -251,6 +251,21 @@ class CellTemplate:
             input=int(data["input"]),
             output=int(data["output"]),
         )
+
+
+def template_for_space(space: SearchSpace) -> CellTemplate:
+    """:meth:`CellTemplate.of_space`, once the space's networks are known to be NB201-skeleton networks
+    of one cell (a space with a network builder of its own has no supernet form).
+
+    Raises:
+        OutsideSupernetError: they are not, or the template cannot be derived (see ``of_space``).
+    """
+    if has_network_builder(space.name) and space.name != "nb201":
+        raise OutsideSupernetError(
+            f"Space {space.name!r} builds its networks with its own registered builder, which has no "
+            "supernet form; a supernet holds NB201-skeleton networks of one repeated cell."
+        )
+    return CellTemplate.of_space(space)
 
 
 def _check_supernet_op(op: str, where: str) -> None:
@@ -455,13 +470,8 @@ class Supernet(CellNetwork):
         Raises:
             OutsideSupernetError: the space's networks are not one repeated cell in NB201's skeleton.
         """
-        if has_network_builder(space.name) and space.name != "nb201":
-            raise OutsideSupernetError(
-                f"Space {space.name!r} builds its networks with its own registered builder, which has no "
-                "supernet form; a supernet holds NB201-skeleton networks of one repeated cell."
-            )
         return cls(
-            CellTemplate.of_space(space),
+            template_for_space(space),
             input_shape=input_shape,
             num_classes=num_classes,
             settings=settings,

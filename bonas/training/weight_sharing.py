@@ -86,7 +86,7 @@ class SupernetSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(f"SupernetSettings.{name} must be an integer >= 1, got {value!r}.")
-        if not 0 <= self.warmup_epochs <= self.epochs:
+        if self.warmup_epochs < 0 or (self.regime == "warmup" and self.warmup_epochs > self.epochs):
             raise InvalidArgumentError(
                 f"SupernetSettings.warmup_epochs must lie in 0..epochs={self.epochs}, got {self.warmup_epochs!r}."
             )

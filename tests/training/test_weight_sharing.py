@@ -119,4 +119,4 @@ def test_settings_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="epochs"):
         SupernetSettings(epochs=0)
     with pytest.raises(InvalidArgumentError, match="warmup_epochs"):
-        SupernetSettings(epochs=2, warmup_epochs=3)
+        SupernetSettings(epochs=2, regime="warmup", warmup_epochs=3)
