@@ -59,7 +59,6 @@ DEFAULT_METHODS = (
     "bo",
     "bonas-batches",
     "one-shot+bo",
-    "nao-ws",
     "enas",
     "darts",
     "bonas-batches@1/3",
@@ -89,7 +88,7 @@ class Setup:
     batch_path_epochs: int = 2
     n_initial: int = 6
     top_k: int = 2
-    budget: float = 160.0
+    budget: float = 150.0
     search_regime: str = "uniform:12"
     standalone_seconds: float = 0.0  # measured in the ranking phase; reserves the retraining time
 
@@ -322,11 +321,21 @@ register_method("nao-ws", _weight_sharing_search("nao", batches=False))
 
 
 def _load_optional_methods() -> None:
-    """Searchers from other modules register themselves on import (ENAS, DARTS)."""
+    """Add the runners of ``benchmarks/weight_sharing_searchers.py`` (ENAS, DARTS) where it exists.
+
+    That module holds ``METHODS = {"enas": runner, "darts": runner}``, each runner as
+    :func:`register_method` describes (it may import helpers such as :func:`standalone_objective`,
+    :func:`load_data` and :class:`SearchOutcome` from here). Reading its dict, rather than having it
+    call :func:`register_method`, works when this module runs as ``__main__``.
+    """
+    import importlib
     import importlib.util
 
-    if importlib.util.find_spec("benchmarks.weight_sharing_searchers") is not None:
-        importlib.import_module("benchmarks.weight_sharing_searchers")
+    if importlib.util.find_spec("benchmarks.weight_sharing_searchers") is None:
+        return
+    module = importlib.import_module("benchmarks.weight_sharing_searchers")
+    for name, runner in getattr(module, "METHODS", {}).items():
+        _METHODS.setdefault(name, runner)
 
 
 def method_budget(method: str, budget: float) -> tuple[str, float]:
@@ -359,6 +368,14 @@ def search_task(setup: Setup, method: str, seed: int) -> dict[str, Any]:
 # -- Caching ----------------------------------------------------------------------------------------
 
 
+_TRAINING_FIELDS = ("train_size", "val_size", "test_size", "channels", "cells_per_stage", "batch_size")
+#: The setup fields a task's result depends on (other tasks: all of them).
+TASK_FIELDS = {
+    "standalone": (*_TRAINING_FIELDS, "epochs"),
+    "supernet": (*_TRAINING_FIELDS, "supernet_lr", "score_size"),
+}
+
+
 class TaskCache:
     """Task results as JSON files under ``root``, keyed by the task and the whole :class:`Setup`."""
 
@@ -368,9 +385,13 @@ class TaskCache:
         root.mkdir(parents=True, exist_ok=True)
 
     def path(self, kind: str, setup: Setup, *key: Any) -> Path:
+        """The file of a task of ``kind`` (only the setup fields it depends on are in its key)."""
         import hashlib
 
-        text = json.dumps([kind, dataclasses.asdict(setup), [str(k) for k in key]], sort_keys=True)
+        fields = dataclasses.asdict(setup)
+        if kind in TASK_FIELDS:
+            fields = {name: fields[name] for name in TASK_FIELDS[kind]}
+        text = json.dumps([kind, fields, [str(k) for k in key]], sort_keys=True)
         return self.root / f"{kind}-{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}.json"
 
     def get(self, path: Path) -> Any:
@@ -596,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
         for regime in args.regimes
         for seed in range(args.seeds)
     ]
-    searches = [(m, s) for m in args.methods for s in range(args.seeds)]
+    # Seed by seed, so an interrupted run has whole seeds of every method.
+    searches = [(m, s) for s in range(args.seeds) for m in args.methods]
     total = len(ground) + len(supernets) + len(searches)
     with progress_bar(total, "weight sharing", "task") as bar:
         truth = run_cached(cache, standalone_task, ground, jobs=args.jobs, bar=bar, warning_log=warning_log)
