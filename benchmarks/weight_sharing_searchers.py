@@ -1,6 +1,6 @@
 """ENAS with shared weights and DARTS in ``python -m benchmarks.weight_sharing``'s search table.
 
-:mod:`benchmarks.weight_sharing` imports this module and so registers ``enas``, ``darts`` and
+:mod:`benchmarks.weight_sharing` reads :data:`METHODS` from this module: ``enas``, ``darts`` and
 ``darts-2nd``. Each runner spends at most its CPU budget (``time.process_time``) on the search and on
 stand-alone retraining, as the other rows do: the search gets the budget less the retraining it
 reserves (``top_k`` stand-alone trainings for ENAS, whose candidates come ranked; one for DARTS, whose
@@ -19,7 +19,6 @@ from benchmarks.weight_sharing import (
     _Budget,
     _network,
     load_data,
-    register_method,
     standalone_objective,
     supernet_settings,
 )
@@ -94,6 +93,6 @@ def _darts(order: int) -> Any:
     return run
 
 
-register_method("enas", _enas)
-register_method("darts", _darts(1))
-register_method("darts-2nd", _darts(2))
+#: What :mod:`benchmarks.weight_sharing` adds to its search table (it reads this dict, which works
+#: when it runs as ``__main__``).
+METHODS = {"enas": _enas, "darts": _darts(1), "darts-2nd": _darts(2)}
