@@ -104,11 +104,13 @@ class Decisions:
         params: the value of every active parameter, in the space's order.
         log_prob: ``log p(params)``, a scalar tensor (with a graph when computed with gradients).
         entropy: summed entropy of the steps' distributions, a scalar tensor.
+        probabilities: per active parameter, the distribution it was decided from (no graph).
     """
 
     params: dict[str, ParamValue]
     log_prob: torch.Tensor
     entropy: torch.Tensor
+    probabilities: dict[str, np.ndarray]
 
 
 class LSTMPolicy(nn.Module):
@@ -176,6 +178,7 @@ class LSTMPolicy(nn.Module):
         if (rng is None) == (given is None):
             raise ValueError("Pass exactly one of rng (to sample) and given (to score).")
         params: dict[str, ParamValue] = {}
+        probabilities: dict[str, np.ndarray] = {}
         log_prob = self.start.new_zeros(())
         entropy = self.start.new_zeros(())
         state: list[tuple[torch.Tensor, torch.Tensor]] | None = None
@@ -185,17 +188,18 @@ class LSTMPolicy(nn.Module):
                 continue
             output, state = self.lstm_step(step_input, state)
             log_probs = torch.log_softmax(self.logits(output, position), dim=-1)
+            distribution = log_probs.detach().double().exp().cpu().numpy()
+            probabilities[parameter.name] = distribution
             if given is not None:
                 index = self._index[position][given[parameter.name]]
             else:
                 assert rng is not None
-                probabilities = log_probs.detach().double().exp().cpu().numpy()
-                index = int(rng.choice(len(probabilities), p=probabilities / probabilities.sum()))
+                index = int(rng.choice(len(distribution), p=distribution / distribution.sum()))
             params[parameter.name] = parameter.choices[index]
             log_prob = log_prob + log_probs[index]
             entropy = entropy - (log_probs.exp() * log_probs).sum()
             step_input = self.embeddings[position].weight[index : index + 1]
-        return Decisions(params, log_prob, entropy)
+        return Decisions(params, log_prob, entropy, probabilities)
 
     def sample(self, rng: np.random.Generator) -> dict[str, ParamValue]:
         """One draw of every active parameter (no gradients)."""
@@ -206,26 +210,10 @@ class LSTMPolicy(nn.Module):
         """``log p(params)`` with gradients (a scalar tensor)."""
         return self.walk(given=params).log_prob
 
-    def probabilities(self, prefix: Mapping[str, ParamValue]) -> dict[str, np.ndarray]:
-        """The distribution of every active parameter given the choices in ``prefix`` before it.
-
-        Walks ``prefix`` (which must set every active parameter) and returns, per parameter, the softmax
-        it was decided from: for a policy's state at a glance, and for tests.
-        """
-        result: dict[str, np.ndarray] = {}
-        params: dict[str, ParamValue] = {}
-        state: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-        step_input = self.start
+    def probabilities(self, params: Mapping[str, ParamValue]) -> dict[str, np.ndarray]:
+        """The distribution each active parameter of ``params`` is decided from, given the earlier ones."""
         with torch.no_grad():
-            for position, parameter in enumerate(self.space_parameters):
-                if not parameter.is_active(params):
-                    continue
-                output, state = self.lstm_step(step_input, state)
-                result[parameter.name] = torch.softmax(self.logits(output, position), -1).double().numpy()
-                index = self._index[position][prefix[parameter.name]]
-                params[parameter.name] = parameter.choices[index]
-                step_input = self.embeddings[position].weight[index : index + 1]
-        return result
+            return self.walk(given=params).probabilities
 
 
 class PolicyGradient:

@@ -111,10 +111,10 @@ def test_a_rewarded_architecture_becomes_more_likely_and_a_punished_one_less() -
         trainer = PolicyGradient(policy(space, ControllerSettings(), seed=1))
         trainer.step([(other, 0.0)])  # the first reward sets the baseline
         before = trainer.policy.probabilities(chosen)
-        log_p_before = float(trainer.policy.log_prob(chosen))
+        log_p_before = float(trainer.policy.log_prob(chosen).detach())
         trainer.step([(chosen, sign)])
         after = trainer.policy.probabilities(chosen)
-        assert sign * (float(trainer.policy.log_prob(chosen)) - log_p_before) > 0
+        assert sign * (float(trainer.policy.log_prob(chosen).detach()) - log_p_before) > 0
         # Every decision the architecture took moved the same way, given the same earlier choices.
         index = OPERATIONS.index(CONV)
         for name in before:
