@@ -34,6 +34,9 @@ says what a supernet can hold: a fixed set of nodes (with the labels each may ta
 (``none``) hold no module and compute nothing. Parameter names follow the stand-alone network's, so
 :meth:`Supernet.subnet_state_dict` loads strictly into :func:`~bonas.training.networks.build_network`'s
 network of the same settings: that is how the exactness of inherited weights is tested.
+
+(About 700 lines, one concept: what a supernet holds, how it runs a choice, and how its weights map to
+stand-alone networks and checkpoints; each part is defined by the template's edge and operation order.)
 """
 
 from __future__ import annotations
