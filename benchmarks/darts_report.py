@@ -32,9 +32,27 @@ import pandas as pd
 
 from benchmarks.cache import write_csv
 from benchmarks.pool import WarningLog, progress_bar, run_tasks
-from benchmarks.weight_sharing import Setup, TaskCache, _network, load_data, sample_cells, standalone_task
+from benchmarks.weight_sharing import (
+    TASK_FIELDS,
+    Setup,
+    TaskCache,
+    _mean_std,
+    _network,
+    connected,
+    load_data,
+    sample_cells,
+    standalone_task,
+)
 
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
+
+
+def key_setup(setup: Setup) -> Setup:
+    """``setup`` with every field these tasks do not read reset to its default (the tasks' cache key):
+    data sizes, network and stand-alone training only (the search budgets of the weight-sharing bench
+    change nothing here)."""
+    default = Setup()
+    return dataclasses.replace(default, **{name: getattr(setup, name) for name in TASK_FIELDS["standalone"]})
 
 
 def darts_task(setup: Setup, order: int, seed: int, epochs: int) -> dict[str, Any]:
@@ -120,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         todo = []
         for function, argument_list in ((darts_task, tasks), (standalone_task, randoms)):
             for arguments in argument_list:
-                path = cache.path(function.__name__, setup, *arguments[1:])
+                path = cache.path(function.__name__, key_setup(setup), *arguments[1:])
                 cached = cache.get(path)
                 if cached is None:
                     todo.append((function, arguments, path))
@@ -170,7 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(epoch_frame, args.out / "epochs.csv")
     write_csv(final_frame, args.out / "finals.csv")
     random_runs = [results[("standalone_task", arch, 0)] for _, arch, _ in randoms]
-    summary = _summary(setup, epoch_frame, final_frame, random_runs, time.perf_counter() - started, args)
+    summary = _summary(
+        setup,
+        epoch_frame,
+        final_frame,
+        random_runs,
+        [arch for _, arch, _ in randoms],
+        time.perf_counter() - started,
+        args,
+    )
     (args.out / "summary.md").write_text(summary)
     print(summary)
     print(f"Files in {args.out}/: summary.md, epochs.csv, finals.csv. {warning_log.summary()}")
@@ -182,6 +208,7 @@ def _summary(
     epochs: pd.DataFrame,
     finals: pd.DataFrame,
     randoms: list[dict[str, float]],
+    random_cells: list[str],
     wall: float,
     args: argparse.Namespace,
 ) -> str:
@@ -201,12 +228,23 @@ def _summary(
             f"| {row.order} | {row.seed} | {row.epochs} | {row.search_cpu_seconds:.0f} | `{row.arch}` | "
             f"{parameter_free(row.arch)}/6 | {row.val_accuracy:.2f} | {row.test_accuracy:.2f} |"
         )
-    val = [r["val_accuracy"] for r in randoms]
-    test = [r["test_accuracy"] for r in randoms]
+    lines.append("")
+    for order, group in finals.groupby("order"):
+        lines.append(
+            f"DARTS order {order}: stand-alone val {_mean_std(group['val_accuracy'])}, test "
+            f"{_mean_std(group['test_accuracy'])} over {len(group)} seeds."
+        )
+    connected_runs = [r for r, arch in zip(randoms, random_cells, strict=True) if connected(arch)]
+    for label, runs in (
+        ("random cells", randoms),
+        ("random cells whose output depends on the input", connected_runs),
+    ):
+        val = [r["val_accuracy"] for r in runs]
+        lines.append(
+            f"Reference, {len(runs)} {label} trained the same way: val {_mean_std(val)} (best {max(val):.2f}, "
+            f"median {np.median(val):.2f}), test {_mean_std([r['test_accuracy'] for r in runs])}."
+        )
     lines += [
-        "",
-        f"Reference: {len(randoms)} random cells trained the same way: val {np.mean(val):.2f} ± {np.std(val, ddof=1):.2f} "
-        f"(best {max(val):.2f}), test {np.mean(test):.2f} ± {np.std(test, ddof=1):.2f}.",
         "",
         "Parameter-free edges of the derived cell by epoch (mean over seeds):",
         "",
