@@ -16,7 +16,8 @@ CPU trains a cell in seconds), with NB201 cells at small width and depth:
    searches end by retraining their ``--top-k`` best candidates stand-alone (inside their budget) and
    choose by stand-alone validation accuracy. Every chosen cell is then trained once more with a fresh
    seed and its TEST accuracy reported (mean ± std over search seeds). ENAS and DARTS join the table
-   when their runners are registered (:func:`register_method`); the test split is never used to choose.
+   once ``benchmarks/weight_sharing_searchers.py`` defines ``METHODS = {"enas": runner, "darts": runner}``
+   (see :func:`register_method` for a runner's contract); the test split is never used to choose.
 
 Costs are CPU seconds of single-threaded worker processes (``time.process_time``), which stay
 comparable when other work shares the machine; the wall time of the whole run is printed too.
