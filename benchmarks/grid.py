@@ -16,8 +16,17 @@ from bonas.tabular import TabularBenchmark, load_benchmark
 DEFAULT_BUDGET = 150
 REPORT_AT = (25, 50, 100, 150)
 
-#: Baselines first, then bonas's Bayesian optimisation (the WL-kernel GP with an RBF kernel).
-BASELINES = ("random", "regularized-evolution", "local-search", "reinforce", "optuna-tpe", "optuna-gp")
+#: Baselines first, then bonas's Bayesian optimisation (the WL-kernel GP with an RBF kernel). `enas` is
+#: ENAS's LSTM controller on the tables (no weight sharing: each query is one REINFORCE update).
+BASELINES = (
+    "random",
+    "regularized-evolution",
+    "local-search",
+    "reinforce",
+    "enas",
+    "optuna-tpe",
+    "optuna-gp",
+)
 SEARCHERS = (*BASELINES, "bo-gp-wl-rbf")
 
 #: The neural-predictor searchers cost 0.6-4 s per proposal (10x the GP's), so the default grid runs

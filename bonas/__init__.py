@@ -12,6 +12,7 @@ _LAZY = {
     "Cell": "bonas.architecture",
     "search": "bonas.study",
     "SearchResult": "bonas.study",
+    "retrain_best": "bonas.retraining",
     "load_benchmark": "bonas.tabular",
     "get_space": "bonas.spaces",
     "make_sampler": "bonas.samplers",

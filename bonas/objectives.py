@@ -2,8 +2,12 @@
 
 ``train(...)`` returns an objective that builds the network of an architecture, trains it on a local
 dataset and returns its validation accuracy (the searched metric) and its test accuracy (reported
-only). Inside :func:`bonas.search` it reports the validation accuracy of every epoch to the running
-Optuna trial, so a pruner passed to ``search(..., pruner=...)`` stops bad candidates early::
+only); its trials are marked ``fidelity=stand-alone``. ``weight_sharing(...)`` returns one that scores
+architectures with weights inherited from a supernet (``fidelity=weight-sharing``): trained once,
+single path, then any architecture in milliseconds to a second (one-shot), or trained on each batch a
+searcher proposes before scoring the whole batch (BONAS). Inside :func:`bonas.search` the training
+objective reports the validation accuracy of every epoch to the running Optuna trial, so a pruner
+passed to ``search(..., pruner=...)`` stops bad candidates early::
 
     import optuna
     import bonas
@@ -28,9 +32,11 @@ if TYPE_CHECKING:
     from torch import nn
 
     from bonas.architecture import Architecture
+    from bonas.spaces.base import SearchSpace
     from bonas.training.datasets import DatasetSplits
     from bonas.training.networks import NetworkSettings
     from bonas.training.trainer import TrainingResult, TrainingSettings
+    from bonas.training.weight_sharing import SupernetSettings, SupernetTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ class TrainingObjective:
             architecture string.
     """
 
-    dataset: str
+    dataset: str | DatasetSplits
     network: NetworkSettings | NetworkFactory | None = None
     settings: TrainingSettings | None = None
     data_dir: str | Path | None = None
@@ -58,16 +64,13 @@ class TrainingObjective:
 
     @property
     def name(self) -> str:
-        return f"train-{self.dataset}"
+        return f"train-{_dataset_name(self.dataset)}"
 
     @property
     def data(self) -> DatasetSplits:
         """The dataset splits, loaded on first use."""
         if self._data is None:
-            from bonas.training.datasets import load_dataset
-
-            self._data = load_dataset(self.dataset, self.data_dir, **self.dataset_options)
-            logger.info("Loaded %r", self._data)
+            self._data = _load(self.dataset, self.data_dir, self.dataset_options)
         return self._data
 
     def build(self, architecture: Architecture) -> nn.Module:
@@ -97,7 +100,7 @@ class TrainingObjective:
 
         from bonas.training.networks import count_parameters
         from bonas.training.trainer import Trainer
-        from bonas.trials import PRUNED_AT_EPOCH_ATTR, current_trial
+        from bonas.trials import PRUNED_AT_EPOCH_ATTR, STAND_ALONE, current_trial, record_fidelity
 
         if self._trainer is None:
             self._trainer = Trainer(self.settings)
@@ -112,6 +115,7 @@ class TrainingObjective:
                 trial.set_user_attr(PRUNED_AT_EPOCH_ATTR, epoch)
                 raise optuna.TrialPruned(f"pruned after epoch {epoch} at val_accuracy {val_accuracy:.2f}")
 
+        record_fidelity(STAND_ALONE)
         model = self.build(architecture)
         result = trainer.fit(model, self.data, report=report)
         self.results[str(architecture)] = result
@@ -127,8 +131,41 @@ class TrainingObjective:
         }
 
 
+def _is_splits(dataset: object) -> bool:
+    from bonas.training.datasets import DatasetSplits  # torch-heavy: import when used
+
+    return isinstance(dataset, DatasetSplits)
+
+
+def _dataset_name(dataset: str | DatasetSplits) -> str:
+    return dataset if isinstance(dataset, str) else dataset.name
+
+
+def _load(
+    dataset: str | DatasetSplits, data_dir: str | Path | None, options: dict[str, Any]
+) -> DatasetSplits:
+    if not isinstance(dataset, str) and _is_splits(dataset):
+        return dataset
+    from bonas.training.datasets import load_dataset
+
+    data = load_dataset(dataset, data_dir, **options)
+    logger.info("Loaded %r", data)
+    return data
+
+
+def _check_dataset(dataset: object) -> None:
+    from bonas.training.datasets import dataset_names
+
+    if not isinstance(dataset, str) and _is_splits(dataset):
+        return
+    if dataset not in dataset_names():
+        from bonas.errors import unknown_name
+
+        raise unknown_name("dataset", dataset, dataset_names())
+
+
 def train(
-    dataset: str = "digits",
+    dataset: str | DatasetSplits = "digits",
     *,
     network: NetworkSettings | NetworkFactory | None = None,
     settings: TrainingSettings | None = None,
@@ -139,7 +176,7 @@ def train(
 
     Args:
         dataset: ``digits`` (default, embedded), ``fashion-mnist``, ``mnist`` or ``cifar10``
-            (see :func:`bonas.training.datasets.load_dataset`).
+            (see :func:`bonas.training.datasets.load_dataset`), or :class:`DatasetSplits` of your own.
         network: :class:`~bonas.training.networks.NetworkSettings` (``C`` and ``N`` of cell networks)
             or a ``builder(architecture, data)`` returning a module; default NB201's ``C=16, N=5``.
         settings: the :class:`~bonas.training.trainer.TrainingSettings` (epochs = the budget per
@@ -152,16 +189,232 @@ def train(
         A callable ``objective(architecture) -> {"val_accuracy", "test_accuracy", "train_seconds",
         "images_per_second", "epochs", "params"}`` (accuracies in percent) for :func:`bonas.search`.
     """
-    from bonas.training.datasets import dataset_names
-
-    if dataset not in dataset_names():
-        from bonas.errors import unknown_name
-
-        raise unknown_name("dataset", dataset, dataset_names())
+    _check_dataset(dataset)
     return TrainingObjective(
         dataset=dataset,
         network=network,
         settings=settings,
+        data_dir=data_dir,
+        dataset_options=dataset_options,
+    )
+
+
+# -- Weight sharing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchTraining:
+    """How a weight-sharing objective trains on each batch a searcher proposes (BONAS).
+
+    Args:
+        whole_epochs: epochs of the batch's union as a whole (each edge the mean of the operations any
+            member uses there).
+        path_epochs: then epochs of one member per minibatch, drawn uniformly.
+    """
+
+    whole_epochs: int = 1
+    path_epochs: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("whole_epochs", "path_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"BatchTraining.{name} must be an integer >= 0, got {value!r}.")
+        if self.whole_epochs + self.path_epochs == 0:
+            raise ValueError("BatchTraining needs at least one epoch (whole_epochs + path_epochs >= 1).")
+
+
+@dataclass
+class WeightSharingObjective:
+    """Scores architectures with weights inherited from one supernet; see :func:`weight_sharing`.
+
+    Attributes:
+        trainer: the :class:`~bonas.training.weight_sharing.SupernetTrainer` (built on first use).
+        scores: every score given, by architecture string.
+    """
+
+    space: SearchSpace
+    dataset: str | DatasetSplits
+    network: NetworkSettings | None = None
+    settings: SupernetSettings | None = None
+    batches: BatchTraining | None = None
+    checkpoint: str | Path | None = None
+    data_dir: str | Path | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _trainer: SupernetTrainer | None = field(default=None, init=False, repr=False)
+    _batch_scores: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _checkpoint_checked: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        mode = "batches" if self.batches is not None else "one-shot"
+        return f"weight-sharing-{mode}-{_dataset_name(self.dataset)}"
+
+    @property
+    def trainer(self) -> SupernetTrainer:
+        """The supernet and its trainer, built (seeded by the settings' seed) on first use."""
+        if self._trainer is None:
+            import torch
+
+            from bonas.training.supernet import Supernet
+            from bonas.training.weight_sharing import SupernetSettings, SupernetTrainer
+
+            data = _load(self.dataset, self.data_dir, self.dataset_options)
+            settings = self.settings or SupernetSettings()
+            if self.batches is not None and self.settings is None:
+                settings = SupernetSettings(schedule="constant")
+            with torch.random.fork_rng():
+                torch.manual_seed(settings.seed)
+                supernet = Supernet.for_space(
+                    self.space,
+                    input_shape=data.input_shape,
+                    num_classes=data.num_classes,
+                    settings=self.network,
+                )
+            self._trainer = SupernetTrainer(supernet, data, settings, population=self.space)
+        return self._trainer
+
+    def _resume(self) -> None:
+        """Continue from the checkpoint (this objective's, else the one the running study names), and
+        record its path on the study."""
+        if self._checkpoint_checked:
+            return
+        from bonas.trials import SUPERNET_CHECKPOINT_ATTR, current_trial
+
+        trial = current_trial()
+        recorded = trial.study.user_attrs.get(SUPERNET_CHECKPOINT_ATTR) if trial is not None else None
+        path = self.checkpoint if self.checkpoint is not None else recorded
+        if self.checkpoint is None and recorded is not None:
+            self.checkpoint = recorded
+        if path is not None and Path(path).is_file():
+            extra = self.trainer.load(path)
+            self._batch_scores.update(extra.get("batch_scores", {}))
+            logger.info("Supernet continues from %s after %d epochs.", path, self.trainer.epochs_done)
+        if trial is not None and path is not None and recorded != str(path):
+            trial.study.set_user_attr(SUPERNET_CHECKPOINT_ATTR, str(path))
+        self._checkpoint_checked = True
+
+    def _save(self) -> None:
+        if self.checkpoint is not None:
+            self.trainer.save(self.checkpoint, batch_scores=dict(self._batch_scores))
+
+    def train_supernet(self) -> None:
+        """One-shot: train the supernet to its settings' epochs (from the checkpoint if there is one),
+        saving the checkpoint after every epoch."""
+        self._resume()
+        trainer = self.trainer
+        while trainer.epochs_done < trainer.settings.epochs:
+            trainer.train(1)
+            self._save()
+
+    def score_batch(self, architectures: list[Architecture]) -> list[float]:
+        """BONAS: train the supernet on ``architectures`` (see :class:`BatchTraining`) and score them all."""
+        self._resume()
+        batches = self.batches or BatchTraining()
+        self.trainer.train_on(
+            architectures, whole_epochs=batches.whole_epochs, path_epochs=batches.path_epochs
+        )
+        scores = self.trainer.score(architectures)
+        self._batch_scores.update({str(a): s for a, s in zip(architectures, scores, strict=True)})
+        self._save()
+        return scores
+
+    def __call__(self, architecture: Architecture) -> dict[str, float]:
+        """The architecture's inherited-weight validation accuracy (percent) as ``val_accuracy``.
+
+        Raises:
+            OutsideSupernetError: the architecture is not in the supernet's space.
+            SupernetCheckpointError: the checkpoint was saved for another supernet.
+        """
+        import time
+
+        from bonas.trials import WEIGHT_SHARING, current_trial, record_fidelity
+
+        record_fidelity(WEIGHT_SHARING)
+        self.space.validate(architecture)
+        started = time.perf_counter()
+        if self.batches is None:
+            self.train_supernet()
+            score = self.trainer.score([architecture])[0]
+        else:
+            self._resume()
+            key = str(architecture)
+            if key not in self._batch_scores:
+                trial = current_trial()
+                sampler = trial.study.sampler if trial is not None else None
+                queued = [a for a in getattr(sampler, "queued", ()) if str(a) not in self._batch_scores]
+                self.score_batch([architecture, *queued])
+            score = self._batch_scores[key]
+        self.scores[str(architecture)] = score
+        return {
+            "val_accuracy": score,
+            "supernet_epochs": float(self.trainer.epochs_done),
+            "supernet_train_seconds": self.trainer.train_seconds,
+            "score_seconds": time.perf_counter() - started,
+        }
+
+
+def weight_sharing(
+    space: SearchSpace,
+    dataset: str | DatasetSplits = "digits",
+    *,
+    network: NetworkSettings | None = None,
+    settings: SupernetSettings | None = None,
+    batches: BatchTraining | None = None,
+    checkpoint: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    **dataset_options: Any,
+) -> WeightSharingObjective:
+    """An objective that scores architectures of ``space`` by their inherited-weight validation accuracy.
+
+    One-shot (``batches=None``): the first call trains a supernet holding every architecture of the
+    space (uniform single path by default, see :class:`~bonas.training.weight_sharing.SupernetSettings`),
+    then each call recalibrates the batch norms of the architecture's path and measures validation
+    accuracy: any searcher can use it, e.g. ``bonas.search(space, weight_sharing(space), sampler="nao")``.
+
+    BONAS batches (``batches=BatchTraining(...)``): with a searcher that proposes batches
+    (``search(..., batch_size=k)``), the first call of each batch trains the (persistent) supernet on
+    the batch's ``k`` architectures and scores all of them; the other ``k - 1`` calls return their scores.
+
+    Trials are marked ``fidelity=weight-sharing``; retrain the best stand-alone with
+    :func:`bonas.retrain_best`.
+
+    Args:
+        space: the search space (one cell per architecture, built in NB201's skeleton).
+        dataset: a dataset name or :class:`DatasetSplits` (as :func:`train`).
+        network: ``C`` and ``N`` of the networks the supernet stands for.
+        settings: the supernet's training recipe (batches default to a constant learning rate).
+        batches: None for one-shot, else how each proposed batch is trained.
+        checkpoint: a file for the supernet's weights, saved after every epoch (one-shot) or batch and
+            recorded on the study (``supernet_checkpoint``), so a resumed search continues from it; None
+            uses the study's recorded file if any, else keeps the supernet in memory.
+        data_dir: where the dataset's files are.
+        **dataset_options: ``seed``, ``val_size``, ``train_size``, ``test_size`` of the dataset loader.
+
+    Returns:
+        A callable ``objective(architecture) -> {"val_accuracy", "supernet_epochs",
+        "supernet_train_seconds", "score_seconds"}``.
+
+    Raises:
+        OutsideSupernetError: the space's architectures are not one cell of registered operations.
+    """
+    from bonas.spaces.base import SearchSpace
+    from bonas.training.supernet import template_for_space
+
+    if not isinstance(space, SearchSpace):
+        raise TypeError(
+            f"weight_sharing() needs the search space first, got {type(space).__name__}: {space!r}."
+        )
+    _check_dataset(dataset)
+    template_for_space(space)  # fails now, naming the problem, rather than at the first trial
+    return WeightSharingObjective(
+        space=space,
+        dataset=dataset,
+        network=network,
+        settings=settings,
+        batches=batches,
+        checkpoint=checkpoint,
         data_dir=data_dir,
         dataset_options=dataset_options,
     )

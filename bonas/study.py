@@ -213,7 +213,7 @@ def search(
             logger.info(
                 "Study %r holds %d evaluations (total_trials=%d): done.", study.study_name, held, total_trials
             )
-            return _result(study, space)
+            return result_of(study, space)
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
     progress = _progress_bar(n_trials, show_progress)
     loop.progress = progress
@@ -239,7 +239,7 @@ def search(
         raise loop.stopped_by_failures
     if loop.queries < n_trials and not loop.reached_total:
         logger.warning("Search spent %d of %d queries in %d attempts.", loop.queries, n_trials, loop.attempts)
-    return _result(study, space)
+    return result_of(study, space)
 
 
 class _TrialFailedError(Exception):
@@ -490,11 +490,14 @@ def _same_architecture(
     return earlier, running, count
 
 
-def _result(study: optuna.Study, space: SearchSpace) -> SearchResult:
+def result_of(study: optuna.Study, space: SearchSpace) -> SearchResult:
+    """The :class:`SearchResult` of a study's trials so far (best at the highest fidelity held)."""
     history = trials.history_frame(study)
-    try:
-        best = study.best_trial
-    except ValueError:
+    # The best at the highest fidelity held: weight-sharing scores and stand-alone trainings differ in scale.
+    best = trials.best_evaluation(
+        study.get_trials(deepcopy=False), maximize=study.direction != optuna.study.StudyDirection.MINIMIZE
+    )
+    if best is None:
         raise BonasError(
             f"No trial of study {study.study_name!r} completed; see the fail_reason column of the history:\n"
             f"{history[['trial', 'fail_reason']].to_string(index=False) if not history.empty else '(none)'}"

@@ -6,10 +6,15 @@ knows the names bonas writes and the rules for reading them:
 
 * **trial user attributes**: ``arch`` (the architecture string), ``arch_hash`` (its canonical hash),
   ``repeat_of`` (the trial whose value a repeated architecture got), ``fail_reason``,
-  ``propose_seconds``, ``objective_seconds``, and every metric the objective returned under its own
-  name;
+  ``propose_seconds``, ``objective_seconds``, ``fidelity`` (how the value was measured:
+  ``weight-sharing`` or ``stand-alone``, written by objectives that know), ``retrain_of`` (on a
+  stand-alone retraining, the trial that scored it), and every metric the objective returned under
+  its own name;
 * **study user attributes**: ``space``, ``objective``, ``benchmark`` (for a tabular benchmark) and
-  ``metric``, so the study alone says what was searched;
+  ``metric``, so the study alone says what was searched; ``supernet_checkpoint``, the file of a
+  weight-sharing objective's supernet, so a resumed search continues from its weights;
+* **fidelities** (:func:`best_evaluation`): a study may hold weight-sharing scores and stand-alone
+  trainings of the same candidates; the best architecture is the best at the highest fidelity held;
 * **the evaluation rule** (:func:`is_evaluation`): a COMPLETE trial with a finite value that is not a
   repeat. That is what counts as a query, what samplers learn from and what ``bonas show`` counts;
 * **a trial's architecture** (:func:`architecture_of`): decoded from its parameters, else parsed from
@@ -60,6 +65,17 @@ OBJECTIVE_SECONDS_ATTR = "objective_seconds"
 #: The epoch after which a pruner stopped a training objective (see :func:`bonas.objectives.train`).
 PRUNED_AT_EPOCH_ATTR = "pruned_at_epoch"
 
+#: How the value was measured (one of :data:`FIDELITIES`); absent for objectives with one fidelity.
+FIDELITY_ATTR = "fidelity"
+#: Validation accuracy with weights inherited from a supernet (cheap, a noisy ranking).
+WEIGHT_SHARING = "weight-sharing"
+#: Validation accuracy of the architecture trained on its own.
+STAND_ALONE = "stand-alone"
+#: The fidelities bonas writes, lowest first.
+FIDELITIES = (WEIGHT_SHARING, STAND_ALONE)
+#: On a stand-alone retraining of a scored candidate (:func:`bonas.retrain_best`): that trial's number.
+RETRAIN_OF_ATTR = "retrain_of"
+
 #: Trial user attributes that are bookkeeping, not metrics.
 BOOKKEEPING_ATTRS = frozenset(
     {
@@ -69,6 +85,8 @@ BOOKKEEPING_ATTRS = frozenset(
         FAIL_REASON_ATTR,
         PROPOSE_SECONDS_ATTR,
         OBJECTIVE_SECONDS_ATTR,
+        FIDELITY_ATTR,
+        RETRAIN_OF_ATTR,
     }
 )
 
@@ -88,6 +106,8 @@ SPACE_ATTR = "space"
 OBJECTIVE_ATTR = "objective"
 BENCHMARK_ATTR = "benchmark"
 METRIC_ATTR = "metric"
+#: Study user attribute: the path of the supernet checkpoint a weight-sharing objective trains.
+SUPERNET_CHECKPOINT_ATTR = "supernet_checkpoint"
 #: Study system attribute remembering which trial's picture was uploaded (so it is uploaded once).
 BEST_PICTURE_ATTR = "bonas:best_picture"
 
@@ -176,6 +196,36 @@ def evaluations(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
     return [trial for trial in trials if is_evaluation(trial)]
 
 
+def fidelity_of(trial: FrozenTrial) -> str | None:
+    """The trial's ``fidelity`` attribute (None: its objective has only one)."""
+    value = trial.user_attrs.get(FIDELITY_ATTR)
+    return None if value is None else str(value)
+
+
+def fidelity_rank(fidelity: str | None) -> int:
+    """Order of fidelities: unknown ones and None (an objective's only fidelity) rank as stand-alone."""
+    return FIDELITIES.index(fidelity) if fidelity in FIDELITIES else len(FIDELITIES) - 1
+
+
+def record_fidelity(fidelity: str) -> None:
+    """Write ``fidelity`` on the :func:`current_trial` (nothing outside a search)."""
+    trial = current_trial()
+    if trial is not None:
+        trial.set_user_attr(FIDELITY_ATTR, fidelity)
+
+
+def best_evaluation(trials: Iterable[FrozenTrial], *, maximize: bool = True) -> FrozenTrial | None:
+    """The best evaluation among those of the highest fidelity held (a stand-alone training beats any
+    weight-sharing score, whose scale differs); None when there is no evaluation."""
+    done = evaluations(trials)
+    if not done:
+        return None
+    top = max(fidelity_rank(fidelity_of(t)) for t in done)
+    candidates = [t for t in done if fidelity_rank(fidelity_of(t)) == top]
+    sign = 1.0 if maximize else -1.0
+    return max(candidates, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
+
+
 def architecture_hash(trial: FrozenTrial, space: SearchSpace) -> str | None:
     """The canonical hash of a trial's architecture: its ``arch_hash`` attribute, else decoded from its
     parameters (a trial created outside bonas's loop), None while it has not chosen one."""
@@ -242,7 +292,9 @@ def search_history(
         if trial.state == TrialState.RUNNING:
             history.pending.append(architecture)
         elif is_evaluation(trial):
-            history.observations.append(Observation(architecture, sign * float(trial.value)))  # type: ignore[arg-type]
+            history.observations.append(
+                Observation(architecture, sign * float(trial.value), fidelity_of(trial))  # type: ignore[arg-type]
+            )
     return history
 
 
@@ -279,11 +331,15 @@ HISTORY_COLUMNS = (
     "objective_seconds",
 )
 
+#: Columns :func:`history_frame` adds when some trial has them (studies with several fidelities).
+FIDELITY_COLUMNS = (FIDELITY_ATTR, RETRAIN_OF_ATTR)
+
 
 def history_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: ``trial``, ``state``, ``query`` (1-based count of evaluations, NA for repeats
     and proposal failures), ``arch``, ``arch_hash``, ``value``, ``repeat_of``, ``fail_reason``,
-    ``propose_seconds``, ``objective_seconds`` and one column per metric.
+    ``propose_seconds``, ``objective_seconds``, then ``fidelity`` and ``retrain_of`` where some trial has
+    them, and one column per metric.
 
     A trial failed because its worker stopped sending heartbeats has the ``fail_reason``
     ``"worker lost (no heartbeat)"``, naming the trial that retried it if any."""
@@ -313,6 +369,7 @@ def history_frame(study: optuna.Study) -> pd.DataFrame:
             "propose_seconds": attrs.get(PROPOSE_SECONDS_ATTR),
             "objective_seconds": attrs.get(OBJECTIVE_SECONDS_ATTR),
         }
+        row.update({name: attrs[name] for name in FIDELITY_COLUMNS if name in attrs})
         if trial.state == TrialState.FAIL and row["fail_reason"] is None:
             row["fail_reason"] = LOST_WORKER_REASON + (
                 f"; retried as trial {retried_as[trial.number]}" if trial.number in retried_as else ""

@@ -88,6 +88,12 @@ def _auto(space: SearchSpace, *, seed: int | None = None, **options: Any) -> opt
     return _SAMPLERS[name](space, seed=seed, **options)
 
 
+def _enas(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
+    from bonas.samplers.enas import ENASSampler  # torch-heavy: import when used
+
+    return ENASSampler(space, seed=seed, **options)
+
+
 def _nao(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
     from bonas.samplers.nao import NAOSampler  # torch-heavy: import when used
 
@@ -100,6 +106,8 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     "regularized-evolution": RegularizedEvolutionSampler,
     "local-search": LocalSearchSampler,
     "reinforce": ReinforceSampler,
+    # ENAS's LSTM controller (Pham et al. 2018): decisions conditioned on the earlier ones.
+    "enas": _enas,
     "optuna-tpe": _optuna(optuna.samplers.TPESampler),
     "optuna-gp": _optuna(optuna.samplers.GPSampler),
     "bo-gp-wl": _bayesian("gp-wl"),

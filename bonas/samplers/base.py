@@ -99,6 +99,14 @@ class ArchitectureSampler(BaseSampler):
             == [(p.name, p.choices) for p in self.space.parameters]
         )
 
+    @property
+    def queued(self) -> tuple[Architecture, ...]:
+        """The rest of the current batch: architectures proposed jointly, not yet handed to a trial.
+
+        A weight-sharing objective trains a supernet on the whole batch before scoring its first member.
+        """
+        return tuple(self._queue)
+
     def proposal_history(self, trial: optuna.Trial | FrozenTrial) -> SearchHistory | None:
         """The history this sampler proposed ``trial``'s architecture from, as it was before the proposal
         (None if this sampler did not propose that trial's architecture)."""
@@ -116,7 +124,8 @@ class ArchitectureSampler(BaseSampler):
     ) -> dict[str, Any]:
         history = self.history(study, exclude_trial=trial.number)
         self._last_proposal = (trial._trial_id, history)
-        return self.space.to_params(self._next_architecture(history.copy()))
+        # Weight-sharing scores and stand-alone trainings in one study: one scale (see at_one_fidelity).
+        return self.space.to_params(self._next_architecture(history.at_one_fidelity().copy()))
 
     def _next_architecture(self, history: SearchHistory) -> Architecture:
         """One proposal, or the next of the current batch that is still new."""

@@ -4,6 +4,10 @@
 * :mod:`bonas.training.networks`: NB201's cell network, the MLP space's networks, any cell DAG.
 * :mod:`bonas.training.datasets`: digits, Fashion-MNIST, MNIST and CIFAR-10 from local files.
 * :mod:`bonas.training.trainer`: :class:`Trainer` with mixed precision, channels-last and pruning hooks.
+* :mod:`bonas.training.supernet`: :class:`Supernet`, one network whose edges hold every candidate
+  operation, run on one architecture's path or on a continuous mixture (weight sharing).
+* :mod:`bonas.training.weight_sharing`: :class:`SupernetTrainer`, training regimes and inherited-weight
+  scores.
 
 :func:`bonas.objectives.train` combines them into an objective for :func:`bonas.search`.
 """
@@ -22,6 +26,14 @@ from bonas.training.networks import (
     register_network_builder,
 )
 from bonas.training.ops import make_op, op_names, register_op
+from bonas.training.supernet import (
+    CellTemplate,
+    Mixture,
+    OutsideSupernetError,
+    SubnetPath,
+    Supernet,
+    SupernetCheckpointError,
+)
 from bonas.training.trainer import (
     DivergedError,
     Trainer,
@@ -29,14 +41,23 @@ from bonas.training.trainer import (
     TrainingResult,
     TrainingSettings,
 )
+from bonas.training.weight_sharing import SupernetSettings, SupernetTrainer
 
 __all__ = [
     "CellNetwork",
+    "CellTemplate",
     "DagCell",
     "DatasetFormatError",
     "DatasetSplits",
     "DivergedError",
+    "Mixture",
     "NetworkSettings",
+    "OutsideSupernetError",
+    "SubnetPath",
+    "Supernet",
+    "SupernetCheckpointError",
+    "SupernetSettings",
+    "SupernetTrainer",
     "Trainer",
     "TrainingOutOfMemoryError",
     "TrainingResult",

@@ -370,6 +370,11 @@ def register_network_builder(space: str, builder: NetworkBuilder) -> None:
     _BUILDERS[space] = builder
 
 
+def has_network_builder(space: str) -> bool:
+    """Whether architectures of ``space`` have a builder of their own (else: one cell in NB201's skeleton)."""
+    return space in _BUILDERS
+
+
 def build_network(
     architecture: Architecture,
     *,

@@ -1,0 +1,348 @@
+"""Training a :class:`~bonas.training.supernet.Supernet` and scoring architectures by inherited weights.
+
+:class:`SupernetTrainer` owns one supernet, its optimiser and the data. Training regimes
+(:data:`REGIMES`) decide which choice each minibatch runs:
+
+* ``uniform``: one architecture drawn uniformly per minibatch (single-path one-shot, SPOS);
+* ``fair``: strict fairness (FairNAS): within every ``K`` consecutive minibatches each edge runs each
+  of its ``K`` candidate operations once (a fresh permutation per edge), so every operation gets the
+  same number of updates; for templates where every combination is an architecture (NB201);
+* ``warmup``: the whole supernet first (every edge a uniform mixture of its candidates, as DARTS
+  starts) for ``warmup_epochs``, then ``uniform``.
+
+:meth:`SupernetTrainer.score` recalibrates the batch-norm statistics of each architecture's path on a
+fixed set of training batches and returns its validation accuracy: the inherited-weight score.
+:meth:`SupernetTrainer.train_on` trains on a given set of architectures only (BONAS's batches: the
+union as a whole, then one of them per minibatch). ENAS-style alternation calls
+:meth:`SupernetTrainer.train_steps` with its own choice per step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bonas.architecture import Architecture
+from bonas.errors import InvalidArgumentError, unknown_name
+from bonas.spaces.base import SearchSpace
+from bonas.torch_training import resolve_device
+from bonas.training.datasets import DatasetSplits
+from bonas.training.supernet import Choice, Mixture, SubnetPath, Supernet
+
+logger = logging.getLogger(__name__)
+
+REGIMES = ("uniform", "fair", "warmup")
+SCHEDULES = ("cosine", "constant")
+
+#: Where architectures come from: a space (sampled uniformly) or a fixed list (drawn uniformly).
+Population = SearchSpace | Sequence[Architecture]
+
+
+@dataclass(frozen=True)
+class SupernetSettings:
+    """How a supernet is trained and how it scores architectures.
+
+    Args:
+        epochs: passes over the training split (the one-shot budget; the cosine schedule's length).
+        regime: ``uniform``, ``fair`` or ``warmup`` (see the module docstring).
+        warmup_epochs: for ``warmup``, the first epochs that train the whole supernet.
+        batch_size: training minibatch size.
+        lr: SGD (Nesterov momentum 0.9) learning rate.
+        weight_decay: SGD weight decay.
+        schedule: ``cosine`` (to 0 over ``epochs``) or ``constant`` (for supernets trained batch after
+            batch, whose total length is not known).
+        grad_clip: gradient-norm clip (None: none).
+        recalibration_batches: training minibatches whose statistics each scored path's batch norms get.
+        score_size: validation images a score is measured on (the first ones of the split, the same for
+            every architecture); None for all. Fewer make a score cheaper and noisier.
+        seed: seed of the minibatch order and of the architectures drawn.
+        device: ``auto`` (CUDA when available) or a torch device string.
+    """
+
+    epochs: int = 10
+    regime: str = "uniform"
+    warmup_epochs: int = 2
+    batch_size: int = 64
+    lr: float = 0.05
+    weight_decay: float = 3e-4
+    schedule: str = "cosine"
+    grad_clip: float | None = 5.0
+    recalibration_batches: int = 4
+    score_size: int | None = None
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.regime not in REGIMES:
+            raise unknown_name("supernet training regime", self.regime, REGIMES)
+        if self.schedule not in SCHEDULES:
+            raise unknown_name("learning-rate schedule", self.schedule, SCHEDULES)
+        for name in ("epochs", "batch_size", "recalibration_batches"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgumentError(f"SupernetSettings.{name} must be an integer >= 1, got {value!r}.")
+        if self.warmup_epochs < 0 or (self.regime == "warmup" and self.warmup_epochs > self.epochs):
+            raise InvalidArgumentError(
+                f"SupernetSettings.warmup_epochs must lie in 0..epochs={self.epochs}, got {self.warmup_epochs!r}."
+            )
+        if self.score_size is not None and (
+            isinstance(self.score_size, bool) or not isinstance(self.score_size, int) or self.score_size < 1
+        ):
+            raise InvalidArgumentError(
+                f"SupernetSettings.score_size must be None or an integer >= 1, got {self.score_size!r}."
+            )
+        if not self.lr > 0:
+            raise InvalidArgumentError(f"SupernetSettings.lr must be positive, got {self.lr!r}.")
+
+
+class SupernetTrainer:
+    """Trains one supernet on ``data`` and scores architectures by their inherited weights.
+
+    Args:
+        supernet: the supernet (moved to the settings' device).
+        data: the dataset splits (validation scores; the test split is never used here).
+        settings: the recipe.
+        population: the architectures single-path training draws from: a space (uniformly sampled) or
+            a list. Default: the supernet's space is not known here, so give it for ``uniform``.
+    """
+
+    def __init__(
+        self,
+        supernet: Supernet,
+        data: DatasetSplits,
+        settings: SupernetSettings | None = None,
+        *,
+        population: Population | None = None,
+    ) -> None:
+        self.settings = settings or SupernetSettings()
+        self.device = resolve_device(self.settings.device)
+        self.supernet = supernet.to(self.device)
+        self.data = data
+        self.population = population
+        self._tensors = {
+            name: getattr(data, name).to(self.device) for name in ("train_x", "train_y", "val_x", "val_y")
+        }
+        if len(data.train_y) == 0 or len(data.val_y) == 0:
+            raise ValueError(f"{data.name} needs training and validation images to train a supernet on.")
+        s = self.settings
+        self.optimizer = torch.optim.SGD(
+            supernet.parameters(), lr=s.lr, momentum=0.9, nesterov=True, weight_decay=s.weight_decay
+        )
+        self.steps_per_epoch = math.ceil(len(data.train_y) / s.batch_size)
+        self.epochs_done = 0
+        self.steps_done = 0
+        self.train_seconds = 0.0
+        self.rng = np.random.default_rng(s.seed)
+        self.generator = torch.Generator().manual_seed(s.seed)
+        self._fair_queue: list[SubnetPath] = []
+        # A fixed set of training batches for every recalibration, so scores are comparable.
+        order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(s.seed + 1))
+        size = min(len(order), s.recalibration_batches * s.batch_size)
+        self._calibration = order[:size].to(self.device).split(s.batch_size)
+
+    # -- Training -------------------------------------------------------------------------------------
+
+    def train(self, epochs: int | None = None) -> list[float]:
+        """Train for ``epochs`` (default: the settings' ``epochs`` minus those done) in the settings' regime.
+
+        Returns:
+            The mean training loss of each epoch.
+        """
+        s = self.settings
+        epochs = s.epochs - self.epochs_done if epochs is None else epochs
+        losses = []
+        for _ in range(epochs):
+            if s.regime == "warmup" and self.epochs_done < s.warmup_epochs:
+                mixture = self.uniform_mixture()
+                losses.append(self.train_steps(lambda _step, m=mixture: m, self.steps_per_epoch))
+            elif s.regime == "fair":
+                losses.append(self.train_steps(lambda _step: self._fair_path(), self.steps_per_epoch))
+            else:
+                losses.append(self.train_steps(lambda _step: self._uniform_path(), self.steps_per_epoch))
+            self.epochs_done += 1
+            logger.debug("supernet epoch %d: loss %.4f", self.epochs_done, losses[-1])
+        return losses
+
+    def train_on(self, architectures: Sequence[Architecture], *, whole_epochs: int, path_epochs: int) -> None:
+        """Train on ``architectures`` only: their union as a whole (each edge the mean of the operations
+        any of them uses there) for ``whole_epochs``, then one of them per minibatch for ``path_epochs``.
+
+        What BONAS does with each proposed batch before scoring it.
+        """
+        if not architectures:
+            raise ValueError("train_on() needs at least one architecture.")
+        paths = [self.supernet.path(a) for a in architectures]
+        union = self.union_mixture(paths)
+        for _ in range(whole_epochs):
+            self.train_steps(lambda _step: union, self.steps_per_epoch)
+            self.epochs_done += 1
+        for _ in range(path_epochs):
+            self.train_steps(lambda _step: paths[int(self.rng.integers(len(paths)))], self.steps_per_epoch)
+            self.epochs_done += 1
+
+    def train_steps(self, choose: Callable[[int], Choice], steps: int) -> float:
+        """``steps`` SGD steps, minibatch ``i`` running ``choose(i)``; returns the mean loss.
+
+        Minibatches follow one seeded permutation of the training split per pass.
+        """
+        s = self.settings
+        x_all, y_all = self._tensors["train_x"], self._tensors["train_y"]
+        self.supernet.train()
+        started = time.perf_counter()
+        total, count = 0.0, 0
+        for step in range(steps):
+            position = self.steps_done % self.steps_per_epoch
+            if position == 0:
+                self._order = torch.randperm(len(y_all), generator=self.generator).to(self.device)
+            index = self._order[position * s.batch_size : (position + 1) * s.batch_size]
+            loss = self.step(x_all[index], y_all[index], choose(step))
+            total += loss * len(index)
+            count += len(index)
+        self.train_seconds += time.perf_counter() - started
+        return total / max(count, 1)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, choice: Choice) -> float:
+        """One SGD step of ``choice`` on a minibatch; returns its loss."""
+        s = self.settings
+        self._set_lr()
+        loss = nn.functional.cross_entropy(self.supernet(x, choice), y)
+        if not torch.isfinite(loss):
+            from bonas.training.trainer import DivergedError
+
+            raise DivergedError(
+                f"Supernet training diverged: loss {float(loss)} at step {self.steps_done} (lr={s.lr}). "
+                "Lower the learning rate."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if s.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.supernet.parameters(), s.grad_clip)
+        self.optimizer.step()
+        self.steps_done += 1
+        return float(loss.detach())
+
+    def _set_lr(self) -> None:
+        s = self.settings
+        if s.schedule == "constant":
+            lr = s.lr
+        else:
+            total = s.epochs * self.steps_per_epoch
+            lr = 0.5 * s.lr * (1 + math.cos(math.pi * min(self.steps_done, total) / total))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    # -- Choices ----------------------------------------------------------------------------------------
+
+    def _uniform_path(self) -> SubnetPath:
+        population = self.population
+        if population is None:
+            raise ValueError(
+                "Uniform single-path training needs population= (the space, or the architectures to share)."
+            )
+        if isinstance(population, SearchSpace):
+            return self.supernet.path(population.sample(self.rng))
+        return self.supernet.path(population[int(self.rng.integers(len(population)))])
+
+    def _fair_path(self) -> SubnetPath:
+        """The next path of strict fairness: per edge, the candidates in a fresh random order."""
+        if not self._fair_queue:
+            template = self.supernet.template
+            sizes = {len(edge.ops) for edge in template.edges}
+            if len(sizes) != 1 or any(len(labels) != 1 for labels in template.nodes):
+                raise ValueError(
+                    "The 'fair' regime needs every edge to hold the same number of candidates and fixed node "
+                    "labels (as NB201); use 'uniform' for this supernet."
+                )
+            k = sizes.pop()
+            orders = [self.rng.permutation(k) for _ in template.edges]
+            zeros = tuple(0 for _ in template.nodes)
+            self._fair_queue = [
+                SubnetPath(tuple((int(order[i]),) for order in orders), zeros) for i in range(k)
+            ]
+        return self._fair_queue.pop(0)
+
+    def uniform_mixture(self) -> Mixture:
+        """Every edge the mean of all its candidates (DARTS's mixture at zero architecture weights)."""
+        return Mixture(
+            [
+                torch.full((len(edge.ops),), 1.0 / len(edge.ops), device=self.device)
+                for edge in self.supernet.template.edges
+            ]
+        )
+
+    def union_mixture(self, paths: Sequence[SubnetPath]) -> Mixture:
+        """Every edge the mean of the candidates any of ``paths`` runs there (zero where none does)."""
+        weights, active = [], []
+        for e, edge in enumerate(self.supernet.template.edges):
+            used = tuple(sorted({j for path in paths for j in path.edges[e]}))
+            w = torch.zeros(len(edge.ops), device=self.device)
+            if used:
+                w[list(used)] = 1.0 / len(used)
+            weights.append(w)
+            active.append(used)
+        return Mixture(weights, active=tuple(active))
+
+    # -- Scoring ---------------------------------------------------------------------------------------
+
+    def score(self, architectures: Sequence[Architecture]) -> list[float]:
+        """Validation accuracy (percent) of each architecture with the supernet's weights, its batch norms
+        recalibrated on the fixed training batches first."""
+        batches = [self._tensors["train_x"][index] for index in self._calibration]
+        size = self.settings.score_size
+        x, y = self._tensors["val_x"][:size], self._tensors["val_y"][:size]
+        scores = []
+        for architecture in architectures:
+            path = self.supernet.path(architecture)
+            self.supernet.recalibrate(path, batches)
+            scores.append(self.supernet.accuracy(path, x, y))
+        return scores
+
+    # -- Checkpoints --------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Progress to save beside the weights (optimiser, counters, random states)."""
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "epochs_done": self.epochs_done,
+            "steps_done": self.steps_done,
+            "train_seconds": self.train_seconds,
+            "generator": self.generator.get_state(),
+            "rng": repr(self.rng.bit_generator.state),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state` (the weights are loaded separately, with the supernet)."""
+        import ast
+
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epochs_done = int(state["epochs_done"])
+        self.steps_done = int(state["steps_done"])
+        self.train_seconds = float(state["train_seconds"])
+        self.generator.set_state(state["generator"])
+        self.rng.bit_generator.state = ast.literal_eval(state["rng"])
+        if self.steps_done % self.steps_per_epoch:
+            # A checkpoint mid-epoch resumes with a fresh permutation for the rest of that epoch.
+            self._order = torch.randperm(len(self.data.train_y), generator=self.generator).to(self.device)
+
+    def save(self, file: Any, **extra: Any) -> None:
+        """The supernet's weights and this trainer's progress in one checkpoint."""
+        self.supernet.save(file, extra={"trainer": self.state(), **extra})
+
+    def load(self, file: Any) -> dict[str, Any]:
+        """Continue from a checkpoint written by :meth:`save`; returns its other ``extra`` values.
+
+        Raises:
+            SupernetCheckpointError: the checkpoint belongs to another supernet.
+        """
+        extra = self.supernet.load_state(file)
+        if "trainer" in extra:
+            self.restore(extra.pop("trainer"))
+        return extra

@@ -1,0 +1,97 @@
+"""The weight-sharing bench's bookkeeping: budgets, regimes, cache keys, the ranking table."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from benchmarks.weight_sharing import (
+    Setup,
+    TaskCache,
+    connected,
+    method_budget,
+    parse_regime,
+    ranking_table,
+    sample_cells,
+    search_regime,
+    search_table,
+)
+
+
+def test_budgets_and_regimes_parse() -> None:
+    assert method_budget("bo", 150.0) == ("bo", 150.0)
+    assert method_budget("one-shot+bo@1/3", 150.0) == ("one-shot+bo", pytest.approx(50.0))
+    assert parse_regime("fair:6") == ("fair", 6)
+
+
+def test_cells_are_distinct_and_fixed() -> None:
+    cells = sample_cells(30)
+    assert cells == sample_cells(30) and len(set(cells)) == 30
+    assert not connected("|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|")
+    assert connected("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")
+
+
+def test_cache_keys_depend_only_on_what_a_task_uses(tmp_path) -> None:
+    cache = TaskCache(tmp_path, force=False)
+    setup = Setup()
+    other_budget = dataclasses.replace(setup, budget=10.0, search_regime="fair:3")
+    assert cache.path("standalone", setup, "a", 0) == cache.path("standalone", other_budget, "a", 0)
+    assert cache.path("supernet", setup, "uniform:12", 0) == cache.path(
+        "supernet", other_budget, "uniform:12", 0
+    )
+    assert cache.path("search", setup, "bo", 0) != cache.path("search", other_budget, "bo", 0)
+    assert cache.path("standalone", setup, "a", 0) != cache.path(
+        "standalone", dataclasses.replace(setup, epochs=1), "a", 0
+    )
+    path = cache.path("standalone", setup, "a", 0)
+    cache.put(path, {"x": 1})
+    assert cache.get(path) == {"x": 1}
+    assert TaskCache(tmp_path, force=True).get(path) is None
+
+
+def _ranking(scores: dict[str, list[float]], cost: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cells = pd.DataFrame(
+        {"arch": list("abcde"), "val_accuracy": [1.0, 2.0, 3.0, 4.0, 5.0], "connected": True}
+    )
+    rows = [
+        {"regime": regime, "seed": seed, "arch": arch, "score": score + 0.1 * seed, "train_cpu_seconds": cost[regime],
+         "score_cpu_seconds": 0.01}
+        for regime, values in scores.items()
+        for seed in range(2)
+        for arch, score in zip("abcde", values, strict=True)
+    ]  # fmt: skip
+    return cells, pd.DataFrame(rows)
+
+
+def test_ranking_table_and_the_regime_searches_use() -> None:
+    cells, ranking = _ranking(
+        {"uniform:2": [1, 2, 3, 4, 5], "fair:2": [5, 4, 3, 2, 1], "uniform:50": [1, 2, 3, 5, 4]},
+        {"uniform:2": 1.0, "fair:2": 1.0, "uniform:50": 100.0},
+    )
+    text, table = ranking_table(cells, ranking, standalone_cpu=10.0)
+    taus = dict(zip(table["regime"], table["tau_mean"], strict=True))
+    assert taus == pytest.approx({"uniform:2": 1.0, "fair:2": -1.0, "uniform:50": 0.8})
+    costs = dict(zip(table["regime"], table["cost_ratio"], strict=True))
+    assert costs["uniform:2"] == pytest.approx((1.0 / 5 + 0.01) / 10.0)
+    assert "| uniform:2 | 2 | 1.000 ± 0.000 |" in text
+    assert (
+        search_regime(table) == "uniform:2"
+    )  # uniform:50 ranks well but costs 2 stand-alone trainings per cell
+    assert (
+        search_regime(table[table["regime"] == "uniform:50"]) == "uniform:50"
+    )  # none affordable: the cheapest
+
+
+def test_search_table_names_missing_methods() -> None:
+    frame = pd.DataFrame(
+        [
+            {"method": "bo", "seed": 0, "arch": "x", "budget": 150.0, "evaluations": 20, "cpu_seconds": 151.0,
+             "val_accuracy": 80.0, "test": 79.0},
+            {"method": "enas", "seed": 0, "arch": None, "error": "not on this branch (register_method)"},
+        ]
+    )  # fmt: skip
+    text = search_table(frame, ["bo", "enas"])
+    assert "| bo | 150 | 1 | 20.0 ± 0.0 | 151 ± 0 | 80.00 ± 0.00 | 79.00 ± 0.00 |" in text
+    assert "| enas | | | | | | n/a: not on this branch (register_method) |" in text

@@ -1,0 +1,183 @@
+"""Weight sharing inside bonas.search: one-shot and BONAS-batch objectives, fidelities, retraining, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+import bonas
+from bonas.errors import BonasError, InvalidArchitectureError
+from bonas.history import Observation, SearchHistory
+from bonas.objectives import BatchTraining, weight_sharing
+from bonas.spaces import NB201Space, mlp_space
+from bonas.training import NetworkSettings, SupernetSettings, TrainingSettings
+from bonas.training.supernet import OutsideSupernetError
+from bonas.trials import FIDELITY_ATTR, STAND_ALONE, SUPERNET_CHECKPOINT_ATTR, WEIGHT_SHARING
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+SPACE = NB201Space()
+TINY = NetworkSettings(channels=4, cells_per_stage=1)
+FAST = SupernetSettings(epochs=1, batch_size=64, device="cpu")
+
+
+def _one_shot(**options):
+    return weight_sharing(SPACE, "digits", network=TINY, settings=FAST, val_size=200, **options)
+
+
+def test_one_shot_scores_every_trial_from_one_supernet(tmp_path) -> None:
+    objective = _one_shot(checkpoint=tmp_path / "supernet.pt")
+    result = bonas.search(SPACE, objective, sampler="random", n_trials=4, seed=0)
+    history = result.history
+    assert list(history["state"]) == ["COMPLETE"] * 4
+    assert (history["fidelity"] == WEIGHT_SHARING).all()
+    assert (history["supernet_epochs"] == 1).all()
+    assert result.study.user_attrs[SUPERNET_CHECKPOINT_ATTR] == str(tmp_path / "supernet.pt")
+    # Scoring is deterministic: the same architecture scores the same, whatever was scored before.
+    architecture = result.best_architecture
+    assert objective(architecture)["val_accuracy"] == result.best_value
+
+
+def test_a_resumed_search_continues_from_the_recorded_checkpoint(tmp_path, monkeypatch) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = _one_shot(checkpoint=tmp_path / "supernet.pt")
+    bonas.search(SPACE, first, sampler="random", n_trials=2, seed=0, storage=storage, study_name="ws")
+    again = _one_shot()  # no checkpoint given: the study's attribute names it
+
+    def no_training(self, epochs=None):
+        raise AssertionError("the supernet was trained again instead of loaded")
+
+    monkeypatch.setattr(type(again.trainer), "train", no_training)
+    result = bonas.search(
+        SPACE, again, sampler="random", n_trials=2, seed=1, storage=storage, study_name="ws"
+    )
+    assert list(result.history["state"]) == ["COMPLETE"] * 4
+    assert again.trainer.epochs_done == 1
+    architecture = SPACE.parse(result.history["arch"].iloc[0])
+    assert again(architecture)["val_accuracy"] == result.history["value"].iloc[0]
+
+
+def test_a_checkpoint_of_another_width_fails_the_trials_naming_it(tmp_path) -> None:
+    _one_shot(checkpoint=tmp_path / "supernet.pt").train_supernet()
+    wider = weight_sharing(
+        SPACE, "digits", network=NetworkSettings(8, 1), settings=FAST, checkpoint=tmp_path / "supernet.pt"
+    )
+    with pytest.raises(bonas.study.SearchFailedError, match="channels: checkpoint 4, this supernet 8"):
+        bonas.search(SPACE, wider, sampler="random", n_trials=3, seed=0, max_consecutive_failures=2)
+
+
+def test_bonas_batches_train_once_per_batch_and_score_all_of_it(monkeypatch) -> None:
+    objective = weight_sharing(
+        SPACE, "digits", network=TINY, settings=FAST, batches=BatchTraining(1, 1), val_size=200
+    )
+    batches: list[int] = []
+    original = type(objective).score_batch
+
+    def recording(self, architectures):
+        batches.append(len(architectures))
+        return original(self, architectures)
+
+    monkeypatch.setattr(type(objective), "score_batch", recording)
+    result = bonas.search(SPACE, objective, sampler="random", n_trials=6, seed=0, batch_size=3)
+    assert batches == [3, 3]
+    assert (result.history["fidelity"] == WEIGHT_SHARING).all()
+    assert list(result.history["supernet_epochs"]) == [2, 2, 2, 4, 4, 4]
+
+
+def test_retraining_the_best_adds_stand_alone_trials_that_decide_the_best() -> None:
+    result = bonas.search(SPACE, _one_shot(), sampler="random", n_trials=5, seed=0)
+    standalone = bonas.objectives.train(
+        "digits", network=TINY, settings=TrainingSettings(epochs=1, batch_size=64, device="cpu"), val_size=200
+    )
+    after = bonas.retrain_best(result, SPACE, standalone, top_k=2)
+    history = after.history
+    retrained = history[history["fidelity"] == STAND_ALONE]
+    assert len(retrained) == 2
+    top = history[history["fidelity"] == WEIGHT_SHARING].sort_values("value", ascending=False)["arch"][:2]
+    assert set(retrained["arch"]) == set(top)
+    assert str(after.best_architecture) in set(retrained["arch"])
+    assert after.best_value == retrained["value"].max()
+    assert set(retrained["retrain_of"]) <= set(history["trial"])
+    # Retraining again picks the next candidates, never the same ones twice.
+    again = bonas.retrain_best(after, SPACE, standalone, top_k=1)
+    assert len(again.history[again.history["fidelity"] == STAND_ALONE]) == 3
+    assert all(t.user_attrs.get(FIDELITY_ATTR) for t in again.study.trials)
+
+
+def test_retraining_needs_scores_to_retrain() -> None:
+    result = bonas.search(SPACE, lambda a: 1.0, sampler="random", n_trials=2, seed=0)
+    with pytest.raises(BonasError, match="no evaluation below fidelity"):
+        bonas.retrain_best(result, SPACE, lambda a: 1.0)
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(OutsideSupernetError, match="own registered builder"):
+        bonas.objectives.weight_sharing(mlp_space(), "digits")
+    with pytest.raises(TypeError, match="search space first"):
+        bonas.objectives.weight_sharing("digits")
+    objective = _one_shot()
+    with pytest.raises(InvalidArchitectureError, match="belongs to space 'mlp'"):
+        objective(mlp_space().sample(np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="at least one epoch"):
+        BatchTraining(0, 0)
+
+
+# -- One scale for two fidelities ----------------------------------------------------------------
+
+
+def _distinct_cells(n: int) -> list:
+    cells: dict[str, object] = {}
+    for architecture in SPACE.enumerate():
+        cells.setdefault(architecture.canonical_hash, architecture)
+        if len(cells) == n:
+            return list(cells.values())
+    raise AssertionError
+
+
+def _history(values: list[tuple[int, float, str | None]]) -> SearchHistory:
+    cells = _distinct_cells(10)
+    return SearchHistory([Observation(cells[i], v, f) for i, v, f in values])
+
+
+def test_one_fidelity_history_is_unchanged() -> None:
+    history = _history([(0, 50.0, WEIGHT_SHARING), (1, 60.0, WEIGHT_SHARING)])
+    assert history.at_one_fidelity() is history
+
+
+def test_scores_map_onto_the_stand_alone_scale_by_a_fitted_line() -> None:
+    # Stand-alone = 2 * score - 40 on the three pairs; architecture 9 has a score only.
+    pairs = [(i, 40.0 + 5 * i, WEIGHT_SHARING) for i in range(3)]
+    pairs += [(i, 2 * (40.0 + 5 * i) - 40.0, STAND_ALONE) for i in range(3)]
+    history = _history([*pairs, (9, 50.0, WEIGHT_SHARING)])
+    one = history.at_one_fidelity()
+    values = {o.architecture.canonical_hash: o.value for o in one.observations}
+    cells = _distinct_cells(10)
+    assert len(one.observations) == 4  # an architecture measured twice keeps its stand-alone value
+    assert values[cells[0].canonical_hash] == 40.0
+    assert values[cells[9].canonical_hash] == pytest.approx(60.0)
+    assert {o.fidelity for o in one.observations} == {STAND_ALONE}
+
+
+def test_with_one_pair_scores_shift_by_its_offset_and_with_none_they_match_spreads() -> None:
+    one_pair = _history([(0, 40.0, WEIGHT_SHARING), (0, 70.0, STAND_ALONE), (5, 45.0, WEIGHT_SHARING)])
+    assert sorted(o.value for o in one_pair.at_one_fidelity().observations) == [70.0, 75.0]
+    no_pair = _history(
+        [(0, 40.0, WEIGHT_SHARING), (1, 50.0, WEIGHT_SHARING), (2, 80.0, STAND_ALONE), (3, 90.0, STAND_ALONE)]
+    )
+    assert sorted(o.value for o in no_pair.at_one_fidelity().observations) == pytest.approx(
+        [80.0, 80.0, 90.0, 90.0]
+    )
+
+
+def test_bo_proposes_from_a_study_holding_both_fidelities() -> None:
+    rng = np.random.default_rng(0)
+    cells = [SPACE.sample(rng) for _ in range(14)]
+    observations = [Observation(c, float(rng.normal(60, 5)), WEIGHT_SHARING) for c in cells]
+    observations += [
+        Observation(c, o.value + 25.0, STAND_ALONE) for c, o in zip(cells[:3], observations, strict=False)
+    ]
+    history = SearchHistory(observations, [], {c.canonical_hash for c in cells})
+    sampler = bonas.make_sampler("bo-gp-wl", SPACE, seed=0, n_initial=5)
+    batch = sampler.propose_batch(history.at_one_fidelity(), np.random.default_rng(0), q=2)
+    assert len(batch) == 2 and all(history.is_new(a) for a in batch)

@@ -1,0 +1,122 @@
+"""Training a supernet: regimes, scores by inherited weights, determinism and resuming a checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bonas.errors import InvalidArgumentError, UnknownNameError
+from bonas.spaces import NB201Space
+from bonas.training.datasets import load_digits
+from bonas.training.networks import NetworkSettings
+from bonas.training.supernet import Mixture, SubnetPath, Supernet, SupernetCheckpointError
+from bonas.training.weight_sharing import SupernetSettings, SupernetTrainer
+
+TINY = NetworkSettings(channels=4, cells_per_stage=1)
+SPACE = NB201Space()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(val_size=200)
+
+
+def _trainer(data, seed: int = 0, **options) -> SupernetTrainer:
+    torch.manual_seed(seed)
+    supernet = Supernet.for_space(SPACE, input_shape=data.input_shape, num_classes=10, settings=TINY)
+    settings = SupernetSettings(**{"epochs": 2, "batch_size": 64, "seed": seed, "device": "cpu", **options})
+    return SupernetTrainer(supernet, data, settings, population=SPACE)
+
+
+def _architectures(n: int, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    return [SPACE.sample(rng) for _ in range(n)]
+
+
+def test_uniform_training_lifts_scores_above_chance_and_scores_repeat_exactly(digits) -> None:
+    trainer = _trainer(digits, epochs=3, lr=0.1)
+    losses = trainer.train()
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    cells = [SPACE.from_operations([op] * 6) for op in ("skip_connect", "nor_conv_1x1", "none")]
+    scores = trainer.score([*cells, cells[0]])
+    assert max(scores[:2]) > 30.0  # ten classes: chance is 10%
+    assert scores[2] < 15.0  # the empty cell's constant output predicts one class
+    assert scores[0] == scores[3]  # recalibration resets what the previous path left behind
+
+
+def test_training_and_scores_are_deterministic_on_cpu(digits) -> None:
+    architectures = _architectures(3)
+    scores = [
+        _trainer(digits, seed=3).train() + _trainer(digits, seed=3).score(architectures) for _ in range(2)
+    ]
+    assert scores[0] == scores[1]
+
+
+def test_fair_regime_runs_every_candidate_once_per_round(digits) -> None:
+    trainer = _trainer(digits, regime="fair")
+    paths = [trainer._fair_path() for _ in range(10)]
+    for start in (0, 5):
+        for e in range(6):
+            assert sorted(p.edges[e][0] for p in paths[start : start + 5]) == [0, 1, 2, 3, 4]
+    trainer.train(1)
+    assert trainer.epochs_done == 1
+
+
+def test_warmup_trains_the_whole_supernet_first(digits, monkeypatch) -> None:
+    trainer = _trainer(digits, regime="warmup", warmup_epochs=1, epochs=2)
+    kinds = []
+    original = trainer.step
+
+    def recording(x, y, choice):
+        kinds.append(type(choice))
+        return original(x, y, choice)
+
+    monkeypatch.setattr(trainer, "step", recording)
+    trainer.train()
+    per_epoch = trainer.steps_per_epoch
+    assert set(kinds[:per_epoch]) == {Mixture}
+    assert set(kinds[per_epoch:]) == {SubnetPath}
+
+
+def test_train_on_a_batch_uses_only_its_operations(digits) -> None:
+    trainer = _trainer(digits, schedule="constant")
+    batch = [SPACE.from_operations(["nor_conv_1x1"] * 6), SPACE.from_operations(["skip_connect"] * 6)]
+    conv3 = trainer.supernet.cells[0].edge_ops[0][3][1].weight.detach().clone()
+    conv1 = trainer.supernet.cells[0].edge_ops[0][2][1].weight.detach().clone()
+    trainer.train_on(batch, whole_epochs=1, path_epochs=1)
+    assert torch.equal(trainer.supernet.cells[0].edge_ops[0][3][1].weight, conv3)
+    assert not torch.equal(trainer.supernet.cells[0].edge_ops[0][2][1].weight, conv1)
+    union = trainer.union_mixture([trainer.supernet.path(a) for a in batch])
+    assert union.edges[0].tolist() == [0.0, 0.5, 0.5, 0.0, 0.0]
+
+
+def test_a_resumed_checkpoint_continues_exactly(digits, tmp_path) -> None:
+    straight = _trainer(digits, epochs=2)
+    straight.train()
+    first = _trainer(digits, epochs=2)
+    first.train(1)
+    first.save(tmp_path / "supernet.pt", note="half")
+    resumed = _trainer(digits, seed=0, epochs=2)
+    assert resumed.load(tmp_path / "supernet.pt") == {"note": "half"}
+    assert resumed.epochs_done == 1
+    resumed.train()
+    for (name, a), b in zip(
+        straight.supernet.state_dict().items(), resumed.supernet.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    wider = Supernet.for_space(
+        SPACE, input_shape=digits.input_shape, num_classes=10, settings=NetworkSettings(8, 1)
+    )
+    other = SupernetTrainer(wider, digits, SupernetSettings(device="cpu"), population=SPACE)
+    with pytest.raises(SupernetCheckpointError, match="channels"):
+        other.load(tmp_path / "supernet.pt")
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(UnknownNameError, match="'sandwich'"):
+        SupernetSettings(regime="sandwich")
+    with pytest.raises(InvalidArgumentError, match="epochs"):
+        SupernetSettings(epochs=0)
+    with pytest.raises(InvalidArgumentError, match="warmup_epochs"):
+        SupernetSettings(epochs=2, regime="warmup", warmup_epochs=3)
