@@ -707,8 +707,25 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(search_frame, args.out / "searches.csv")
 
     wall = time.perf_counter() - started
+    supernet_runs = ranking.drop_duplicates(["regime", "seed"])
+    total_cpu = (
+        cell_frame["cpu_seconds"].sum()
+        + supernet_runs["train_cpu_seconds"].sum()
+        + (supernet_runs["score_cpu_seconds"] * len(cells)).sum()
+        + (search_frame["cpu_seconds"].sum() if "cpu_seconds" in search_frame else 0.0)
+        + standalone_cpu * (search_frame["arch"].notna().sum())  # each chosen cell's final training
+    )
     summary = _summary(
-        setup, args, cell_frame, ranking_md, regimes, best_regime, search_frame, standalone_cpu, wall
+        setup,
+        args,
+        cell_frame,
+        ranking_md,
+        regimes,
+        best_regime,
+        search_frame,
+        standalone_cpu,
+        wall,
+        total_cpu,
     )
     (args.out / "summary.md").write_text(summary)
     print(summary)
@@ -726,6 +743,7 @@ def _summary(
     searches: pd.DataFrame,
     standalone_cpu: float,
     wall: float,
+    total_cpu: float,
 ) -> str:
     first = cells[cells["seed"] == 0]
     seeds = cells["seed"].nunique()
@@ -734,8 +752,9 @@ def _summary(
         f"{setup.test_size} test images at 12x12): NB201 cells, C={setup.channels}, N={setup.cells_per_stage}",
         "",
         f"Stand-alone training: {setup.epochs} epochs, {standalone_cpu:.1f} CPU s per cell on average. "
-        f"Supernets: epochs per regime below. This invocation: {wall / 60:.1f} min wall time with {args.jobs} "
-        "worker(s); costs below are CPU seconds of one thread.",
+        f"Supernets: epochs per regime below. Costs are CPU seconds of one thread; the whole run costs "
+        f"{total_cpu / 60:.0f} CPU minutes (about {total_cpu / 120:.0f} min on 2 idle cores; this invocation took "
+        f"{wall / 60:.1f} min of wall time with {args.jobs} worker(s), the rest cached).",
         "",
         f"## Ranking: {len(first)} random cells ({int(first['connected'].sum())} connected)",
         "",
