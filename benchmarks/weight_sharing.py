@@ -414,8 +414,10 @@ def run_cached(
     jobs: int,
     bar: Any,
     warning_log: WarningLog,
+    cached_only: bool = False,
 ) -> dict[str, Any]:
-    """Results of ``(label, args, cache path)`` tasks by label, computing the ones not cached."""
+    """Results of ``(label, args, cache path)`` tasks by label, computing the ones not cached (unless
+    ``cached_only``: those are left out)."""
     results: dict[str, Any] = {}
     todo = []
     for label, args, path in tasks:
@@ -425,6 +427,9 @@ def run_cached(
         else:
             results[label] = cached
             bar.update(1)
+    if cached_only:
+        bar.update(len(todo))
+        return results
     by_args = {args: (label, path) for label, args, path in todo}
     for args, result in run_tasks(
         function,
@@ -571,6 +576,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (1 runs in this process)")
     parser.add_argument("--out", type=Path, default=Path("results/weight_sharing"))
     parser.add_argument("--force", action="store_true", help="recompute cached tasks")
+    parser.add_argument(
+        "--from-cache", action="store_true", help="summarise the searches already cached, running no new one"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller data, cells and budgets, 2 seeds")
     return parser.parse_args(argv)
 
@@ -667,18 +675,30 @@ def main(argv: list[str] | None = None) -> int:
         search_tasks = [
             (f"{m}|{s}", (search_setup, m, s), cache.path("search", search_setup, m, s)) for m, s in runnable
         ]
-        found = run_cached(cache, search_task, search_tasks, jobs=args.jobs, bar=bar, warning_log=warning_log)
+        found = run_cached(
+            cache,
+            search_task,
+            search_tasks,
+            jobs=args.jobs,
+            bar=bar,
+            warning_log=warning_log,
+            cached_only=args.from_cache,
+        )
     search_rows = []
     for method, seed in searches:
-        if (method, seed) in runnable:
+        if f"{method}|{seed}" in found:
             search_rows.append({"method": method, "seed": seed, **found[f"{method}|{seed}"]})
+        elif (method, seed) in runnable:
+            search_rows.append(
+                {"method": method, "seed": seed, "arch": None, "error": "not run yet (--from-cache)"}
+            )
         else:
             search_rows.append(
                 {
                     "method": method,
                     "seed": seed,
                     "arch": None,
-                    "error": "not on this branch (register_method)",
+                    "error": "no runner on this branch (benchmarks/weight_sharing_searchers.py)",
                 }
             )
     search_frame = pd.DataFrame(search_rows)
@@ -687,8 +707,25 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(search_frame, args.out / "searches.csv")
 
     wall = time.perf_counter() - started
+    supernet_runs = ranking.drop_duplicates(["regime", "seed"])
+    total_cpu = (
+        cell_frame["cpu_seconds"].sum()
+        + supernet_runs["train_cpu_seconds"].sum()
+        + (supernet_runs["score_cpu_seconds"] * len(cells)).sum()
+        + (search_frame["cpu_seconds"].sum() if "cpu_seconds" in search_frame else 0.0)
+        + standalone_cpu * (search_frame["arch"].notna().sum())  # each chosen cell's final training
+    )
     summary = _summary(
-        setup, args, cell_frame, ranking_md, regimes, best_regime, search_frame, standalone_cpu, wall
+        setup,
+        args,
+        cell_frame,
+        ranking_md,
+        regimes,
+        best_regime,
+        search_frame,
+        standalone_cpu,
+        wall,
+        total_cpu,
     )
     (args.out / "summary.md").write_text(summary)
     print(summary)
@@ -706,6 +743,7 @@ def _summary(
     searches: pd.DataFrame,
     standalone_cpu: float,
     wall: float,
+    total_cpu: float,
 ) -> str:
     first = cells[cells["seed"] == 0]
     seeds = cells["seed"].nunique()
@@ -714,8 +752,9 @@ def _summary(
         f"{setup.test_size} test images at 12x12): NB201 cells, C={setup.channels}, N={setup.cells_per_stage}",
         "",
         f"Stand-alone training: {setup.epochs} epochs, {standalone_cpu:.1f} CPU s per cell on average. "
-        f"Supernets: epochs per regime below. Whole run: {wall / 60:.1f} min wall time with {args.jobs} "
-        "worker(s); costs below are CPU seconds of one thread.",
+        f"Supernets: epochs per regime below. Costs are CPU seconds of one thread; the whole run costs "
+        f"{total_cpu / 60:.0f} CPU minutes (about {total_cpu / 120:.0f} min on 2 idle cores; this invocation took "
+        f"{wall / 60:.1f} min of wall time with {args.jobs} worker(s), the rest cached).",
         "",
         f"## Ranking: {len(first)} random cells ({int(first['connected'].sum())} connected)",
         "",

@@ -89,9 +89,11 @@ def test_search_table_names_missing_methods() -> None:
         [
             {"method": "bo", "seed": 0, "arch": "x", "budget": 150.0, "evaluations": 20, "cpu_seconds": 151.0,
              "val_accuracy": 80.0, "test": 79.0},
-            {"method": "enas", "seed": 0, "arch": None, "error": "not on this branch (register_method)"},
+            {"method": "enas", "seed": 0, "arch": None, "error": "no runner on this branch (benchmarks/weight_sharing_searchers.py)"},
         ]
     )  # fmt: skip
     text = search_table(frame, ["bo", "enas"])
     assert "| bo | 150 | 1 | 20.0 ± 0.0 | 151 ± 0 | 80.00 ± 0.00 | 79.00 ± 0.00 |" in text
-    assert "| enas | | | | | | n/a: not on this branch (register_method) |" in text
+    assert (
+        "| enas | | | | | | n/a: no runner on this branch (benchmarks/weight_sharing_searchers.py) |" in text
+    )
