@@ -53,8 +53,9 @@ class OverlapKernel(CategoricalKernel):
     ``CategoricalKernel`` divides an ``n1 x n2 x d`` mismatch tensor by the lengthscales on every call,
     and differentiates through that, and computes the full ``n x n`` matrix even for its diagonal (what
     a posterior variance asks for). Here the distance is the mismatch tensor times the ``d`` inverse
-    lengthscales (a matrix-vector product), the training mismatches are computed once per fit, and the
-    diagonal costs ``O(n d)``. Same values.
+    lengthscales (a matrix-vector product), the training mismatches are computed once per fit, the
+    diagonal costs ``O(n d)``, and a cross-covariance (candidates against the training set) is a product
+    of one-hot codes, with no ``n1 x n2 x d`` tensor. Same values.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -69,6 +70,8 @@ class OverlapKernel(CategoricalKernel):
         weights = (1.0 / self.lengthscale).reshape(-1).expand(x1.shape[-1]) / x1.shape[-1]
         if diag:
             return torch.exp(-((x1 != x2).to(x1.dtype) @ weights))
+        if x1 is not x2 and x1.dim() == 2 and x2.dim() == 2:
+            return torch.exp(-_weighted_mismatches(x1, x2, weights))
         return torch.exp(-(self._mismatch(x1, x2) @ weights))
 
     def _mismatch(self, x1: Tensor, x2: Tensor) -> Tensor:
@@ -78,6 +81,28 @@ class OverlapKernel(CategoricalKernel):
         if self._mismatches is None or self._mismatches[0] is not x1 or self._mismatches[1] != x1._version:
             self._mismatches = (x1, x1._version, (x1.unsqueeze(-2) != x1.unsqueeze(-3)).to(x1.dtype))
         return self._mismatches[2]
+
+
+#: Codes up to this value take the one-hot route of :func:`_weighted_mismatches`.
+_MAX_ONE_HOT_LEVELS = 64
+
+
+def _weighted_mismatches(x1: Tensor, x2: Tensor, weights: Tensor) -> Tensor:
+    """``n1 x n2`` sums ``sum_i weights_i [x1_i != x2_i]`` of ``n1 x d`` and ``n2 x d`` integer codes.
+
+    As ``sum_i weights_i`` minus a product of one-hot codes (``n1 x dL`` by ``dL x n2`` for codes below
+    ``L``), so scoring thousands of candidates against a long history needs no ``n1 x n2 x d`` tensor.
+    """
+    if x1.numel() == 0 or x2.numel() == 0:
+        return torch.zeros(x1.shape[0], x2.shape[0], dtype=x1.dtype)
+    low = min(float(x1.min()), float(x2.min()))
+    levels = int(max(float(x1.max()), float(x2.max()))) + 1
+    integral = torch.equal(x1, x1.round()) and torch.equal(x2, x2.round())
+    if low < 0 or levels > _MAX_ONE_HOT_LEVELS or not integral:
+        return (x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(x1.dtype) @ weights
+    one_hot1 = torch.nn.functional.one_hot(x1.long(), levels).to(x1.dtype).reshape(x1.shape[0], -1)
+    one_hot2 = torch.nn.functional.one_hot(x2.long(), levels).to(x1.dtype).reshape(x2.shape[0], -1)
+    return weights.sum() - one_hot1 @ (one_hot2 * weights.repeat_interleave(levels)).T
 
 
 def median_heuristic_rbf_kernel(x: Tensor, *, matern: bool = False) -> ScaleKernel:

@@ -96,3 +96,18 @@ def test_median_heuristic_kernel_starts_at_the_median_distance(matern: bool, bas
 def test_median_heuristic_kernel_of_identical_inputs_starts_at_one() -> None:
     kernel = median_heuristic_rbf_kernel(torch.ones(4, 2, dtype=torch.float64))
     assert kernel.base_kernel.lengthscale.item() == pytest.approx(1.0)
+
+
+def test_overlap_cross_covariance_takes_the_one_hot_route_with_the_same_values() -> None:
+    generator = torch.Generator().manual_seed(3)
+    x1 = torch.randint(0, 7, (40, 5), generator=generator).to(torch.float64)
+    x2 = torch.randint(0, 7, (30, 5), generator=generator).to(torch.float64)
+    kernel = OverlapKernel(ard_num_dims=5).double()
+    kernel.lengthscale = torch.tensor([0.3, 0.7, 1.0, 2.0, 5.0], dtype=torch.float64)
+    weights = 1.0 / kernel.lengthscale.reshape(-1) / 5
+    expected = torch.exp(-((x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(torch.float64) @ weights))
+    with torch.no_grad():
+        torch.testing.assert_close(kernel(x1, x2).to_dense(), expected)
+        # Codes that are not small non-negative integers take the mismatch route, same values.
+        torch.testing.assert_close(kernel(x1 + 0.5, x2 + 0.5).to_dense(), expected)
+        torch.testing.assert_close(kernel(x1 - 3, x2 - 3).to_dense(), expected)
