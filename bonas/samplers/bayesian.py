@@ -147,7 +147,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         if len(history.observations) < self.n_initial:
             return self._random_batch(history, rng, q)
         neighbourhood = self._neighbourhood_move(history, q)
-        candidates = neighbourhood or generate_candidates(self.space, history, rng, self.candidate_settings)
+        candidates = neighbourhood or self._global_candidates(history, rng)
         if len(candidates) < q:
             return self._random_batch(history, rng, q)
         observed = [o.architecture for o in history.observations]
@@ -161,7 +161,9 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             and self.local_search_steps
             and not scores_whole_space(self.space, self.candidate_settings)
         ):
-            candidates, encoded = self._local_search(candidates, encoded, history, best_value)
+            candidates, encoded = self._local_search(
+                candidates, encoded, history, best_value, keep=self._local_search_keep(history)
+            )
         chosen = select(
             self.surrogate,
             encoded,
@@ -173,6 +175,14 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             generator=self._torch_generator,
         )
         return [candidates[i] for i in chosen]
+
+    def _global_candidates(self, history: SearchHistory, rng: np.random.Generator) -> list[Architecture]:
+        """The candidates of a proposal that is not a trust-region move (see :mod:`bonas.candidates`)."""
+        return generate_candidates(self.space, history, rng, self.candidate_settings)
+
+    def _local_search_keep(self, history: SearchHistory) -> Callable[[list[Architecture]], list[bool]] | None:
+        """Which architectures the hill climb on the acquisition may visit (None: any)."""
+        return None
 
     def _neighbourhood_move(self, history: SearchHistory, q: int) -> list[Architecture]:
         """The incumbent's unseen neighbours when this proposal is a trust-region move, else ``[]``."""
@@ -218,8 +228,12 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         encoded: torch.Tensor,
         history: SearchHistory,
         best_value: float,
+        keep: Callable[[list[Architecture]], list[bool]] | None = None,
     ) -> tuple[list[Architecture], torch.Tensor]:
-        """Hill-climb the acquisition from the 5 best candidates; add every architecture visited."""
+        """Hill-climb the acquisition from the 5 best candidates; add every architecture visited.
+
+        ``keep``, if given, says which neighbours the climb may visit (a trust region's).
+        """
         scores = analytic_scores(self.surrogate, encoded, best_value, self.acquisition)
         pool = {a.canonical_hash: (a, float(s)) for a, s in zip(candidates, scores, strict=True)}
         starts = [candidates[int(i)] for i in torch.topk(scores, min(5, len(candidates))).indices]
@@ -231,6 +245,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
                     for n in self.space.neighbours(current)
                     if n.canonical_hash not in history.seen and n.canonical_hash not in pool
                 ]
+                if keep is not None:
+                    neighbours = [n for n, kept in zip(neighbours, keep(neighbours), strict=True) if kept]
                 if not neighbours:
                     break
                 neighbour_scores = analytic_scores(
