@@ -156,11 +156,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         encoded = self.surrogate.encode(candidates)
         best_value = max(values)
         pending = self.surrogate.encode(history.pending) if history.pending else None
-        if (
-            not neighbourhood
-            and self.local_search_steps
-            and not scores_whole_space(self.space, self.candidate_settings)
-        ):
+        if not neighbourhood and self.local_search_steps and not self._scores_whole_space(history):
             candidates, encoded = self._local_search(
                 candidates, encoded, history, best_value, keep=self._local_search_keep(history)
             )
@@ -179,6 +175,10 @@ class BayesianOptimizationSampler(ArchitectureSampler):
     def _global_candidates(self, history: SearchHistory, rng: np.random.Generator) -> list[Architecture]:
         """The candidates of a proposal that is not a trust-region move (see :mod:`bonas.candidates`)."""
         return generate_candidates(self.space, history, rng, self.candidate_settings)
+
+    def _scores_whole_space(self, history: SearchHistory) -> bool:
+        """Whether the candidates of a proposal that is not a trust-region move are every unseen architecture."""
+        return scores_whole_space(self.space, self.candidate_settings)
 
     def _local_search_keep(self, history: SearchHistory) -> Callable[[list[Architecture]], list[bool]] | None:
         """Which architectures the hill climb on the acquisition may visit (None: any)."""

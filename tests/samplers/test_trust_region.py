@@ -131,3 +131,49 @@ def test_the_searcher_is_registered_with_a_warm_started_categorical_gp() -> None
 def test_rejects_a_bad_candidate_count() -> None:
     with pytest.raises(ValueError, match="n_candidates"):
         TrustRegionBayesianSampler(wide_space(), n_candidates=0)
+
+
+def listed_space() -> CategoricalSpace:
+    return CategoricalSpace("listed", [Categorical(f"p{i}", (0, 1, 2, 3, 4)) for i in range(4)])
+
+
+def history_of(space: CategoricalSpace, n: int) -> SearchHistory:
+    rng = np.random.default_rng(0)
+    history = SearchHistory()
+    while len(history.observations) < n:
+        architecture = space.sample(rng)
+        if history.is_new(architecture):
+            history.observations.append(
+                Observation(architecture, float(sum(architecture.param_dict.values())))
+            )
+            history.seen.add(architecture.canonical_hash)
+    return history
+
+
+def test_a_listed_space_is_scored_whole_until_its_variances_cost_too_much(monkeypatch) -> None:
+    import bonas.samplers.trust_region as trust_region
+
+    space = listed_space()  # 625 architectures
+    sampler = TrustRegionBayesianSampler(space, seed=0, n_initial=3)
+    monkeypatch.setattr(trust_region, "WHOLE_SPACE_BUDGET", 625 * 20 * 20)
+    assert sampler._scores_whole_space(history_of(space, 20))
+    long = history_of(space, 21)
+    assert not sampler._scores_whole_space(long)
+    region = sampler.trust_region(long)
+    candidates = sampler._global_candidates(long, np.random.default_rng(0))
+    assert candidates and len(candidates) < 625 - 21
+    assert all(sampler.inside(region, candidates)) and all(long.is_new(a) for a in candidates)
+
+
+def test_region_in_listed_keeps_a_listed_spaces_candidates_in_the_region() -> None:
+    space = listed_space()
+    history = history_of(space, 12)
+    plain = TrustRegionBayesianSampler(space, seed=0, n_initial=3, initial_radius=1)
+    inside = TrustRegionBayesianSampler(
+        space, seed=0, n_initial=3, initial_radius=1, failure_tolerance=100, region_in_listed=True
+    )
+    rng = np.random.default_rng(0)
+    assert len(plain._global_candidates(history, rng)) == 625 - 12
+    candidates = inside._global_candidates(history, rng)
+    region = inside.trust_region(history)
+    assert 0 < len(candidates) <= 16 and all(inside.inside(region, candidates))
