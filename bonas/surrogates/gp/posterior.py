@@ -71,11 +71,13 @@ class FastMarginalsGP(SingleTaskGP):
     def _marginals(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Standardised posterior means and latent variances at the ``N x d`` points ``x``."""
         train_x = self.train_inputs[0]
-        noise = self.likelihood.noise.reshape(())
-        train_covariance = self.covar_module(train_x).to_dense()
-        factor = psd_safe_cholesky(train_covariance + noise * torch.eye(len(train_x), dtype=train_x.dtype))
-        residual = (self.train_targets - self.mean_module(train_x)).unsqueeze(-1)
-        weights = torch.cholesky_solve(residual, factor)
+        train_covariance, factor, weights = self._training_solve()
+        if x.shape == train_x.shape and x.data_ptr() == train_x.data_ptr() and torch.equal(x, train_x):
+            # The training inputs themselves (a fit's check): their covariance is already computed.
+            solved = torch.linalg.solve_triangular(factor, train_covariance, upper=False)
+            mean = self.mean_module(x) + (train_covariance @ weights).squeeze(-1)
+            prior = train_covariance.diagonal()
+            return mean, (prior - (solved * solved).sum(-2)).clamp_min(0.0)
         means, variances = [], []
         for chunk in x.split(PREDICT_CHUNK):
             cross = self.covar_module(chunk, train_x).to_dense()
@@ -84,3 +86,38 @@ class FastMarginalsGP(SingleTaskGP):
             prior = self.covar_module(chunk, diag=True)
             variances.append((prior - (solved * solved).sum(-2)).clamp_min(0.0))
         return torch.cat(means), torch.cat(variances)
+
+    def _training_solve(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The training covariance (noise-free), the Cholesky factor of it plus noise, and
+        ``K^-1 (y - m)``; kept until the training data or a hyperparameter changes.
+
+        A proposal asks for the posterior many times (the candidates, each step of the hill climb on
+        the acquisition, the final choice): at 1,000 observations recomputing the factor each time cost
+        more than everything else.
+        """
+        train_x = self.train_inputs[0]
+        key = (
+            train_x,  # the tensors themselves (compared by identity): their memory cannot be reused
+            train_x._version,
+            self.train_targets,
+            self.train_targets._version,
+            tuple(parameter.detach().clone() for parameter in self.parameters()),
+        )
+        cached = getattr(self, "_solve_cache", None)
+        if cached is not None and _same_key(cached[0], key):
+            return cached[1]
+        noise = self.likelihood.noise.reshape(())
+        train_covariance = self.covar_module(train_x).to_dense()
+        factor = psd_safe_cholesky(train_covariance + noise * torch.eye(len(train_x), dtype=train_x.dtype))
+        residual = (self.train_targets - self.mean_module(train_x)).unsqueeze(-1)
+        weights = torch.cholesky_solve(residual, factor)
+        solve = (train_covariance, factor, weights)
+        if not torch.is_grad_enabled():
+            self._solve_cache = (key, solve)
+        return solve
+
+
+def _same_key(a: tuple, b: tuple) -> bool:
+    if a[0] is not b[0] or a[1] != b[1] or a[2] is not b[2] or a[3] != b[3] or len(a[4]) != len(b[4]):
+        return False
+    return all(p.shape == q.shape and torch.equal(p, q) for p, q in zip(a[4], b[4], strict=True))
