@@ -199,9 +199,13 @@ def check_and_score(model: SingleTaskGP) -> float:
     """
     x = model.train_inputs[0]
     with torch.no_grad():
-        model.train()
-        score = float(model.likelihood(model(x)).log_prob(model.train_targets))
-        model.eval()
+        if isinstance(model, FastMarginalsGP):
+            model.eval()
+            score = float(model.log_marginal_likelihood())
+        else:
+            model.train()
+            score = float(model.likelihood(model(x)).log_prob(model.train_targets))
+            model.eval()
         posterior = model.posterior(x.unsqueeze(-2))
         finite = torch.isfinite(posterior.mean).all() and torch.isfinite(posterior.variance).all()
     if not (finite and math.isfinite(score)):

@@ -184,3 +184,26 @@ def test_the_posterior_at_the_training_inputs_equals_the_generic_one() -> None:
         generic = SingleTaskGP.posterior(model, x.unsqueeze(-2))
     torch.testing.assert_close(fast.mean, generic.mean)
     torch.testing.assert_close(fast.variance, generic.variance)
+
+
+@pytest.mark.parametrize("observation_noise", [False, True])
+def test_a_joint_posterior_outside_autograd_equals_the_generic_one(observation_noise: bool) -> None:
+    x, y = smooth_data(seed=13)
+    model, _ = fit(x, y)
+    test = torch.rand(15, x.shape[-1], generator=torch.Generator().manual_seed(14), dtype=torch.float64)
+    with torch.no_grad():
+        fast = model.posterior(test, observation_noise=observation_noise)
+        generic = SingleTaskGP.posterior(model, test, observation_noise=observation_noise)
+    torch.testing.assert_close(fast.mean, generic.mean)
+    torch.testing.assert_close(fast.distribution.covariance_matrix, generic.distribution.covariance_matrix)
+
+
+def test_the_kept_factor_gives_the_log_marginal_likelihood_of_train_mode() -> None:
+    x, y = smooth_data(seed=15)
+    model, score = fit(x, y)
+    with torch.no_grad():
+        model.train()
+        expected = float(model.likelihood(model(x)).log_prob(model.train_targets))
+        model.eval()
+    assert score == pytest.approx(expected, rel=1e-8)
+    assert float(model.log_marginal_likelihood()) == pytest.approx(expected, rel=1e-8)
