@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_TRANSFORMS = ("copula", "none")
 
+#: Architectures whose neighbour lists a BO sampler keeps (:meth:`BayesianOptimizationSampler._neighbours`).
+NEIGHBOURS_KEPT = 64
+
 
 class BayesianOptimizationSampler(ArchitectureSampler):
     """Model-based search: a surrogate of "architecture -> value" and an acquisition function.
@@ -131,6 +134,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.stall_patience = stall_patience
         self.output_transform = output_transform
         self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
+        self._neighbour_cache: dict[Architecture, list[Architecture]] = {}
 
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
         return self.propose_batch(history, rng, q=1)[0]
@@ -194,13 +198,23 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         incumbents = history.best(3) if scheduled else history.best(1) if self._stalled(history) else []
         for incumbent in incumbents:
             unseen = {
-                n.canonical_hash: n
-                for n in self.space.neighbours(incumbent.architecture)
-                if history.is_new(n)
+                n.canonical_hash: n for n in self._neighbours(incumbent.architecture) if history.is_new(n)
             }
             if len(unseen) >= q:
                 return list(unseen.values())
         return []
+
+    def _neighbours(self, architecture: Architecture) -> list[Architecture]:
+        """``space.neighbours(architecture)``, kept for the last :data:`NEIGHBOURS_KEPT` architectures
+        asked: the incumbent's are asked on every trust-region move, and listing them costs 2 s for a
+        34-parameter conditional space (NB301's choices written flat)."""
+        kept = self._neighbour_cache.pop(architecture, None)
+        if kept is None:
+            kept = self.space.neighbours(architecture)
+        self._neighbour_cache[architecture] = kept  # most recent last
+        while len(self._neighbour_cache) > NEIGHBOURS_KEPT:
+            del self._neighbour_cache[next(iter(self._neighbour_cache))]
+        return kept
 
     def _stalled(self, history: SearchHistory) -> bool:
         """Whether the last ``stall_patience`` evaluations all failed to beat the best one."""
@@ -242,7 +256,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             for _ in range(self.local_search_steps):
                 neighbours = [
                     n
-                    for n in self.space.neighbours(current)
+                    for n in self._neighbours(current)
                     if n.canonical_hash not in history.seen and n.canonical_hash not in pool
                 ]
                 if keep is not None:

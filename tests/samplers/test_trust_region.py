@@ -177,3 +177,22 @@ def test_region_in_listed_keeps_a_listed_spaces_candidates_in_the_region() -> No
     candidates = inside._global_candidates(history, rng)
     region = inside.trust_region(history)
     assert 0 < len(candidates) <= 16 and all(inside.inside(region, candidates))
+
+
+def test_the_bo_sampler_keeps_the_neighbour_lists_of_recent_architectures(monkeypatch) -> None:
+    import bonas.samplers.bayesian as bayesian
+
+    space = listed_space()
+    sampler = TrustRegionBayesianSampler(space, seed=0)
+    calls: list[Architecture] = []
+    original = space.neighbours
+    monkeypatch.setattr(space, "neighbours", lambda a: calls.append(a) or original(a))
+    monkeypatch.setattr(bayesian, "NEIGHBOURS_KEPT", 2)
+    a, b, c = (space.from_params({f"p{i}": v for i in range(4)}) for v in (0, 1, 2))
+    assert sampler._neighbours(a) == original(a)
+    sampler._neighbours(a)
+    sampler._neighbours(b)
+    sampler._neighbours(c)  # a is dropped: only the last two are kept
+    sampler._neighbours(c)
+    sampler._neighbours(a)
+    assert calls == [a, b, c, a]

@@ -70,7 +70,9 @@ class OverlapKernel(CategoricalKernel):
         weights = (1.0 / self.lengthscale).reshape(-1).expand(x1.shape[-1]) / x1.shape[-1]
         if diag:
             return torch.exp(-((x1 != x2).to(x1.dtype) @ weights))
-        if x1 is not x2 and x1.dim() == 2 and x2.dim() == 2:
+        if (x1 is not x2 or not torch.is_grad_enabled()) and x1.dim() == 2 and x2.dim() == 2:
+            # A fit differentiates the training Gram matrix at every L-BFGS step: the mismatch tensor kept
+            # below serves those; elsewhere a product of one-hot codes needs no n1 x n2 x d tensor.
             return torch.exp(-_weighted_mismatches(x1, x2, weights))
         return torch.exp(-(self._mismatch(x1, x2) @ weights))
 
