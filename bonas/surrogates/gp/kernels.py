@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -107,6 +108,47 @@ def _weighted_mismatches(x1: Tensor, x2: Tensor, weights: Tensor) -> Tensor:
     return weights.sum() - one_hot1 @ (one_hot2 * weights.repeat_interleave(levels)).T
 
 
+class SparseProductRBFKernel(RBFKernel):
+    """GPyTorch's single-lengthscale :class:`RBFKernel`, same values, with a faster route outside
+    autograd for mostly-zero features (WL colour counts, paths).
+
+    A posterior over many candidates needs ``||x1 - x2||^2 = |x1|^2 + |x2|^2 - 2 x1 . x2``; on the WL GP's
+    normalised colour counts (NB301: 2,867 columns at ``h=2``, about 74 non-zero per row) the product
+    ``x1 @ x2.T`` as a sparse-by-dense product costs a fortieth of the dense one. A fit (autograd on),
+    diagonals, batches and per-dimension lengthscales take GPyTorch's route.
+    """
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+        lengthscale = self.lengthscale.reshape(-1)
+        if diag or torch.is_grad_enabled() or x1.dim() != 2 or x2.dim() != 2 or lengthscale.numel() != 1:
+            return super().forward(x1, x2, diag=diag, **params)
+        products = _sparse_product(x1, x2)
+        squared = (x1 * x1).sum(-1).unsqueeze(-1) + (x2 * x2).sum(-1).unsqueeze(-2) - 2 * products
+        if x1 is x2:
+            squared.fill_diagonal_(0.0)
+        return torch.exp(-0.5 * squared.clamp_min(0.0) / lengthscale[0] ** 2)
+
+
+#: Below this share of non-zero entries, :func:`_sparse_product` multiplies as sparse-by-dense.
+_SPARSE_DENSITY = 0.25
+
+
+def _sparse_product(x1: Tensor, x2: Tensor) -> Tensor:
+    """``x1 @ x2.T`` for ``n1 x k`` and ``n2 x k`` inputs, the sparser one as a CSR matrix if sparse enough."""
+    if x1.numel() == 0 or x2.numel() == 0:
+        return x1 @ x2.transpose(-1, -2)
+    density1 = float((x1 != 0).sum()) / x1.numel()
+    density2 = float((x2 != 0).sum()) / x2.numel()
+    if min(density1, density2) > _SPARSE_DENSITY:
+        return x1 @ x2.transpose(-1, -2)
+    with warnings.catch_warnings():
+        # "Sparse CSR tensor support is in beta": sparse-by-dense products are all this uses.
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support", category=UserWarning)
+        if density1 <= density2:
+            return torch.sparse.mm(x1.to_sparse_csr(), x2.transpose(-1, -2).contiguous())
+        return torch.sparse.mm(x2.to_sparse_csr(), x1.transpose(-1, -2).contiguous()).transpose(-1, -2)
+
+
 def median_heuristic_rbf_kernel(x: Tensor, *, matern: bool = False) -> ScaleKernel:
     """A single-lengthscale RBF (or Matern-5/2) kernel with a LogNormal prior at the median distance.
 
@@ -126,6 +168,10 @@ def median_heuristic_rbf_kernel(x: Tensor, *, matern: bool = False) -> ScaleKern
     positive = distances[distances > 0]
     median = float(positive.median()) if positive.numel() else 1.0
     prior = LogNormalPrior(math.log(median), 0.5)
-    base = MaternKernel(nu=2.5, lengthscale_prior=prior) if matern else RBFKernel(lengthscale_prior=prior)
+    base = (
+        MaternKernel(nu=2.5, lengthscale_prior=prior)
+        if matern
+        else SparseProductRBFKernel(lengthscale_prior=prior)
+    )
     base.lengthscale = median
     return ScaleKernel(base)

@@ -111,3 +111,26 @@ def test_overlap_cross_covariance_takes_the_one_hot_route_with_the_same_values()
         # Codes that are not small non-negative integers take the mismatch route, same values.
         torch.testing.assert_close(kernel(x1 + 0.5, x2 + 0.5).to_dense(), expected)
         torch.testing.assert_close(kernel(x1 - 3, x2 - 3).to_dense(), expected)
+
+
+@pytest.mark.parametrize("density", [0.02, 0.5])
+def test_the_rbf_kernel_outside_autograd_gives_gpytorchs_values(density: float) -> None:
+    from gpytorch.kernels import RBFKernel
+
+    from bonas.surrogates.gp.kernels import SparseProductRBFKernel
+
+    generator = torch.Generator().manual_seed(4)
+    x1 = torch.rand(30, 200, generator=generator, dtype=torch.float64)
+    x2 = torch.rand(20, 200, generator=generator, dtype=torch.float64)
+    x1[torch.rand(x1.shape, generator=generator) > density] = 0.0
+    x2[torch.rand(x2.shape, generator=generator) > density] = 0.0
+    fast, reference = SparseProductRBFKernel().double(), RBFKernel().double()
+    fast.lengthscale = reference.lengthscale = 0.7
+    with torch.no_grad():
+        for a, b in ((x1, x2), (x2, x1), (x1, x1)):
+            torch.testing.assert_close(fast(a, b).to_dense(), reference(a, b).to_dense())
+        torch.testing.assert_close(fast(x1).to_dense(), reference(x1).to_dense())
+    # With autograd on (a fit), the lengthscale gets GPyTorch's gradient.
+    fast(x1, x2).to_dense().sum().backward()
+    reference(x1, x2).to_dense().sum().backward()
+    torch.testing.assert_close(fast.raw_lengthscale.grad, reference.raw_lengthscale.grad)
