@@ -180,10 +180,11 @@ def flat_comparison(
 
 
 def _ratio(regret: float, baseline: float) -> float:
-    """``regret / baseline``; 1 when both are 0 (both at the optimum), inf when only the baseline is."""
+    """``regret / baseline``; NaN when both are 0 (every seed of both at the optimum), inf when only the
+    baseline's are."""
     if baseline > 0:
         return regret / baseline
-    return 1.0 if regret <= 0 else math.inf
+    return math.nan if regret <= 0 else math.inf
 
 
 def _regret_at(frame: pd.DataFrame, queries: int, reference: float | None) -> float:
@@ -202,7 +203,8 @@ def comparison_table(comparison: pd.DataFrame) -> str:
     for row in comparison.itertuples():
         lines.append(
             f"| {row.benchmark} | {row.queries} | {row.default_regret:.3f} | {row.best_baseline} | "
-            f"{row.baseline_regret:.3f} | {row.ratio:.2f} | {row.regret_from} |"
+            f"{row.baseline_regret:.3f} | {'both 0' if math.isnan(row.ratio) else f'{row.ratio:.2f}'} | "
+            f"{row.regret_from} |"
         )
     return "\n".join(lines) + "\n"
 
