@@ -114,19 +114,39 @@ class SparseProductRBFKernel(RBFKernel):
 
     A posterior over many candidates needs ``||x1 - x2||^2 = |x1|^2 + |x2|^2 - 2 x1 . x2``; on the WL GP's
     normalised colour counts (NB301: 2,867 columns at ``h=2``, about 74 non-zero per row) the product
-    ``x1 @ x2.T`` as a sparse-by-dense product costs a fortieth of the dense one. A fit (autograd on),
-    diagonals, batches and per-dimension lengthscales take GPyTorch's route.
+    ``x1 @ x2.T`` as a sparse-by-dense product costs a fortieth of the dense one. A fit's training Gram
+    matrix keeps its squared distances across L-BFGS steps (only the lengthscale changes). Diagonals,
+    batches, per-dimension lengthscales and inputs that need gradients take GPyTorch's route.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._distances: tuple[Tensor, int, Tensor] | None = None
 
     def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
         lengthscale = self.lengthscale.reshape(-1)
-        if diag or torch.is_grad_enabled() or x1.dim() != 2 or x2.dim() != 2 or lengthscale.numel() != 1:
+        if diag or x1.dim() != 2 or x2.dim() != 2 or lengthscale.numel() != 1 or x1.requires_grad:
             return super().forward(x1, x2, diag=diag, **params)
-        products = _sparse_product(x1, x2)
-        squared = (x1 * x1).sum(-1).unsqueeze(-1) + (x2 * x2).sum(-1).unsqueeze(-2) - 2 * products
+        if torch.is_grad_enabled() and x1 is not x2:
+            return super().forward(x1, x2, diag=diag, **params)
+        # Outside autograd, or the training Gram matrix a fit differentiates in the lengthscale only: its
+        # squared distances are computed once per fit, not at every L-BFGS step.
+        return torch.exp(-0.5 * self._squared_distances(x1, x2) / lengthscale[0] ** 2)
+
+    def _squared_distances(self, x1: Tensor, x2: Tensor) -> Tensor:
+        if x1 is x2 and self._distances is not None:
+            kept, version, distances = self._distances
+            if kept is x1 and version == x1._version:
+                return distances
+        with torch.no_grad():
+            products = _sparse_product(x1, x2)
+            squared = (x1 * x1).sum(-1).unsqueeze(-1) + (x2 * x2).sum(-1).unsqueeze(-2) - 2 * products
+            if x1 is x2:
+                squared.fill_diagonal_(0.0)
+            squared = squared.clamp_min(0.0)
         if x1 is x2:
-            squared.fill_diagonal_(0.0)
-        return torch.exp(-0.5 * squared.clamp_min(0.0) / lengthscale[0] ** 2)
+            self._distances = (x1, x1._version, squared)
+        return squared
 
 
 #: Below this share of non-zero entries, :func:`_sparse_product` multiplies as sparse-by-dense.

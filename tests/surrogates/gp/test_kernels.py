@@ -130,7 +130,17 @@ def test_the_rbf_kernel_outside_autograd_gives_gpytorchs_values(density: float) 
         for a, b in ((x1, x2), (x2, x1), (x1, x1)):
             torch.testing.assert_close(fast(a, b).to_dense(), reference(a, b).to_dense())
         torch.testing.assert_close(fast(x1).to_dense(), reference(x1).to_dense())
-    # With autograd on (a fit), the lengthscale gets GPyTorch's gradient.
-    fast(x1, x2).to_dense().sum().backward()
-    reference(x1, x2).to_dense().sum().backward()
-    torch.testing.assert_close(fast.raw_lengthscale.grad, reference.raw_lengthscale.grad)
+    # With autograd on (a fit), the lengthscale gets GPyTorch's gradient, on cross and Gram matrices.
+    for a, b in ((x1, x2), (x1, x1)):
+        fast.zero_grad()
+        reference.zero_grad()
+        fast(a, b).to_dense().sum().backward()
+        reference(a, b).to_dense().sum().backward()
+        torch.testing.assert_close(fast.raw_lengthscale.grad, reference.raw_lengthscale.grad)
+    # The Gram matrix's distances are kept for the same inputs, recomputed after an in-place change.
+    kept = fast._distances[2]
+    fast(x1).to_dense()
+    assert fast._distances[2] is kept
+    x1.mul_(2.0)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x1).to_dense(), reference(x1).to_dense())
