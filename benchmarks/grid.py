@@ -52,8 +52,10 @@ DEFAULT_SEEDS = dict.fromkeys(
 #: Every benchmark above also with its space written as plain categorical choices, as a user would give
 #: it (``<name>-flat``, :mod:`bonas.tabular.flat`: no graph, no isomorphism merging). There the default
 #: searcher (``auto``, whatever it picks for a flat space) runs against the baselines that search any
-#: flat space. At 150 queries and 20 seeds this adds about 2.5 h of CPU to the grid (``optuna-gp`` and
-#: ``auto`` about 1 h each; ``auto`` about 4 min per run on nb301-flat, 0.3-0.7 min elsewhere).
+#: flat space. Measured CPU per 100-query run: ``auto`` about 0.5 min on the NB201, AnalogNAS and
+#: NAS-Bench-Graph flat spaces and 4 min on nb301-flat, ``optuna-gp`` about 0.5 min; at 150 queries and
+#: 20 seeds the 880 flat runs add about 6-7 h of CPU (3-3.5 h of wall time on 2 cores), a third of it
+#: ``auto`` on nb301-flat.
 FLAT_SEARCHERS = ("local-search", "optuna-tpe", "optuna-gp", "auto")
 FLAT_SEEDS = {f"{name}{FLAT_SUFFIX}": SEEDS for name in DEFAULT_SEEDS}
 DEFAULT_SEEDS = {**DEFAULT_SEEDS, **FLAT_SEEDS}
