@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(frame, args.out / "proposal_cost.csv")
     table = markdown(frame)
     (args.out / "proposal_cost.md").write_text(
-        f"# Seconds per proposal of the default searcher ({args.threads} torch threads)\n\n{table}"
+        f"# Seconds per proposal of the default searcher ({args.threads} torch thread"
+        f"{'s' if args.threads > 1 else ''})\n\n{table}"
     )
     print(table)
     print(f"Wrote {args.out / 'proposal_cost.csv'} and {args.out / 'proposal_cost.md'}")
