@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.live $(if $(filter 1 yes true,$(QUICK)),--quick)
 	$(BIN)/python -m benchmarks.throughput $(if $(filter 1 yes true,$(QUICK)),--quick)
 	$(BIN)/python -m benchmarks.weight_sharing $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.proposal_cost $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache  # the layer contracts of pyproject.toml (docs/ARCHITECTURE.md)

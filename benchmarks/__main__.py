@@ -19,6 +19,7 @@ from benchmarks.cache import write_csv
 from benchmarks.grid import (
     DEFAULT_BUDGET,
     DEFAULT_SEEDS,
+    FLAT_SEARCHERS,
     NEURAL_SEARCHERS,
     NEURAL_SEEDS,
     QUICK_BUDGET,
@@ -27,10 +28,11 @@ from benchmarks.grid import (
     SEARCHERS,
     SEEDS,
     cached_benchmark,
+    default_searchers,
     grid,
 )
 from benchmarks.pool import WarningLog, progress_bar
-from benchmarks.report import markdown_table, plot_curves, summarise
+from benchmarks.report import comparison_table, flat_comparison, markdown_table, plot_curves, summarise
 from benchmarks.runner import run_grid
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.samplers import sampler_names
@@ -45,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--searchers",
         nargs="+",
-        help=f"searcher names (default: {', '.join(SEARCHERS)}; and {', '.join(NEURAL_SEARCHERS)} on {', '.join(NEURAL_SEEDS)} with 5 seeds)",
+        help=f"searcher names (default: {', '.join(SEARCHERS)}; and {', '.join(NEURAL_SEARCHERS)} on {', '.join(NEURAL_SEEDS)} with 5 seeds; {', '.join(FLAT_SEARCHERS)} on the -flat benchmarks)",
     )
     parser.add_argument("--seeds", type=int, help=f"seeds per benchmark (default: {SEEDS})")
     parser.add_argument("--budget", type=int, help=f"queries per run (default {DEFAULT_BUDGET})")
@@ -83,17 +85,21 @@ def main(argv: list[str] | None = None) -> int:
         seeds = {name: seeds.get(name, SEEDS) for name in args.benchmarks}
     if args.seeds:
         seeds = dict.fromkeys(seeds, args.seeds)
-    searchers = tuple(args.searchers or SEARCHERS)
-    for name in searchers:
+    for name in args.searchers or ():
         if name not in sampler_names():
             raise unknown_name("searcher", name, sampler_names())
     seeds = available(seeds, args.data_dir)
 
-    specs = grid(seeds, searchers, budget)
+    specs = [
+        spec
+        for name, n_seeds in seeds.items()
+        for spec in grid({name: n_seeds}, args.searchers or default_searchers(name), budget)
+    ]
+    searchers = tuple(dict.fromkeys(spec.searcher for spec in specs))
     if not args.searchers and not args.quick:
         neural = {name: args.seeds or n for name, n in NEURAL_SEEDS.items() if name in seeds}
         specs += grid(neural, NEURAL_SEARCHERS, budget)
-        searchers += NEURAL_SEARCHERS
+        searchers += tuple(name for name in NEURAL_SEARCHERS if neural)
     print(f"{len(specs)} runs: {len(seeds)} benchmarks x {len(searchers)} searchers, {budget} queries each")
     warning_log = WarningLog(args.out / "warnings.log")
     with progress_bar(len(specs), desc="runs", unit="run") as bar:
@@ -113,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(runs, report_at)
     write_csv(summary, args.out / "summary.csv")
     table = markdown_table(summary, tuple(dict.fromkeys(q for q in (100, budget) if q in report_at)))
+    comparison = flat_comparison(runs, tuple(q for q in (50, 100) if q <= budget))
+    if not comparison.empty:
+        write_csv(comparison, args.out / "flat_comparison.csv")
+        table += (
+            "\nThe default searcher (auto) against the best of local-search, optuna-tpe and optuna-gp "
+            "(mean validation regret; ratio = default / best baseline):\n\n" + comparison_table(comparison)
+        )
     elapsed = time.perf_counter() - started
     (args.out / "summary.md").write_text(
         f"{table}\nValidation regret in accuracy points (mean ± std over seeds); wall time {elapsed:.0f} s.\n"

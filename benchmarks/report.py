@@ -128,6 +128,87 @@ def _number(value: float, template: str = "{:.3f}") -> str:
     return "n/a" if pd.isna(value) else template.format(value)
 
 
+def flat_comparison(
+    runs: dict[RunSpec, pd.DataFrame],
+    queries: tuple[int, ...] = (50, 100),
+    *,
+    default: str = "auto",
+    baselines: tuple[str, ...] = ("local-search", "optuna-tpe", "optuna-gp"),
+) -> pd.DataFrame:
+    """Per benchmark where ``default`` and some of ``baselines`` ran, and per query count: the mean
+    validation regret of ``default``, that of the best baseline, and their ratio.
+
+    Without a known optimum (NB301), regret is measured from the best validation accuracy any run on
+    that benchmark reached within the largest query count reported (a lower bound on the true regret).
+    """
+    by_benchmark: dict[str, dict[str, list[pd.DataFrame]]] = {}
+    for spec, frame in runs.items():
+        if spec.searcher == default or spec.searcher in baselines:
+            by_benchmark.setdefault(spec.benchmark, {}).setdefault(spec.searcher, []).append(frame)
+    rows = []
+    for benchmark, searchers in by_benchmark.items():
+        if default not in searchers or not set(searchers) & set(baselines):
+            continue
+        frames = [frame for group in searchers.values() for frame in group]
+        known = all(frame["val_regret"].notna().any() for frame in frames)
+        reference = max(
+            float(frame[frame["query"] <= max(queries)]["best_val_accuracy"].max()) for frame in frames
+        )
+        for q in queries:
+            regrets = {
+                searcher: float(
+                    np.mean([_regret_at(frame, q, None if known else reference) for frame in group])
+                )
+                for searcher, group in searchers.items()
+                if all(frame["query"].max() >= q for frame in group)
+            }
+            if default not in regrets or not set(regrets) - {default}:
+                continue
+            best = min((name for name in regrets if name != default), key=regrets.__getitem__)
+            rows.append(
+                {
+                    "benchmark": benchmark,
+                    "queries": q,
+                    "default_regret": regrets[default],
+                    "best_baseline": best,
+                    "baseline_regret": regrets[best],
+                    "ratio": _ratio(regrets[default], regrets[best]),
+                    "regret_from": "optimum" if known else "best found by any run",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _ratio(regret: float, baseline: float) -> float:
+    """``regret / baseline``; NaN when both are 0 (every seed of both at the optimum), inf when only the
+    baseline's are."""
+    if baseline > 0:
+        return regret / baseline
+    return math.nan if regret <= 0 else math.inf
+
+
+def _regret_at(frame: pd.DataFrame, queries: int, reference: float | None) -> float:
+    last = frame[frame["query"] <= queries].iloc[-1]
+    return float(last["val_regret"]) if reference is None else reference - float(last["best_val_accuracy"])
+
+
+def comparison_table(comparison: pd.DataFrame) -> str:
+    """:func:`flat_comparison` as markdown: per benchmark, the ratio at each query count."""
+    if comparison.empty:
+        return ""
+    lines = [
+        "| benchmark | queries | default regret | best baseline | its regret | ratio | regret from |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in comparison.itertuples():
+        lines.append(
+            f"| {row.benchmark} | {row.queries} | {row.default_regret:.3f} | {row.best_baseline} | "
+            f"{row.baseline_regret:.3f} | {'both 0' if math.isnan(row.ratio) else f'{row.ratio:.2f}'} | "
+            f"{row.regret_from} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def plot_curves(runs: dict[RunSpec, pd.DataFrame], out: Path) -> list[Path]:
     """One PNG per benchmark: mean validation regret per query (log y) with a ±1 standard-error band;
     for benchmarks without a known optimum, mean best validation accuracy (linear y)."""

@@ -68,6 +68,11 @@ def scores_whole_space(space: SearchSpace, settings: CandidateSettings) -> bool:
     return space.is_enumerable and _size(space) <= settings.enumerate_below
 
 
+def space_size(space: SearchSpace) -> int:
+    """The number of architectures of an enumerable ``space`` (counted once per space instance)."""
+    return _size(space)
+
+
 @lru_cache(maxsize=8)
 def _size(space: SearchSpace) -> int:
     return space.size()

@@ -65,9 +65,10 @@ def _bayesian(surrogate: str, **defaults: Any) -> SamplerFactory:
 
 
 #: What ``auto`` runs: the WL-kernel GP where architectures have cell graphs (isomorphic cells merged,
-#: graph features shared across edges), the categorical-kernel GP where they are plain choices.
+#: graph features shared across edges); where they are plain choices, the categorical-kernel GP searching
+#: in a trust region of Hamming balls around the incumbent (:mod:`bonas.samplers.trust_region`).
 AUTO_GRAPH_SEARCHER = "bo-gp-wl-rbf"
-AUTO_FLAT_SEARCHER = "bo-gp-categorical"
+AUTO_FLAT_SEARCHER = "bo-gp-categorical-tr"
 
 
 def auto_searcher(space: SearchSpace) -> str:
@@ -94,6 +95,12 @@ def _enas(space: SearchSpace, *, seed: int | None = None, **options: Any) -> Arc
     return ENASSampler(space, seed=seed, **options)
 
 
+def _trust_region(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
+    from bonas.samplers.trust_region import TrustRegionBayesianSampler  # torch-heavy: import when used
+
+    return TrustRegionBayesianSampler(space, seed=seed, **options)
+
+
 def _nao(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
     from bonas.samplers.nao import NAOSampler  # torch-heavy: import when used
 
@@ -113,6 +120,8 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     "bo-gp-wl": _bayesian("gp-wl"),
     "bo-gp-wl-rbf": _bayesian("gp-wl-rbf"),
     "bo-gp-categorical": _bayesian("gp-categorical"),
+    # CASMOPOLITAN-style (Wan et al. 2021): the categorical GP within a Hamming-ball trust region.
+    "bo-gp-categorical-tr": _trust_region,
     "bo-gp-path": _bayesian("gp-path"),
     "bo-gcn-blr": _bayesian("gcn-blr"),
     "bo-gcn-gp": _bayesian("gcn-gp"),

@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_TRANSFORMS = ("copula", "none")
 
+#: Architectures whose neighbour lists a BO sampler keeps (:meth:`BayesianOptimizationSampler._neighbours`).
+NEIGHBOURS_KEPT = 64
+
 
 class BayesianOptimizationSampler(ArchitectureSampler):
     """Model-based search: a surrogate of "architecture -> value" and an acquisition function.
@@ -131,6 +134,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.stall_patience = stall_patience
         self.output_transform = output_transform
         self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
+        self._neighbour_cache: dict[Architecture, list[Architecture]] = {}
 
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
         return self.propose_batch(history, rng, q=1)[0]
@@ -147,7 +151,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         if len(history.observations) < self.n_initial:
             return self._random_batch(history, rng, q)
         neighbourhood = self._neighbourhood_move(history, q)
-        candidates = neighbourhood or generate_candidates(self.space, history, rng, self.candidate_settings)
+        candidates = neighbourhood or self._global_candidates(history, rng)
         if len(candidates) < q:
             return self._random_batch(history, rng, q)
         observed = [o.architecture for o in history.observations]
@@ -156,12 +160,10 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         encoded = self.surrogate.encode(candidates)
         best_value = max(values)
         pending = self.surrogate.encode(history.pending) if history.pending else None
-        if (
-            not neighbourhood
-            and self.local_search_steps
-            and not scores_whole_space(self.space, self.candidate_settings)
-        ):
-            candidates, encoded = self._local_search(candidates, encoded, history, best_value)
+        if not neighbourhood and self.local_search_steps and not self._scores_whole_space(history):
+            candidates, encoded = self._local_search(
+                candidates, encoded, history, best_value, keep=self._local_search_keep(history)
+            )
         chosen = select(
             self.surrogate,
             encoded,
@@ -174,6 +176,18 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         )
         return [candidates[i] for i in chosen]
 
+    def _global_candidates(self, history: SearchHistory, rng: np.random.Generator) -> list[Architecture]:
+        """The candidates of a proposal that is not a trust-region move (see :mod:`bonas.candidates`)."""
+        return generate_candidates(self.space, history, rng, self.candidate_settings)
+
+    def _scores_whole_space(self, history: SearchHistory) -> bool:
+        """Whether the candidates of a proposal that is not a trust-region move are every unseen architecture."""
+        return scores_whole_space(self.space, self.candidate_settings)
+
+    def _local_search_keep(self, history: SearchHistory) -> Callable[[list[Architecture]], list[bool]] | None:
+        """Which architectures the hill climb on the acquisition may visit (None: any)."""
+        return None
+
     def _neighbourhood_move(self, history: SearchHistory, q: int) -> list[Architecture]:
         """The incumbent's unseen neighbours when this proposal is a trust-region move, else ``[]``."""
         model_based = len(history.observations) - self.n_initial
@@ -184,13 +198,23 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         incumbents = history.best(3) if scheduled else history.best(1) if self._stalled(history) else []
         for incumbent in incumbents:
             unseen = {
-                n.canonical_hash: n
-                for n in self.space.neighbours(incumbent.architecture)
-                if history.is_new(n)
+                n.canonical_hash: n for n in self._neighbours(incumbent.architecture) if history.is_new(n)
             }
             if len(unseen) >= q:
                 return list(unseen.values())
         return []
+
+    def _neighbours(self, architecture: Architecture) -> list[Architecture]:
+        """``space.neighbours(architecture)``, kept for the last :data:`NEIGHBOURS_KEPT` architectures
+        asked: the incumbent's are asked on every trust-region move, and listing them costs 2 s for a
+        34-parameter conditional space (NB301's choices written flat)."""
+        kept = self._neighbour_cache.pop(architecture, None)
+        if kept is None:
+            kept = self.space.neighbours(architecture)
+        self._neighbour_cache[architecture] = kept  # most recent last
+        while len(self._neighbour_cache) > NEIGHBOURS_KEPT:
+            del self._neighbour_cache[next(iter(self._neighbour_cache))]
+        return kept
 
     def _stalled(self, history: SearchHistory) -> bool:
         """Whether the last ``stall_patience`` evaluations all failed to beat the best one."""
@@ -218,8 +242,12 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         encoded: torch.Tensor,
         history: SearchHistory,
         best_value: float,
+        keep: Callable[[list[Architecture]], list[bool]] | None = None,
     ) -> tuple[list[Architecture], torch.Tensor]:
-        """Hill-climb the acquisition from the 5 best candidates; add every architecture visited."""
+        """Hill-climb the acquisition from the 5 best candidates; add every architecture visited.
+
+        ``keep``, if given, says which neighbours the climb may visit (a trust region's).
+        """
         scores = analytic_scores(self.surrogate, encoded, best_value, self.acquisition)
         pool = {a.canonical_hash: (a, float(s)) for a, s in zip(candidates, scores, strict=True)}
         starts = [candidates[int(i)] for i in torch.topk(scores, min(5, len(candidates))).indices]
@@ -228,9 +256,11 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             for _ in range(self.local_search_steps):
                 neighbours = [
                     n
-                    for n in self.space.neighbours(current)
+                    for n in self._neighbours(current)
                     if n.canonical_hash not in history.seen and n.canonical_hash not in pool
                 ]
+                if keep is not None:
+                    neighbours = [n for n, kept in zip(neighbours, keep(neighbours), strict=True) if kept]
                 if not neighbours:
                     break
                 neighbour_scores = analytic_scores(

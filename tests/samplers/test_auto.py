@@ -28,8 +28,8 @@ def plain_space() -> CategoricalSpace:
         (get_space("nb201"), "bo-gp-wl-rbf"),
         (get_space("darts"), "bo-gp-wl-rbf"),
         (get_space("mlp"), "bo-gp-wl-rbf"),  # a user space with a graph builder gets the graph model
-        (plain_space(), "bo-gp-categorical"),
-        (flat_space(get_space("nb201")), "bo-gp-categorical"),  # same shape as a hand-written space
+        (plain_space(), "bo-gp-categorical-tr"),
+        (flat_space(get_space("nb201")), "bo-gp-categorical-tr"),  # same shape as a hand-written space
     ],
 )
 def test_auto_picks_by_the_spaces_shape(space, expected: str) -> None:
@@ -41,7 +41,7 @@ def test_auto_is_a_searcher_and_logs_its_pick(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.INFO, logger="bonas"):
         sampler = make_sampler("auto", plain_space(), seed=0, n_initial=3)
     assert isinstance(sampler, BayesianOptimizationSampler)
-    assert any("picked 'bo-gp-categorical' for space 'plain'" in r.getMessage() for r in caplog.records)
+    assert any("picked 'bo-gp-categorical-tr' for space 'plain'" in r.getMessage() for r in caplog.records)
 
 
 def test_search_defaults_to_auto() -> None:

@@ -239,8 +239,8 @@ def test_darts_proposals_after_the_warm_up_go_through_the_local_search(
     pools: list[tuple[int, int]] = []
     real_local_search = sampler._local_search
 
-    def spy(candidates: list[Architecture], *args: Any) -> Any:
-        architectures, encoded = real_local_search(candidates, *args)
+    def spy(candidates: list[Architecture], *args: Any, **kwargs: Any) -> Any:
+        architectures, encoded = real_local_search(candidates, *args, **kwargs)
         pools.append((len(candidates), len(architectures)))
         assert encoded.shape[0] == len(architectures)
         return architectures, encoded

@@ -27,7 +27,8 @@ ask for) take a direct route through the posterior (:class:`FastMarginalsGP`), a
 Modules, one concept each:
 
 * :mod:`~bonas.surrogates.gp.models`: the surrogates (the classes above and their base class);
-* :mod:`~bonas.surrogates.gp.fitting`: the fit with its fallbacks;
+* :mod:`~bonas.surrogates.gp.fitting`: the fit with its fallbacks, on a random subset of a long
+  history's observations;
 * :mod:`~bonas.surrogates.gp.posterior`: the fast marginal posterior;
 * :mod:`~bonas.surrogates.gp.kernels`: the kernels;
 * :mod:`~bonas.surrogates.gp.wl_depth`: how the WL GP chooses ``h``;
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 from bonas.surrogates.base import SurrogateNotFittedError
 from bonas.surrogates.gp.caches import FeatureStore, RowCache
-from bonas.surrogates.gp.fitting import FALLBACK_NOISE, NOISE_FLOORS, fit_with_fallbacks
+from bonas.surrogates.gp.fitting import FALLBACK_NOISE, NOISE_FLOORS, fit_gp, fit_with_fallbacks
 from bonas.surrogates.gp.kernels import DenseLinearKernel, OverlapKernel, median_heuristic_rbf_kernel
 from bonas.surrogates.gp.models import (
     PATH_KERNELS,
@@ -73,6 +74,7 @@ __all__ = [
     "SurrogateNotFittedError",
     "WLDepthSelection",
     "WLGaussianProcess",
+    "fit_gp",
     "fit_with_fallbacks",
     "median_heuristic_rbf_kernel",
     "project",

@@ -1,7 +1,7 @@
 """The GP surrogates: a base class and three GPs on three encodings.
 
 * :class:`GaussianProcessSurrogate`: a ``SingleTaskGP`` on some encoding, fitted by
-  :func:`~bonas.surrogates.gp.fitting.fit_with_fallbacks`; subclasses give the encoding and the kernel.
+  :func:`~bonas.surrogates.gp.fitting.fit_gp`; subclasses give the encoding and the kernel.
 * :class:`WLGaussianProcess` (``gp-wl``), :class:`CategoricalGaussianProcess` (``gp-categorical``) and
   :class:`PathGaussianProcess` (``gp-path``); see :mod:`bonas.surrogates.gp`.
 """
@@ -27,7 +27,7 @@ from bonas.errors import unknown_name
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates.base import Prediction, Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.gp.caches import FeatureStore, RowCache
-from bonas.surrogates.gp.fitting import fit_with_fallbacks, is_degenerate
+from bonas.surrogates.gp.fitting import fit_gp, is_degenerate
 from bonas.surrogates.gp.kernels import DenseLinearKernel, OverlapKernel, median_heuristic_rbf_kernel
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
 from bonas.surrogates.gp.projection import project, training_columns
@@ -39,6 +39,9 @@ WL_KERNELS = ("linear", "rbf")
 #: Kernels of :class:`PathGaussianProcess`.
 PATH_KERNELS = ("rbf", "matern")
 
+#: Default of ``max_fit_points`` (:class:`GaussianProcessSurrogate`).
+DEFAULT_MAX_FIT_POINTS = 200
+
 
 class GaussianProcessSurrogate(Surrogate):
     """A ``SingleTaskGP`` on an encoding; subclasses give the encoding and the kernel.
@@ -46,13 +49,29 @@ class GaussianProcessSurrogate(Surrogate):
     Args:
         seed: seeds the restarts of ``fit_gpytorch_mll`` (global torch randomness is left untouched).
         max_iterations: L-BFGS iterations per hyperparameter fit.
+        max_fit_points: past this many observations, hyperparameters are fitted on this many drawn at
+            random (and started from the previous fit's), and the GP conditions on all of them with those
+            hyperparameters; None fits on all. 200 keeps a proposal at 1,000 observations around a second
+            (see :func:`~bonas.surrogates.gp.fitting.fit_gp`).
+        warm_start: start every fit from the previous fit's hyperparameters, not only the subset fits.
     """
 
-    def __init__(self, *, seed: int = 0, max_iterations: int = 200) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        max_iterations: int = 200,
+        max_fit_points: int | None = DEFAULT_MAX_FIT_POINTS,
+        warm_start: bool = False,
+    ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be >= 1, but got {max_iterations=}.")
+        if max_fit_points is not None and (not _is_count(max_fit_points) or max_fit_points < 2):
+            raise ValueError(f"max_fit_points must be None or an int >= 2, but got {max_fit_points=!r}.")
         self.seed = seed
         self.max_iterations = max_iterations
+        self.max_fit_points = max_fit_points
+        self.warm_start = warm_start
         self._model: SingleTaskGP | None = None
         #: Log marginal likelihood of the standardised values under the fitted model (NaN before fit).
         self.log_marginal_likelihood = math.nan
@@ -76,8 +95,16 @@ class GaussianProcessSurrogate(Surrogate):
 
     def _fit_model(self, x: Tensor, y: Tensor) -> tuple[SingleTaskGP, float]:
         """A fitted GP on ``x`` (``n x d``) and ``y`` (``n x 1``), and its log marginal likelihood."""
-        return fit_with_fallbacks(
-            x, y, self._kernel, seed=self.seed, max_iterations=self.max_iterations, name=self.name
+        subset = self.max_fit_points is not None and x.shape[0] > self.max_fit_points
+        return fit_gp(
+            x,
+            y,
+            self._kernel,
+            seed=self.seed,
+            max_iterations=self.max_iterations,
+            name=self.name,
+            max_fit_points=self.max_fit_points,
+            initial=self._model if self.warm_start or subset else None,
         )
 
     def _set_model(self, model: SingleTaskGP, score: float) -> None:
@@ -90,8 +117,8 @@ class _BagOfFeaturesGP(GaussianProcessSurrogate):
 
     requires_graph = True
 
-    def __init__(self, *, seed: int, max_iterations: int) -> None:
-        super().__init__(seed=seed, max_iterations=max_iterations)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._stores: dict[Any, FeatureStore] = {}
         self._store_key: Any = None
         self._columns: np.ndarray | None = None
@@ -141,7 +168,8 @@ class WLGaussianProcess(_BagOfFeaturesGP):
         reselect_every: choose ``h`` on the first fit and then every ``reselect_every`` fits.
         kernel: ``"linear"`` (NAS-BOWL's WL kernel) or ``"rbf"`` (``exp(-||phi(x) - phi(x')||^2 / 2l^2)``
             on the normalised features, a monotone function of the WL kernel with a learnt lengthscale).
-        seed, max_iterations: see :class:`GaussianProcessSurrogate`.
+        options: ``seed``, ``max_iterations``, ``max_fit_points``, ``warm_start``: see
+            :class:`GaussianProcessSurrogate`.
     """
 
     name = "gp-wl"
@@ -154,10 +182,9 @@ class WLGaussianProcess(_BagOfFeaturesGP):
         h_choices: Sequence[int] = (0, 1, 2, 3),
         reselect_every: int = 10,
         kernel: str = "linear",
-        seed: int = 0,
-        max_iterations: int = 200,
+        **options: Any,
     ) -> None:
-        super().__init__(seed=seed, max_iterations=max_iterations)
+        super().__init__(**options)
         if h is not None and not _is_count(h):
             raise ValueError(f"h must be None (choose it) or an int >= 0, but got {h=!r}.")
         choices = tuple(h_choices)
@@ -228,15 +255,14 @@ class CategoricalGaussianProcess(GaussianProcessSurrogate):
     Args:
         space: the search space whose parameters are encoded.
         ard: one lengthscale per parameter (True) or a single shared one.
-        seed, max_iterations: see :class:`GaussianProcessSurrogate`.
+        options: ``seed``, ``max_iterations``, ``max_fit_points``, ``warm_start``: see
+            :class:`GaussianProcessSurrogate`.
     """
 
     name = "gp-categorical"
 
-    def __init__(
-        self, space: SearchSpace, *, ard: bool = True, seed: int = 0, max_iterations: int = 200
-    ) -> None:
-        super().__init__(seed=seed, max_iterations=max_iterations)
+    def __init__(self, space: SearchSpace, *, ard: bool = True, **options: Any) -> None:
+        super().__init__(**options)
         if not isinstance(space, SearchSpace):
             raise TypeError(
                 f"CategoricalGaussianProcess needs the search space, got {type(space).__name__}: {space!r}."
@@ -284,7 +310,8 @@ class PathGaussianProcess(_BagOfFeaturesGP):
         max_paths: keep only the ``max_paths`` paths most training architectures have (BANANAS's
             truncation); the others join the last column. None keeps all.
         kernel: ``"rbf"`` or ``"matern"`` (Matern-5/2).
-        seed, max_iterations: see :class:`GaussianProcessSurrogate`.
+        options: ``seed``, ``max_iterations``, ``max_fit_points``, ``warm_start``: see
+            :class:`GaussianProcessSurrogate`.
     """
 
     name = "gp-path"
@@ -295,10 +322,9 @@ class PathGaussianProcess(_BagOfFeaturesGP):
         *,
         max_paths: int | None = None,
         kernel: str = "rbf",
-        seed: int = 0,
-        max_iterations: int = 200,
+        **options: Any,
     ) -> None:
-        super().__init__(seed=seed, max_iterations=max_iterations)
+        super().__init__(**options)
         if max_paths is not None and (not _is_count(max_paths) or max_paths < 1):
             raise ValueError(f"max_paths must be None or an int >= 1, but got {max_paths=!r}.")
         if kernel not in PATH_KERNELS:

@@ -157,3 +157,53 @@ def test_joint_posteriors_take_the_generic_route() -> None:
         generic = SingleTaskGP.posterior(model, test)
     assert joint.distribution.covariance_matrix.shape == (3, 4, 4)
     torch.testing.assert_close(joint.distribution.covariance_matrix, generic.distribution.covariance_matrix)
+
+
+def test_the_training_factor_is_kept_until_a_hyperparameter_or_the_data_change() -> None:
+    x, y = smooth_data(seed=10)
+    model, _ = fit(x, y)
+    test = torch.rand(30, 1, x.shape[-1], generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    with torch.no_grad():
+        first = model.posterior(test)
+        kept = model._solve_cache[1][1]
+        assert model.posterior(test).mean.equal(first.mean) and model._solve_cache[1][1] is kept
+        model.covar_module.base_kernel.lengthscale = model.covar_module.base_kernel.lengthscale * 2
+        changed = model.posterior(test)
+        generic = SingleTaskGP.posterior(model, test)
+        torch.testing.assert_close(changed.mean, generic.mean)
+        torch.testing.assert_close(changed.variance, generic.variance)
+        model.set_train_data(x[:10], y[:10, 0], strict=False)
+        torch.testing.assert_close(model.posterior(test).mean, SingleTaskGP.posterior(model, test).mean)
+
+
+def test_the_posterior_at_the_training_inputs_equals_the_generic_one() -> None:
+    x, y = smooth_data(seed=12)
+    model, _ = fit(x, y)
+    with torch.no_grad():
+        fast = model.posterior(x.unsqueeze(-2))
+        generic = SingleTaskGP.posterior(model, x.unsqueeze(-2))
+    torch.testing.assert_close(fast.mean, generic.mean)
+    torch.testing.assert_close(fast.variance, generic.variance)
+
+
+@pytest.mark.parametrize("observation_noise", [False, True])
+def test_a_joint_posterior_outside_autograd_equals_the_generic_one(observation_noise: bool) -> None:
+    x, y = smooth_data(seed=13)
+    model, _ = fit(x, y)
+    test = torch.rand(15, x.shape[-1], generator=torch.Generator().manual_seed(14), dtype=torch.float64)
+    with torch.no_grad():
+        fast = model.posterior(test, observation_noise=observation_noise)
+        generic = SingleTaskGP.posterior(model, test, observation_noise=observation_noise)
+    torch.testing.assert_close(fast.mean, generic.mean)
+    torch.testing.assert_close(fast.distribution.covariance_matrix, generic.distribution.covariance_matrix)
+
+
+def test_the_kept_factor_gives_the_log_marginal_likelihood_of_train_mode() -> None:
+    x, y = smooth_data(seed=15)
+    model, score = fit(x, y)
+    with torch.no_grad():
+        model.train()
+        expected = float(model.likelihood(model(x)).log_prob(model.train_targets))
+        model.eval()
+    assert score == pytest.approx(expected, rel=1e-8)
+    assert float(model.log_marginal_likelihood()) == pytest.approx(expected, rel=1e-8)

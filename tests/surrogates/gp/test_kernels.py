@@ -96,3 +96,51 @@ def test_median_heuristic_kernel_starts_at_the_median_distance(matern: bool, bas
 def test_median_heuristic_kernel_of_identical_inputs_starts_at_one() -> None:
     kernel = median_heuristic_rbf_kernel(torch.ones(4, 2, dtype=torch.float64))
     assert kernel.base_kernel.lengthscale.item() == pytest.approx(1.0)
+
+
+def test_overlap_cross_covariance_takes_the_one_hot_route_with_the_same_values() -> None:
+    generator = torch.Generator().manual_seed(3)
+    x1 = torch.randint(0, 7, (40, 5), generator=generator).to(torch.float64)
+    x2 = torch.randint(0, 7, (30, 5), generator=generator).to(torch.float64)
+    kernel = OverlapKernel(ard_num_dims=5).double()
+    kernel.lengthscale = torch.tensor([0.3, 0.7, 1.0, 2.0, 5.0], dtype=torch.float64)
+    weights = 1.0 / kernel.lengthscale.reshape(-1) / 5
+    expected = torch.exp(-((x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(torch.float64) @ weights))
+    with torch.no_grad():
+        torch.testing.assert_close(kernel(x1, x2).to_dense(), expected)
+        # Codes that are not small non-negative integers take the mismatch route, same values.
+        torch.testing.assert_close(kernel(x1 + 0.5, x2 + 0.5).to_dense(), expected)
+        torch.testing.assert_close(kernel(x1 - 3, x2 - 3).to_dense(), expected)
+
+
+@pytest.mark.parametrize("density", [0.02, 0.5])
+def test_the_rbf_kernel_outside_autograd_gives_gpytorchs_values(density: float) -> None:
+    from gpytorch.kernels import RBFKernel
+
+    from bonas.surrogates.gp.kernels import SparseProductRBFKernel
+
+    generator = torch.Generator().manual_seed(4)
+    x1 = torch.rand(30, 200, generator=generator, dtype=torch.float64)
+    x2 = torch.rand(20, 200, generator=generator, dtype=torch.float64)
+    x1[torch.rand(x1.shape, generator=generator) > density] = 0.0
+    x2[torch.rand(x2.shape, generator=generator) > density] = 0.0
+    fast, reference = SparseProductRBFKernel().double(), RBFKernel().double()
+    fast.lengthscale = reference.lengthscale = 0.7
+    with torch.no_grad():
+        for a, b in ((x1, x2), (x2, x1), (x1, x1)):
+            torch.testing.assert_close(fast(a, b).to_dense(), reference(a, b).to_dense())
+        torch.testing.assert_close(fast(x1).to_dense(), reference(x1).to_dense())
+    # With autograd on (a fit), the lengthscale gets GPyTorch's gradient, on cross and Gram matrices.
+    for a, b in ((x1, x2), (x1, x1)):
+        fast.zero_grad()
+        reference.zero_grad()
+        fast(a, b).to_dense().sum().backward()
+        reference(a, b).to_dense().sum().backward()
+        torch.testing.assert_close(fast.raw_lengthscale.grad, reference.raw_lengthscale.grad)
+    # The Gram matrix's distances are kept for the same inputs, recomputed after an in-place change.
+    kept = fast._distances[2]
+    fast(x1).to_dense()
+    assert fast._distances[2] is kept
+    x1.mul_(2.0)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x1).to_dense(), reference(x1).to_dense())
