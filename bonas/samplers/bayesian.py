@@ -79,6 +79,13 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             unchanged) or ``none`` models the raw values.
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+        noisy: the objective's values are noisy (None: ``allow_repeats``). The surrogate then learns its
+            noise variance (see :attr:`Surrogate.noisy`), the acquisition improves on the best posterior
+            mean rather than on the best (lucky) value, the ``reevaluate`` evaluated architectures of best
+            posterior mean are candidates again (with ``allow_repeats``), and :meth:`recommend` reports
+            the evaluated architecture of best posterior mean.
+        reevaluate: with ``noisy`` and ``allow_repeats``, how many evaluated architectures (best
+            posterior mean first) compete with the new candidates for the next evaluation.
         batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
 
@@ -97,6 +104,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         output_transform: str = "copula",
         seed: int | None = None,
         allow_repeats: bool = False,
+        noisy: bool | None = None,
+        reevaluate: int = 5,
         batch_size: int = 1,
     ) -> None:
         if n_initial < 1:
@@ -109,6 +118,10 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             raise ValueError(f"neighbourhood_every must be >= 0 (0 disables), got {neighbourhood_every}.")
         if stall_patience < 0:
             raise ValueError(f"stall_patience must be >= 0 (0 disables), got {stall_patience}.")
+        if reevaluate < 0:
+            raise ValueError(
+                f"reevaluate must be >= 0 (0 never evaluates an architecture again), got {reevaluate}."
+            )
         super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
         self.surrogate: Surrogate = (
             make_surrogate(surrogate, space) if isinstance(surrogate, str) else surrogate(space)
@@ -130,7 +143,12 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.neighbourhood_every = neighbourhood_every
         self.stall_patience = stall_patience
         self.output_transform = output_transform
+        self.noisy = allow_repeats if noisy is None else noisy
+        self.reevaluate = reevaluate
+        self.surrogate.noisy = self.noisy
         self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
+        #: The model's recommendation per history it was fitted on (noisy objectives; see recommend()).
+        self._recommendations: dict[tuple[tuple[str, float], ...], Architecture] = {}
 
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
         return self.propose_batch(history, rng, q=1)[0]
@@ -151,10 +169,11 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         if len(candidates) < q:
             return self._random_batch(history, rng, q)
         observed = [o.architecture for o in history.observations]
-        values = self._transform([o.value for o in history.observations])
-        self.surrogate.fit(observed, values)
+        best_value = self._fit(history)
+        if self.noisy and self.allow_repeats and self.reevaluate and not neighbourhood:
+            # Evaluating the best again pays when its posterior could still beat the best mean.
+            candidates = candidates + self._best_by_mean(history)[: self.reevaluate]
         encoded = self.surrogate.encode(candidates)
-        best_value = max(values)
         pending = self.surrogate.encode(history.pending) if history.pending else None
         if (
             not neighbourhood
@@ -173,6 +192,35 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             generator=self._torch_generator,
         )
         return [candidates[i] for i in chosen]
+
+    def recommend(self, history: SearchHistory) -> Architecture | None:
+        """The evaluated architecture to report: on a noisy objective the one of best posterior mean
+        (once the model is used, after ``n_initial`` evaluations), else the one of best value."""
+        if not self.noisy or len(history.observations) < self.n_initial:
+            return super().recommend(history)
+        key = _history_key(history)
+        if key not in self._recommendations:
+            self._fit(history)
+        return self._recommendations[key]
+
+    def _fit(self, history: SearchHistory) -> float:
+        """Fit the surrogate on ``history``; return the value to improve on (in the model's units): the
+        best observed value, or on a noisy objective the best posterior mean at an evaluated architecture
+        (which is then also remembered as the recommendation for this history)."""
+        observed = [o.architecture for o in history.observations]
+        values = self._transform([o.value for o in history.observations])
+        self.surrogate.fit(observed, values)
+        if not self.noisy:
+            return max(values)
+        ranked = self._best_by_mean(history)
+        self._recommendations[_history_key(history)] = ranked[0]
+        return float(self.surrogate.predict(ranked[:1]).mean[0])
+
+    def _best_by_mean(self, history: SearchHistory) -> list[Architecture]:
+        """The distinct evaluated architectures, best posterior mean first (the surrogate is fitted)."""
+        distinct = [o.architecture for o in history.means()]
+        means = self.surrogate.predict(distinct).mean
+        return [distinct[int(i)] for i in torch.argsort(means, descending=True, stable=True)]
 
     def _neighbourhood_move(self, history: SearchHistory, q: int) -> list[Architecture]:
         """The incumbent's unseen neighbours when this proposal is a trust-region move, else ``[]``."""
@@ -244,6 +292,10 @@ class BayesianOptimizationSampler(ArchitectureSampler):
                 current, current_score = neighbours[best], float(neighbour_scores[best])
         architectures = [a for a, _ in pool.values()]
         return architectures, self.surrogate.encode(architectures)
+
+
+def _history_key(history: SearchHistory) -> tuple[tuple[str, float], ...]:
+    return tuple((o.architecture.canonical_hash, o.value) for o in history.observations)
 
 
 def _acquisition_settings(acquisition: str | AcquisitionSettings) -> AcquisitionSettings:

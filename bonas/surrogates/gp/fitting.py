@@ -36,6 +36,13 @@ NOISE_FLOORS = (1e-4, 1e-2, 1e-1)
 #: Noise variance (standardised units) of the fixed-hyperparameter fallback GP.
 FALLBACK_NOISE = 1e-2
 
+#: LogNormal ``(loc, scale)`` priors of the noise variance in standardised units: near zero for
+#: deterministic values (median 0.018: a table lookup or a seeded run), wide for noisy ones (median
+#: 0.14, and 1 within two standard deviations: one training seed's value, whose noise the likelihood
+#: must learn rather than fit as signal).
+NOISE_PRIOR = (-4.0, 1.0)
+NOISY_NOISE_PRIOR = (-2.0, 1.0)
+
 #: Exceptions a numerically troubled fit raises (NotPSDError and LinAlgError are RuntimeErrors).
 FIT_ERRORS = (ModelFittingError, RuntimeError, ValueError)
 
@@ -48,6 +55,7 @@ def fit_with_fallbacks(
     seed: int,
     max_iterations: int,
     name: str,
+    noisy: bool = False,
 ) -> tuple[SingleTaskGP, float]:
     """A fitted GP on ``x`` and ``y``, and the log marginal likelihood of the standardised values.
 
@@ -61,6 +69,7 @@ def fit_with_fallbacks(
         seed: seeds the restarts of ``fit_gpytorch_mll`` (global torch randomness is left untouched).
         max_iterations: L-BFGS iterations per hyperparameter fit.
         name: the surrogate's name, for the warnings.
+        noisy: the values are noisy: the noise variance has the wide prior :data:`NOISY_NOISE_PRIOR`.
 
     Returns:
         The GP (a :class:`~bonas.surrogates.gp.posterior.FastMarginalsGP`, in eval mode) and the score.
@@ -73,11 +82,11 @@ def fit_with_fallbacks(
             y.shape[0],
             float(y[0]),
         )
-        return _fixed_model(x, y, make_kernel, name)
+        return _fixed_model(x, y, make_kernel, name, noisy)
     last_error: Exception | None = None
     for noise_floor in NOISE_FLOORS:
         try:
-            model = _optimised_model(x, y, make_kernel(x), noise_floor, seed, max_iterations, name)
+            model = _optimised_model(x, y, make_kernel(x), noise_floor, seed, max_iterations, name, noisy)
             return model, check_and_score(model)
         except FIT_ERRORS as error:
             last_error = error
@@ -94,12 +103,14 @@ def fit_with_fallbacks(
         name,
         last_error,
     )
-    return _fixed_model(x, y, make_kernel, name)
+    return _fixed_model(x, y, make_kernel, name, noisy)
 
 
-def new_gp(x: Tensor, y: Tensor, kernel: Kernel, noise_floor: float) -> SingleTaskGP:
-    """An unfitted GP: ``kernel``, standardised values, noise variance ``>= noise_floor`` (LogNormal prior)."""
-    noise_prior = LogNormalPrior(loc=-4.0, scale=1.0)
+def new_gp(x: Tensor, y: Tensor, kernel: Kernel, noise_floor: float, noisy: bool = False) -> SingleTaskGP:
+    """An unfitted GP: ``kernel``, standardised values, noise variance ``>= noise_floor`` under a LogNormal
+    prior (:data:`NOISY_NOISE_PRIOR` when ``noisy``, else :data:`NOISE_PRIOR`)."""
+    loc, scale = NOISY_NOISE_PRIOR if noisy else NOISE_PRIOR
+    noise_prior = LogNormalPrior(loc=loc, scale=scale)
     likelihood = GaussianLikelihood(
         noise_prior=noise_prior,
         noise_constraint=GreaterThan(
@@ -136,9 +147,16 @@ def is_degenerate(y: Tensor) -> bool:
 
 
 def _optimised_model(
-    x: Tensor, y: Tensor, kernel: Kernel, noise_floor: float, seed: int, max_iterations: int, name: str
+    x: Tensor,
+    y: Tensor,
+    kernel: Kernel,
+    noise_floor: float,
+    seed: int,
+    max_iterations: int,
+    name: str,
+    noisy: bool,
 ) -> SingleTaskGP:
-    model = new_gp(x, y, kernel, noise_floor)
+    model = new_gp(x, y, kernel, noise_floor, noisy)
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -150,10 +168,10 @@ def _optimised_model(
 
 
 def _fixed_model(
-    x: Tensor, y: Tensor, make_kernel: Callable[[Tensor], Kernel], name: str
+    x: Tensor, y: Tensor, make_kernel: Callable[[Tensor], Kernel], name: str, noisy: bool = False
 ) -> tuple[SingleTaskGP, float]:
     try:
-        model = new_gp(x, y, make_kernel(x), FALLBACK_NOISE / 2)
+        model = new_gp(x, y, make_kernel(x), FALLBACK_NOISE / 2, noisy)
         model.likelihood.noise = FALLBACK_NOISE
         model.eval()
         return model, check_and_score(model)

@@ -77,7 +77,13 @@ class GaussianProcessSurrogate(Surrogate):
     def _fit_model(self, x: Tensor, y: Tensor) -> tuple[SingleTaskGP, float]:
         """A fitted GP on ``x`` (``n x d``) and ``y`` (``n x 1``), and its log marginal likelihood."""
         return fit_with_fallbacks(
-            x, y, self._kernel, seed=self.seed, max_iterations=self.max_iterations, name=self.name
+            x,
+            y,
+            self._kernel,
+            seed=self.seed,
+            max_iterations=self.max_iterations,
+            name=self.name,
+            noisy=self.noisy,
         )
 
     def _set_model(self, model: SingleTaskGP, score: float) -> None:
