@@ -48,11 +48,11 @@ from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate
-from bonas.surrogates.transforms import copula_transform
+from bonas.surrogates.transforms import copula_transform, lower_copula_transform
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_TRANSFORMS = ("copula", "none")
+OUTPUT_TRANSFORMS = ("copula", "lower-copula", "none")
 
 
 class BayesianOptimizationSampler(ArchitectureSampler):
@@ -76,7 +76,10 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             reliable, and a posterior draw tries them in a different order each time.
         output_transform: ``copula`` models the normal scores of the values' ranks (robust to the long
             tail of broken architectures and to the metric's scale; the ranking, hence the argmax, is
-            unchanged) or ``none`` models the raw values.
+            unchanged), ``lower-copula`` those scores below the median and the values themselves,
+            affinely scaled, above it (:func:`~bonas.surrogates.transforms.lower_copula_transform`: noise
+            among the best values stays noise instead of becoming confident ranks), ``none`` the raw
+            values. None: ``lower-copula`` when ``noisy``, else ``copula``.
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
         noisy: the objective's values are noisy (None: ``allow_repeats``). The surrogate then learns its
@@ -101,7 +104,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         neighbourhood_every: int = 3,
         stall_patience: int = 10,
         neighbourhood_acquisition: str | AcquisitionSettings | None = "thompson",
-        output_transform: str = "copula",
+        output_transform: str | None = None,
         seed: int | None = None,
         allow_repeats: bool = False,
         noisy: bool | None = None,
@@ -110,7 +113,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
     ) -> None:
         if n_initial < 1:
             raise ValueError(f"n_initial must be at least 1, got {n_initial}.")
-        if output_transform not in OUTPUT_TRANSFORMS:
+        if output_transform is not None and output_transform not in OUTPUT_TRANSFORMS:
             raise unknown_name("output transform", output_transform, OUTPUT_TRANSFORMS)
         if local_search_steps < 0:
             raise ValueError(f"local_search_steps must be >= 0, got {local_search_steps}.")
@@ -142,8 +145,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.local_search_steps = local_search_steps
         self.neighbourhood_every = neighbourhood_every
         self.stall_patience = stall_patience
-        self.output_transform = output_transform
         self.noisy = allow_repeats if noisy is None else noisy
+        self.output_transform = output_transform or ("lower-copula" if self.noisy else "copula")
         self.reevaluate = reevaluate
         self.surrogate.noisy = self.noisy
         self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
@@ -250,6 +253,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
 
     def _transform(self, values: list[float]) -> list[float]:
         """The values the surrogate models: raw, or their Gaussian copula (normal scores of the ranks)."""
+        if self.output_transform == "lower-copula":
+            return lower_copula_transform(values)
         return values if self.output_transform == "none" else copula_transform(values)
 
     def _random_batch(self, history: SearchHistory, rng: np.random.Generator, q: int) -> list[Architecture]:

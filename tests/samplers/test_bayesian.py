@@ -29,7 +29,7 @@ from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
 from bonas.surrogates import SurrogateNotFittedError
-from bonas.surrogates.transforms import copula_transform
+from bonas.surrogates.transforms import copula_transform, lower_copula_transform
 from bonas.testing.samplers import hashed_score
 from bonas.trials import suggest
 from tests.known_answer import conv_count
@@ -443,6 +443,15 @@ def test_noisy_is_allow_repeats_unless_given_and_reaches_the_surrogate(nb201: NB
     assert BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True).surrogate.noisy
     assert not BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, noisy=False).noisy
     assert BayesianOptimizationSampler(nb201, seed=0, noisy=True).surrogate.noisy
+    # Noise among the best values is modelled on their scale, not as ranks (see lower_copula_transform).
+    values = [1.0, 5.0, 2.0, 9.0, 7.5]
+    noisy = BayesianOptimizationSampler(nb201, allow_repeats=True)
+    assert noisy.output_transform == "lower-copula"
+    assert noisy._transform(values) == lower_copula_transform(values)
+    assert (
+        BayesianOptimizationSampler(nb201, noisy=True, output_transform="copula").output_transform == "copula"
+    )
+    assert BayesianOptimizationSampler(nb201).output_transform == "copula"
     with pytest.raises(ValueError, match=r"reevaluate must be >= 0.*got -1"):
         BayesianOptimizationSampler(nb201, reevaluate=-1)
 
@@ -467,7 +476,9 @@ def test_recommendation_is_the_best_mean_and_on_noisy_objectives_the_models(nb20
     history = noisy_conv_history(nb201, seed=0, noise=0.3)
     # The poorest cell, evaluated a third time at a value so lucky that its mean beats every other.
     lucky = min(history.observations, key=lambda o: conv_count(o.architecture)).architecture
-    history.observations.append(Observation(lucky, 30.0))
+    best_mean = max(o.value for o in history.means())
+    earlier = sum(o.value for o in history.observations if o.architecture == lucky)
+    history.observations.append(Observation(lucky, 3 * (best_mean + 0.2) - earlier))
     assert history.best_mean() == lucky
 
     assert BayesianOptimizationSampler(nb201, seed=0).recommend(history) == lucky
