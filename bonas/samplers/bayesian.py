@@ -85,8 +85,9 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         noisy: the objective's values are noisy (None: ``allow_repeats``). The surrogate then learns its
             noise variance (see :attr:`Surrogate.noisy`), the acquisition improves on the best posterior
             mean rather than on the best (lucky) value, the ``reevaluate`` evaluated architectures of best
-            posterior mean are candidates again (with ``allow_repeats``), and :meth:`recommend` reports
-            the evaluated architecture of best posterior mean.
+            posterior mean are candidates again (with ``allow_repeats``; chosen by the augmented
+            acquisition, which discounts architectures whose value the evaluations already pin down),
+            and :meth:`recommend` reports the evaluated architecture of best posterior mean.
         reevaluate: with ``noisy`` and ``allow_repeats``, how many evaluated architectures (best
             posterior mean first) compete with the new candidates for the next evaluation.
         batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
@@ -184,6 +185,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             and not scores_whole_space(self.space, self.candidate_settings)
         ):
             candidates, encoded = self._local_search(candidates, encoded, history, best_value)
+        if self.noisy and self.allow_repeats and q == 1 and pending is None and not neighbourhood:
+            return [candidates[self._augmented_choice(encoded, best_value)]]
         chosen = select(
             self.surrogate,
             encoded,
@@ -195,6 +198,27 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             generator=self._torch_generator,
         )
         return [candidates[i] for i in chosen]
+
+    def _augmented_choice(self, encoded: torch.Tensor, best_value: float) -> int:
+        """The candidate of best augmented acquisition (Huang et al. 2006, "Global optimization of
+        stochastic black-box systems via sequential kriging meta-models"): the acquisition times
+        ``1 - tau / sqrt(sigma^2 + tau^2)``, with ``sigma^2`` the posterior variance of the candidate and
+        ``tau^2`` the noise variance. Evaluating again an architecture whose value the evaluations
+        already pin down (``sigma`` small against ``tau``) gains little, whatever the plain acquisition
+        says: it improves on the best posterior mean in expectation, but another noisy value of it
+        hardly moves its posterior."""
+        scores = analytic_scores(self.surrogate, encoded, best_value, self.acquisition)
+        with torch.no_grad():
+            latent = self.surrogate.model.posterior(encoded.unsqueeze(-2)).variance.reshape(-1)
+            noisy = self.surrogate.model.posterior(encoded[:1].unsqueeze(-2), observation_noise=True)
+            noise = (noisy.variance.reshape(-1)[0] - latent[0]).clamp_min(1e-12)
+        factor = (1.0 - torch.sqrt(noise / (latent + noise))).clamp_min(1e-12)
+        # LogEI and log PI are logarithms: the factor adds; UCB is scaled where it is positive.
+        if self.acquisition.name in ("log-ei", "pi"):
+            scores = scores + torch.log(factor)
+        else:
+            scores = torch.where(scores > 0, scores * factor, scores / factor)
+        return int(torch.argmax(scores))
 
     def recommend(self, history: SearchHistory) -> Architecture | None:
         """The evaluated architecture to report: on a noisy objective the one of best posterior mean

@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 import torch
 
-from bonas.acquisition import AcquisitionSettings
+from bonas.acquisition import AcquisitionSettings, analytic_scores
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings
 from bonas.errors import UnknownNameError
@@ -519,3 +519,36 @@ def test_a_noisy_proposal_may_evaluate_the_best_posterior_mean_again(
         else:
             assert not repeated
             assert proposal.canonical_hash not in history.seen
+
+
+def test_the_augmented_acquisition_discounts_an_architecture_its_evaluations_pin_down(
+    nb201: NB201Space,
+) -> None:
+    # Plain LogEI of the best posterior mean stays positive however often it was evaluated (its latent
+    # value is uncertain by about noise / sqrt(evaluations)); the augmented acquisition multiplies it by
+    # 1 - tau / sqrt(sigma^2 + tau^2), which is small where sigma is small against the noise tau.
+    history = noisy_conv_history(nb201, seed=2, noise=0.3, repeats=1)
+    best = max(history.observations, key=lambda o: o.value)
+    rng = np.random.default_rng(0)
+    history.observations += [
+        Observation(best.architecture, best.value + 0.3 * float(rng.standard_normal())) for _ in range(3)
+    ]
+    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True)
+    best_value = sampler._fit(history)
+    incumbent = sampler.recommend(history)
+    assert incumbent == best.architecture
+    unseen = [a for a in list(nb201.enumerate())[:3000] if history.is_new(a)]
+    plain = analytic_scores(
+        sampler.surrogate, sampler.surrogate.encode(unseen), best_value, sampler.acquisition
+    )
+    incumbent_plain = float(
+        analytic_scores(
+            sampler.surrogate, sampler.surrogate.encode([incumbent]), best_value, sampler.acquisition
+        )[0]
+    )
+    # The unseen cell ranked just below the incumbent by plain LogEI ...
+    below = int(torch.argmax(torch.where(plain < incumbent_plain, plain, -torch.inf)))
+    pair = sampler.surrogate.encode([incumbent, unseen[below]])
+    assert int(torch.argmax(analytic_scores(sampler.surrogate, pair, best_value, sampler.acquisition))) == 0
+    # ... is preferred once one more evaluation's information is accounted for.
+    assert sampler._augmented_choice(pair, best_value) == 1
