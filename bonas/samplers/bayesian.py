@@ -168,12 +168,16 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             raise ValueError(f"q must be at least 1, got {q}.")
         if len(history.observations) < self.n_initial:
             return self._random_batch(history, rng, q)
+        # On a noisy objective the incumbents of trust-region moves are the model's best (fitted first),
+        # not the luckiest values.
+        best_value = self._fit(history) if self.noisy else None
         neighbourhood = self._neighbourhood_move(history, q)
         candidates = neighbourhood or generate_candidates(self.space, history, rng, self.candidate_settings)
         if len(candidates) < q:
             return self._random_batch(history, rng, q)
         observed = [o.architecture for o in history.observations]
-        best_value = self._fit(history)
+        if best_value is None:
+            best_value = self._fit(history)
         if self.noisy and self.allow_repeats and self.reevaluate and not neighbourhood:
             # Evaluating the best again pays when its posterior could still beat the best mean.
             candidates = candidates + self._best_by_mean(history)[: self.reevaluate]
@@ -256,24 +260,35 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             self.neighbourhood_every > 0
             and model_based % self.neighbourhood_every == self.neighbourhood_every - 1
         )
-        incumbents = history.best(3) if scheduled else history.best(1) if self._stalled(history) else []
+        incumbents = self._incumbents(history, 3) if scheduled else []
+        if not scheduled and self._stalled(history):
+            incumbents = self._incumbents(history, 1)
         for incumbent in incumbents:
-            unseen = {
-                n.canonical_hash: n
-                for n in self.space.neighbours(incumbent.architecture)
-                if history.is_new(n)
-            }
+            unseen = {n.canonical_hash: n for n in self.space.neighbours(incumbent) if history.is_new(n)}
             if len(unseen) >= q:
                 return list(unseen.values())
         return []
 
+    def _incumbents(self, history: SearchHistory, k: int) -> list[Architecture]:
+        """The ``k`` best evaluated architectures: by value, or on a noisy objective by posterior mean
+        (the surrogate is fitted)."""
+        if self.noisy:
+            return self._best_by_mean(history)[:k]
+        return [o.architecture for o in history.best(k)]
+
     def _stalled(self, history: SearchHistory) -> bool:
-        """Whether the last ``stall_patience`` evaluations all failed to beat the best one."""
+        """Whether the last ``stall_patience`` evaluations all failed to beat the best one (on a noisy
+        objective: to replace the architecture of best posterior mean, evaluated first that long ago)."""
         if not self.stall_patience or not history.observations:
             return False
         values = [o.value for o in history.observations]
-        since_best = len(values) - 1 - int(np.argmax(values))
-        return since_best >= self.stall_patience
+        best = int(np.argmax(values))
+        if self.noisy:
+            incumbent = self._incumbents(history, 1)[0].canonical_hash
+            best = next(
+                i for i, o in enumerate(history.observations) if o.architecture.canonical_hash == incumbent
+            )
+        return len(values) - 1 - best >= self.stall_patience
 
     def _transform(self, values: list[float]) -> list[float]:
         """The values the surrogate models: raw, or their Gaussian copula (normal scores of the ranks)."""

@@ -552,3 +552,16 @@ def test_the_augmented_acquisition_discounts_an_architecture_its_evaluations_pin
     assert int(torch.argmax(analytic_scores(sampler.surrogate, pair, best_value, sampler.acquisition))) == 0
     # ... is preferred once one more evaluation's information is accounted for.
     assert sampler._augmented_choice(pair, best_value) == 1
+
+
+def test_noisy_trust_region_moves_search_around_the_best_posterior_mean(nb201: NB201Space) -> None:
+    history = noisy_conv_history(nb201, seed=0, noise=0.3)
+    # The poorest cell, evaluated a third time at the best single value of all (but a poor mean).
+    lucky = min(history.observations, key=lambda o: conv_count(o.architecture)).architecture
+    history.observations.append(Observation(lucky, max(o.value for o in history.observations) + 1.0))
+    assert history.best(1)[0].architecture == lucky
+    for noisy in (True, False):
+        sampler = BayesianOptimizationSampler(nb201, seed=0, noisy=noisy, neighbourhood_every=1)
+        proposal = sampler.propose(history, np.random.default_rng(0))
+        centre = sampler.recommend(history) if noisy else lucky
+        assert proposal in nb201.neighbours(centre)
