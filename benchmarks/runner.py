@@ -3,6 +3,15 @@
 Protocol (the published NB201 one): after each query, take the best architecture by validation
 accuracy seen so far; report its validation regret and, where the table has test accuracy, its test
 regret against the table's optimum.
+
+On a noisy benchmark (``nb201-<dataset>-noisy``) the searcher sees one training seed's value per query,
+drawn by a generator seeded with the run's seed. After each query the protocol takes the architecture
+the searcher itself would report (:meth:`bonas.samplers.ArchitectureSampler.recommend`: the best mean
+observed value, or a model's best posterior mean) and scores its mean validation and test accuracy over
+training seeds (:meth:`bonas.tabular.TabularBenchmark.mean_metrics`) against the optimum of the means.
+BO searchers run with ``allow_repeats`` there (they model the noise and decide when evaluating an
+architecture again pays); the others keep their default of never repeating one (local search with
+repeats allowed walks among neighbours it already evaluated).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ import logging
 import math
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +28,11 @@ import pandas as pd
 from benchmarks.cache import ResultCache
 from benchmarks.grid import RunSpec, cached_benchmark, fingerprint
 from benchmarks.pool import Progress, WarningLog, run_tasks
+from bonas.samplers import ArchitectureSampler, make_sampler
+from bonas.tabular import TabularBenchmark, load_benchmark
+
+if TYPE_CHECKING:
+    import optuna
 
 RUN_COLUMNS = [
     "query",
@@ -38,13 +53,63 @@ def run_one(spec: RunSpec, data_dir: str | None) -> pd.DataFrame:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("bonas").setLevel(logging.ERROR)
+    benchmark = run_benchmark(spec, data_dir)
+    sampler = run_sampler(spec, benchmark)
+    result = search(benchmark.space, benchmark, sampler=sampler, n_trials=spec.budget)
+    if not benchmark.noisy:
+        return trajectory(result.history, benchmark.optimum)
+    return trajectory(
+        result.history, benchmark.optimum, recommended_metrics(sampler, result.study, benchmark)
+    )
+
+
+def run_benchmark(spec: RunSpec, data_dir: str | None) -> TabularBenchmark:
+    """The run's benchmark: the process's shared instance, or for a noisy one an instance whose noise is
+    drawn by a generator seeded with the run's seed (the run is reproducible)."""
     benchmark = cached_benchmark(spec.benchmark, data_dir)
-    result = search(benchmark.space, benchmark, sampler=spec.searcher, n_trials=spec.budget, seed=spec.seed)
-    return trajectory(result.history, benchmark.optimum)
+    if benchmark.noisy:
+        benchmark = load_benchmark(spec.benchmark, data_dir=data_dir, seed=spec.seed)
+    return benchmark
 
 
-def trajectory(history: pd.DataFrame, optimum: object | None) -> pd.DataFrame:
-    """Per-query protocol values from a search history (see :func:`bonas.trials.history_frame`)."""
+def run_sampler(spec: RunSpec, benchmark: TabularBenchmark) -> ArchitectureSampler:
+    """The run's searcher; on a noisy benchmark BO searchers allow repeats (see the module docstring)."""
+    from bonas.samplers.bayesian import BayesianOptimizationSampler
+
+    sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed)
+    if benchmark.noisy and isinstance(sampler, BayesianOptimizationSampler):
+        sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed, allow_repeats=True)
+    if not isinstance(sampler, ArchitectureSampler):  # pragma: no cover - every searcher by name is one
+        raise TypeError(f"Searcher {spec.searcher!r} is not a bonas ArchitectureSampler.")
+    return sampler
+
+
+def recommended_metrics(
+    sampler: ArchitectureSampler, study: optuna.Study, benchmark: TabularBenchmark
+) -> list[dict[str, float]]:
+    """Per evaluation ``t``, the mean metrics of the architecture ``sampler`` recommends after the first
+    ``t`` evaluations of ``study``."""
+    history = sampler.history(study)
+    scored = []
+    for t in range(1, len(history.observations) + 1):
+        architecture = sampler.recommend(history.prefix(t))
+        if architecture is None:  # pragma: no cover - a history with an observation has a best
+            raise RuntimeError(f"{sampler!r} recommended nothing after {t} evaluations.")
+        scored.append(benchmark.mean_metrics(architecture))
+    return scored
+
+
+def trajectory(
+    history: pd.DataFrame, optimum: object | None, recommended: list[dict[str, float]] | None = None
+) -> pd.DataFrame:
+    """Per-query protocol values from a search history (see :func:`bonas.trials.history_frame`).
+
+    Args:
+        history: the search's history frame.
+        optimum: the benchmark's :class:`~bonas.tabular.Optimum` (None when unknown).
+        recommended: per evaluation, the metrics to score (those of the searcher's recommendation on a
+            noisy benchmark); None scores the best validation accuracy observed so far.
+    """
     # Proposal time of repeats and failed proposals is charged to the next query.
     propose = history["propose_seconds"].fillna(0.0).to_numpy()
     queried = history["query"].notna().to_numpy()
@@ -64,8 +129,14 @@ def trajectory(history: pd.DataFrame, optimum: object | None) -> pd.DataFrame:
     best_val = np.full(len(spent), np.nan)
     test_at_best = np.full(len(spent), np.nan)
     best, best_test = -math.inf, math.nan
+    evaluations = 0
     for i, (value, test) in enumerate(zip(values, tests, strict=True)):
-        if np.isfinite(value) and value > best:
+        if recommended is not None:
+            evaluations += bool(np.isfinite(value))
+            if evaluations:
+                scored = recommended[evaluations - 1]
+                best, best_test = scored["val_accuracy"], scored.get("test_accuracy", math.nan)
+        elif np.isfinite(value) and value > best:
             best, best_test = value, test
         best_val[i] = best if np.isfinite(best) else np.nan
         test_at_best[i] = best_test

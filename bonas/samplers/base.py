@@ -87,6 +87,12 @@ class ArchitectureSampler(BaseSampler):
             batch.append(architecture)
         return batch
 
+    def recommend(self, history: SearchHistory) -> Architecture | None:
+        """The architecture this searcher reports as its result after ``history`` (None before any
+        evaluation): by default the one of best mean observed value (:meth:`SearchHistory.best_mean`).
+        On a noisy objective, model-based samplers report their model's best instead."""
+        return history.best_mean()
+
     def space_matches(self, space: SearchSpace) -> bool:
         """Whether ``space`` is this sampler's space: the same object, or one of the same name and the
         same parameters and choices (as a space rebuilt from the same data is)."""

@@ -48,11 +48,11 @@ from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate
-from bonas.surrogates.transforms import copula_transform
+from bonas.surrogates.transforms import copula_transform, lower_copula_transform
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_TRANSFORMS = ("copula", "none")
+OUTPUT_TRANSFORMS = ("copula", "lower-copula", "none")
 
 #: Architectures whose neighbour lists a BO sampler keeps (:meth:`BayesianOptimizationSampler._neighbours`).
 NEIGHBOURS_KEPT = 64
@@ -79,9 +79,20 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             reliable, and a posterior draw tries them in a different order each time.
         output_transform: ``copula`` models the normal scores of the values' ranks (robust to the long
             tail of broken architectures and to the metric's scale; the ranking, hence the argmax, is
-            unchanged) or ``none`` models the raw values.
+            unchanged), ``lower-copula`` those scores below the median and the values themselves,
+            affinely scaled, above it (:func:`~bonas.surrogates.transforms.lower_copula_transform`: noise
+            among the best values stays noise instead of becoming confident ranks), ``none`` the raw
+            values. None: ``lower-copula`` when ``noisy``, else ``copula``.
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
+        noisy: the objective's values are noisy (None: ``allow_repeats``). The surrogate then learns its
+            noise variance (see :attr:`Surrogate.noisy`), the acquisition improves on the best posterior
+            mean rather than on the best (lucky) value, the ``reevaluate`` evaluated architectures of best
+            posterior mean are candidates again (with ``allow_repeats``; chosen by the augmented
+            acquisition, which discounts architectures whose value the evaluations already pin down),
+            and :meth:`recommend` reports the evaluated architecture of best posterior mean.
+        reevaluate: with ``noisy`` and ``allow_repeats``, how many evaluated architectures (best
+            posterior mean first) compete with the new candidates for the next evaluation.
         batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
 
@@ -97,14 +108,16 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         neighbourhood_every: int = 3,
         stall_patience: int = 10,
         neighbourhood_acquisition: str | AcquisitionSettings | None = "thompson",
-        output_transform: str = "copula",
+        output_transform: str | None = None,
         seed: int | None = None,
         allow_repeats: bool = False,
+        noisy: bool | None = None,
+        reevaluate: int = 5,
         batch_size: int = 1,
     ) -> None:
         if n_initial < 1:
             raise ValueError(f"n_initial must be at least 1, got {n_initial}.")
-        if output_transform not in OUTPUT_TRANSFORMS:
+        if output_transform is not None and output_transform not in OUTPUT_TRANSFORMS:
             raise unknown_name("output transform", output_transform, OUTPUT_TRANSFORMS)
         if local_search_steps < 0:
             raise ValueError(f"local_search_steps must be >= 0, got {local_search_steps}.")
@@ -112,6 +125,10 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             raise ValueError(f"neighbourhood_every must be >= 0 (0 disables), got {neighbourhood_every}.")
         if stall_patience < 0:
             raise ValueError(f"stall_patience must be >= 0 (0 disables), got {stall_patience}.")
+        if reevaluate < 0:
+            raise ValueError(
+                f"reevaluate must be >= 0 (0 never evaluates an architecture again), got {reevaluate}."
+            )
         super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
         self.surrogate: Surrogate = (
             make_surrogate(surrogate, space) if isinstance(surrogate, str) else surrogate(space)
@@ -132,9 +149,14 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.local_search_steps = local_search_steps
         self.neighbourhood_every = neighbourhood_every
         self.stall_patience = stall_patience
-        self.output_transform = output_transform
+        self.noisy = allow_repeats if noisy is None else noisy
+        self.output_transform = output_transform or ("lower-copula" if self.noisy else "copula")
+        self.reevaluate = reevaluate
+        self.surrogate.noisy = self.noisy
         self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
         self._neighbour_cache: dict[Architecture, list[Architecture]] = {}
+        #: The model's recommendation per history it was fitted on (noisy objectives; see recommend()).
+        self._recommendations: dict[tuple[tuple[str, float], ...], Architecture] = {}
 
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
         return self.propose_batch(history, rng, q=1)[0]
@@ -150,20 +172,27 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             raise ValueError(f"q must be at least 1, got {q}.")
         if len(history.observations) < self.n_initial:
             return self._random_batch(history, rng, q)
+        # On a noisy objective the incumbents of trust-region moves are the model's best (fitted first),
+        # not the luckiest values.
+        best_value = self._fit(history) if self.noisy else None
         neighbourhood = self._neighbourhood_move(history, q)
         candidates = neighbourhood or self._global_candidates(history, rng)
         if len(candidates) < q:
             return self._random_batch(history, rng, q)
         observed = [o.architecture for o in history.observations]
-        values = self._transform([o.value for o in history.observations])
-        self.surrogate.fit(observed, values)
+        if best_value is None:
+            best_value = self._fit(history)
+        if self.noisy and self.allow_repeats and self.reevaluate and not neighbourhood:
+            # Evaluating the best again pays when its posterior could still beat the best mean.
+            candidates = candidates + self._best_by_mean(history)[: self.reevaluate]
         encoded = self.surrogate.encode(candidates)
-        best_value = max(values)
         pending = self.surrogate.encode(history.pending) if history.pending else None
         if not neighbourhood and self.local_search_steps and not self._scores_whole_space(history):
             candidates, encoded = self._local_search(
                 candidates, encoded, history, best_value, keep=self._local_search_keep(history)
             )
+        if self.noisy and self.allow_repeats and q == 1 and pending is None and not neighbourhood:
+            return [candidates[self._augmented_choice(encoded, best_value)]]
         chosen = select(
             self.surrogate,
             encoded,
@@ -188,6 +217,56 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         """Which architectures the hill climb on the acquisition may visit (None: any)."""
         return None
 
+    def _augmented_choice(self, encoded: torch.Tensor, best_value: float) -> int:
+        """The candidate of best augmented acquisition (Huang et al. 2006, "Global optimization of
+        stochastic black-box systems via sequential kriging meta-models"): the acquisition times
+        ``1 - tau / sqrt(sigma^2 + tau^2)``, with ``sigma^2`` the posterior variance of the candidate and
+        ``tau^2`` the noise variance. Evaluating again an architecture whose value the evaluations
+        already pin down (``sigma`` small against ``tau``) gains little, whatever the plain acquisition
+        says: it improves on the best posterior mean in expectation, but another noisy value of it
+        hardly moves its posterior."""
+        scores = analytic_scores(self.surrogate, encoded, best_value, self.acquisition)
+        with torch.no_grad():
+            latent = self.surrogate.model.posterior(encoded.unsqueeze(-2)).variance.reshape(-1)
+            noisy = self.surrogate.model.posterior(encoded[:1].unsqueeze(-2), observation_noise=True)
+            noise = (noisy.variance.reshape(-1)[0] - latent[0]).clamp_min(1e-12)
+        factor = (1.0 - torch.sqrt(noise / (latent + noise))).clamp_min(1e-12)
+        # LogEI and log PI are logarithms: the factor adds; UCB is scaled where it is positive.
+        if self.acquisition.name in ("log-ei", "pi"):
+            scores = scores + torch.log(factor)
+        else:
+            scores = torch.where(scores > 0, scores * factor, scores / factor)
+        return int(torch.argmax(scores))
+
+    def recommend(self, history: SearchHistory) -> Architecture | None:
+        """The evaluated architecture to report: on a noisy objective the one of best posterior mean
+        (once the model is used, after ``n_initial`` evaluations), else the one of best value."""
+        if not self.noisy or len(history.observations) < self.n_initial:
+            return super().recommend(history)
+        key = _history_key(history)
+        if key not in self._recommendations:
+            self._fit(history)
+        return self._recommendations[key]
+
+    def _fit(self, history: SearchHistory) -> float:
+        """Fit the surrogate on ``history``; return the value to improve on (in the model's units): the
+        best observed value, or on a noisy objective the best posterior mean at an evaluated architecture
+        (which is then also remembered as the recommendation for this history)."""
+        observed = [o.architecture for o in history.observations]
+        values = self._transform([o.value for o in history.observations])
+        self.surrogate.fit(observed, values)
+        if not self.noisy:
+            return max(values)
+        ranked = self._best_by_mean(history)
+        self._recommendations[_history_key(history)] = ranked[0]
+        return float(self.surrogate.predict(ranked[:1]).mean[0])
+
+    def _best_by_mean(self, history: SearchHistory) -> list[Architecture]:
+        """The distinct evaluated architectures, best posterior mean first (the surrogate is fitted)."""
+        distinct = [o.architecture for o in history.means()]
+        means = self.surrogate.predict(distinct).mean
+        return [distinct[int(i)] for i in torch.argsort(means, descending=True, stable=True)]
+
     def _neighbourhood_move(self, history: SearchHistory, q: int) -> list[Architecture]:
         """The incumbent's unseen neighbours when this proposal is a trust-region move, else ``[]``."""
         model_based = len(history.observations) - self.n_initial
@@ -195,11 +274,11 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             self.neighbourhood_every > 0
             and model_based % self.neighbourhood_every == self.neighbourhood_every - 1
         )
-        incumbents = history.best(3) if scheduled else history.best(1) if self._stalled(history) else []
+        incumbents = self._incumbents(history, 3) if scheduled else []
+        if not scheduled and self._stalled(history):
+            incumbents = self._incumbents(history, 1)
         for incumbent in incumbents:
-            unseen = {
-                n.canonical_hash: n for n in self._neighbours(incumbent.architecture) if history.is_new(n)
-            }
+            unseen = {n.canonical_hash: n for n in self._neighbours(incumbent) if history.is_new(n)}
             if len(unseen) >= q:
                 return list(unseen.values())
         return []
@@ -216,16 +295,31 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             del self._neighbour_cache[next(iter(self._neighbour_cache))]
         return kept
 
+    def _incumbents(self, history: SearchHistory, k: int) -> list[Architecture]:
+        """The ``k`` best evaluated architectures: by value, or on a noisy objective by posterior mean
+        (the surrogate is fitted)."""
+        if self.noisy:
+            return self._best_by_mean(history)[:k]
+        return [o.architecture for o in history.best(k)]
+
     def _stalled(self, history: SearchHistory) -> bool:
-        """Whether the last ``stall_patience`` evaluations all failed to beat the best one."""
+        """Whether the last ``stall_patience`` evaluations all failed to beat the best one (on a noisy
+        objective: to replace the architecture of best posterior mean, evaluated first that long ago)."""
         if not self.stall_patience or not history.observations:
             return False
         values = [o.value for o in history.observations]
-        since_best = len(values) - 1 - int(np.argmax(values))
-        return since_best >= self.stall_patience
+        best = int(np.argmax(values))
+        if self.noisy:
+            incumbent = self._incumbents(history, 1)[0].canonical_hash
+            best = next(
+                i for i, o in enumerate(history.observations) if o.architecture.canonical_hash == incumbent
+            )
+        return len(values) - 1 - best >= self.stall_patience
 
     def _transform(self, values: list[float]) -> list[float]:
         """The values the surrogate models: raw, or their Gaussian copula (normal scores of the ranks)."""
+        if self.output_transform == "lower-copula":
+            return lower_copula_transform(values)
         return values if self.output_transform == "none" else copula_transform(values)
 
     def _random_batch(self, history: SearchHistory, rng: np.random.Generator, q: int) -> list[Architecture]:
@@ -274,6 +368,10 @@ class BayesianOptimizationSampler(ArchitectureSampler):
                 current, current_score = neighbours[best], float(neighbour_scores[best])
         architectures = [a for a, _ in pool.values()]
         return architectures, self.surrogate.encode(architectures)
+
+
+def _history_key(history: SearchHistory) -> tuple[tuple[str, float], ...]:
+    return tuple((o.architecture.canonical_hash, o.value) for o in history.observations)
 
 
 def _acquisition_settings(acquisition: str | AcquisitionSettings) -> AcquisitionSettings:

@@ -54,6 +54,11 @@ class Surrogate(ABC):
     #: Whether the surrogate reads the architectures' cell graphs (so cannot model a graph-free space).
     requires_graph: bool = False
 
+    #: Whether the values it is fitted on are noisy (an architecture evaluated twice may get two values).
+    #: Set by the sampler before fitting; the GPs then learn their noise variance under a wide prior
+    #: instead of one near zero.
+    noisy: bool = False
+
     @abstractmethod
     def fit(self, architectures: Sequence[Architecture], values: Sequence[float]) -> None:
         """Fit on evaluated architectures; ``values[i]`` belongs to ``architectures[i]``.

@@ -2,7 +2,9 @@
 
 Names: ``nb201-cifar10`` (cifar10-valid), ``nb201-cifar100``, ``nb201-imagenet16-120``,
 ``analognas-<metric>``, ``nbgraph-<dataset>`` and ``nb301``; each also as ``<name>-flat``, its space
-written as plain categorical choices without a graph (see :mod:`bonas.tabular.flat`).
+written as plain categorical choices without a graph (see :mod:`bonas.tabular.flat`). The NB201 ones
+also as ``<name>-noisy``: each query returns one training seed's validation accuracy, drawn at random,
+while :meth:`TabularBenchmark.mean_metrics` and the optimum are the means over seeds.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from bonas.errors import unknown_name
 from bonas.tabular.analognas import METRICS as ANALOGNAS_METRICS
 from bonas.tabular.analognas import AnalogNASBenchmark
-from bonas.tabular.base import TEST_METRIC, VALIDATION_METRIC, Optimum, TabularBenchmark
+from bonas.tabular.base import NOISY_SUFFIX, TEST_METRIC, VALIDATION_METRIC, Optimum, TabularBenchmark
 from bonas.tabular.flat import FLAT_SUFFIX, FlatBenchmark
 from bonas.tabular.nb201 import NB201Benchmark
 from bonas.tabular.nb301 import NB301Benchmark
@@ -25,6 +27,13 @@ BenchmarkFactory = Callable[..., TabularBenchmark]
 
 def _nb201(dataset: str) -> BenchmarkFactory:
     return lambda **options: NB201Benchmark(dataset, **options)
+
+
+def _noisy_nb201(dataset: str) -> BenchmarkFactory:
+    def noisy(*, noisy: bool = True, **options: object) -> TabularBenchmark:  # noisy whatever is asked
+        return NB201Benchmark(dataset, noisy=True, **options)  # type: ignore[arg-type]
+
+    return noisy
 
 
 def _analognas(metric: str) -> BenchmarkFactory:
@@ -53,6 +62,12 @@ _BENCHMARKS: dict[str, BenchmarkFactory] = {
 
 _BENCHMARKS.update({name + FLAT_SUFFIX: _flat(factory) for name, factory in list(_BENCHMARKS.items())})
 
+#: One training seed's value per query (NB201 has 2-3 seeds per architecture; the other tables have one).
+NOISY_NB201 = tuple(f"nb201-{dataset}{NOISY_SUFFIX}" for dataset in ("cifar10", "cifar100", "imagenet16-120"))
+_BENCHMARKS.update(
+    {name: _noisy_nb201(name.split("-", 1)[1].removesuffix(NOISY_SUFFIX)) for name in NOISY_NB201}
+)
+
 
 def benchmark_names() -> list[str]:
     """Every benchmark name :func:`load_benchmark` accepts."""
@@ -70,7 +85,8 @@ def load_benchmark(
 
     Args:
         data_dir: folder with the local data files (default: ``$BONAS_DATA_DIR`` or the checkout's data/).
-        noisy: one training seed's value per query instead of the mean, where the table has seeds.
+        noisy: one training seed's value per query instead of the mean, where the table has seeds
+            (always for the ``-noisy`` names).
         seed: seed of the benchmark's rng (used by noisy queries).
     """
     if name not in _BENCHMARKS:
@@ -79,6 +95,8 @@ def load_benchmark(
 
 
 __all__ = [
+    "NOISY_NB201",
+    "NOISY_SUFFIX",
     "TEST_METRIC",
     "VALIDATION_METRIC",
     "AnalogNASBenchmark",

@@ -19,6 +19,9 @@ from bonas.spaces.base import SearchSpace
 VALIDATION_METRIC = "val_accuracy"
 TEST_METRIC = "test_accuracy"
 
+#: What a noisy benchmark's name adds (``nb201-cifar10-noisy``: one training seed's value per query).
+NOISY_SUFFIX = "-noisy"
+
 
 @dataclass(frozen=True)
 class Optimum:
@@ -73,6 +76,20 @@ class TabularBenchmark(ABC):
         """Metrics of ``architecture``: ``val_accuracy`` (percent), and what else the table holds."""
         self.space.validate(architecture)
         return self.query(architecture, self._rng if rng is None else rng)
+
+    def mean_metrics(self, architecture: Architecture) -> dict[str, float]:
+        """The metrics of ``architecture`` without query noise: means over the table's training seeds.
+
+        What a search on a noisy benchmark is scored on (the searcher itself sees only noisy values).
+        Equal to a query when the benchmark is not noisy.
+        """
+        self.space.validate(architecture)
+        return self.query_mean(architecture)
+
+    def query_mean(self, architecture: Architecture) -> dict[str, float]:
+        """:meth:`mean_metrics` of an architecture already validated; benchmarks whose ``noisy`` queries
+        differ from their noiseless ones override it."""
+        return self.query(architecture, np.random.default_rng(0))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, noisy={self.noisy})"

@@ -109,6 +109,9 @@ class FlatBenchmark(TabularBenchmark):
     def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
         return self.benchmark.query(self.original(architecture), rng)
 
+    def query_mean(self, architecture: Architecture) -> dict[str, float]:
+        return self.benchmark.query_mean(self.original(architecture))
+
     @cached_property
     def optimum(self) -> Optimum | None:
         optimum = self.benchmark.optimum

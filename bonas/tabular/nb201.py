@@ -21,7 +21,7 @@ from bonas.architecture import Architecture
 from bonas.data import optional_data_file, package_file
 from bonas.errors import DataFileError, unknown_name
 from bonas.spaces.nb201 import OPERATIONS, NB201Space, to_arch_string
-from bonas.tabular.base import Optimum, TabularBenchmark, pick_seed_value
+from bonas.tabular.base import NOISY_SUFFIX, Optimum, TabularBenchmark, pick_seed_value
 
 TEST_ACCURACY_FILE = "nb201/nb201_test_accuracy.csv"
 
@@ -114,10 +114,15 @@ class NB201Benchmark(TabularBenchmark):
 
     Metrics: ``val_accuracy`` (mean over 2-3 training seeds, one seed if ``noisy``), ``train_time_s``,
     ``latency_s``, ``params_mb`` and, when the test-accuracy file is present, ``test_accuracy``.
+    A noisy benchmark is named ``nb201-<dataset>-noisy``; its :meth:`mean_metrics` are the means, and
+    its optimum is the best mean.
 
     Args:
         dataset: ``cifar10`` (cifar10-valid), ``cifar100`` or ``imagenet16-120``.
         data_dir: folder holding ``nb201/nb201_test_accuracy.csv`` (default: see :mod:`bonas.data`).
+        noisy: each query returns the validation accuracy of one of the 2-3 training seeds, drawn by
+            the query's rng, instead of their mean.
+        seed: seed of the rng used by calls that pass none.
     """
 
     def __init__(
@@ -132,17 +137,23 @@ class NB201Benchmark(TabularBenchmark):
             raise unknown_name("NB201 dataset", dataset, DATASETS)
         super().__init__(noisy=noisy, seed=seed)
         self.dataset = dataset
-        self.name = f"nb201-{dataset}"
+        self.name = f"nb201-{dataset}{NOISY_SUFFIX if noisy else ''}"
         self.space = NB201Space()
         self._table = load_validation_table(dataset)
         test_file = optional_data_file(TEST_ACCURACY_FILE, data_dir)
         self._test = load_test_accuracies(test_file) if test_file is not None else None
 
     def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
+        return self._metrics(architecture, self.noisy, rng)
+
+    def query_mean(self, architecture: Architecture) -> dict[str, float]:
+        return self._metrics(architecture, False, np.random.default_rng(0))
+
+    def _metrics(self, architecture: Architecture, noisy: bool, rng: np.random.Generator) -> dict[str, float]:
         operations = self.space.operations(architecture)
         row = self._table[table_key(operations)]
         metrics = {
-            "val_accuracy": pick_seed_value(row["val_acc"], self.noisy, rng),
+            "val_accuracy": pick_seed_value(row["val_acc"], noisy, rng),
             "train_time_s": float(np.mean(row["train_time"])),
             "latency_s": float(np.mean(row["latency"])),
             "params_mb": float(np.mean(row["model_size"])),

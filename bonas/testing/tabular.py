@@ -116,6 +116,12 @@ class TabularBenchmarkConformance:
         first, second = benchmark_factory(noisy=True, seed=3), benchmark_factory(noisy=True, seed=3)
         assert [first(a) for a in architectures * 3] == [second(a) for a in architectures * 3]
 
+    def test_mean_metrics_are_the_noiseless_lookups(self, benchmark_factory: BenchmarkFactory) -> None:
+        noiseless, noisy = benchmark_factory(), benchmark_factory(noisy=True, seed=0)
+        for architecture in self.samples(noiseless.space, seed=4)[:4]:
+            assert noisy.mean_metrics(architecture) == noiseless(architecture)
+            assert noiseless.mean_metrics(architecture) == noiseless(architecture)
+
     def test_architectures_of_another_space_are_refused(self, benchmark_factory: BenchmarkFactory) -> None:
         benchmark = benchmark_factory()
         other = CategoricalSpace("conformance-other-space", [Categorical("x", ("a", "b"))])

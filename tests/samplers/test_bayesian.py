@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 import torch
 
-from bonas.acquisition import AcquisitionSettings
+from bonas.acquisition import AcquisitionSettings, analytic_scores
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings
 from bonas.errors import UnknownNameError
@@ -29,7 +29,7 @@ from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
 from bonas.surrogates import SurrogateNotFittedError
-from bonas.surrogates.transforms import copula_transform
+from bonas.surrogates.transforms import copula_transform, lower_copula_transform
 from bonas.testing.samplers import hashed_score
 from bonas.trials import suggest
 from tests.known_answer import conv_count
@@ -421,3 +421,147 @@ def test_graph_surrogates_refuse_a_space_without_graphs(surrogate: str) -> None:
     ):
         BayesianOptimizationSampler(space, surrogate=surrogate)
     BayesianOptimizationSampler(space, surrogate="gp-categorical")  # the parameters need no graph
+
+
+# -- noisy objectives ---------------------------------------------------------------------------------------
+
+
+def noisy_conv_history(nb201: NB201Space, seed: int, noise: float, repeats: int = 2) -> SearchHistory:
+    """30 random cells, each evaluated ``repeats`` times: ``conv_count + N(0, noise^2)``."""
+    base = random_history(nb201, 30, seed, objective=conv_count)
+    rng = np.random.default_rng(seed)
+    observations = [
+        Observation(o.architecture, o.value + noise * float(rng.standard_normal()))
+        for _ in range(repeats)
+        for o in base.observations
+    ]
+    return SearchHistory(observations=observations, seen=set(base.seen))
+
+
+def test_noisy_is_allow_repeats_unless_given_and_reaches_the_surrogate(nb201: NB201Space) -> None:
+    assert not BayesianOptimizationSampler(nb201, seed=0).surrogate.noisy
+    assert BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True).surrogate.noisy
+    assert not BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, noisy=False).noisy
+    assert BayesianOptimizationSampler(nb201, seed=0, noisy=True).surrogate.noisy
+    # Noise among the best values is modelled on their scale, not as ranks (see lower_copula_transform).
+    values = [1.0, 5.0, 2.0, 9.0, 7.5]
+    noisy = BayesianOptimizationSampler(nb201, allow_repeats=True)
+    assert noisy.output_transform == "lower-copula"
+    assert noisy._transform(values) == lower_copula_transform(values)
+    assert (
+        BayesianOptimizationSampler(nb201, noisy=True, output_transform="copula").output_transform == "copula"
+    )
+    assert BayesianOptimizationSampler(nb201).output_transform == "copula"
+    with pytest.raises(ValueError, match=r"reevaluate must be >= 0.*got -1"):
+        BayesianOptimizationSampler(nb201, reevaluate=-1)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_noisy_gp_learns_the_noise_a_deterministic_one_fits_as_signal(nb201: NB201Space, seed: int) -> None:
+    # conv_count has variance ~1 over random cells; noise of standard deviation 1 is half the values'
+    # variance, which the GP with the wide noise prior attributes to noise.
+    history = noisy_conv_history(nb201, seed, noise=1.0)
+    architectures = [o.architecture for o in history.observations]
+    values = [o.value for o in history.observations]
+    learned = {}
+    for noisy in (False, True):
+        sampler = BayesianOptimizationSampler(nb201, seed=0, noisy=noisy, output_transform="none")
+        sampler.surrogate.fit(architectures, values)
+        learned[noisy] = float(sampler.surrogate.model.likelihood.noise.detach())  # standardised units
+    assert 0.2 < learned[True] < 0.9
+    assert learned[False] < learned[True]
+
+
+def test_recommendation_is_the_best_mean_and_on_noisy_objectives_the_models(nb201: NB201Space) -> None:
+    history = noisy_conv_history(nb201, seed=0, noise=0.3)
+    # The poorest cell, evaluated a third time at a value so lucky that its mean beats every other.
+    lucky = min(history.observations, key=lambda o: conv_count(o.architecture)).architecture
+    best_mean = max(o.value for o in history.means())
+    earlier = sum(o.value for o in history.observations if o.architecture == lucky)
+    history.observations.append(Observation(lucky, 3 * (best_mean + 0.2) - earlier))
+    assert history.best_mean() == lucky
+
+    assert BayesianOptimizationSampler(nb201, seed=0).recommend(history) == lucky
+    assert RandomSearchSampler(nb201, seed=0).recommend(history) == lucky
+    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True)
+    recommended = sampler.recommend(history)
+    assert recommended != lucky
+    assert recommended.canonical_hash in history.seen
+    assert conv_count(recommended) >= max(conv_count(o.architecture) for o in history.observations) - 1
+    # Fewer evaluations than n_initial: the model is not used yet, the best mean is reported.
+    early = history.prefix(5)
+    assert sampler.recommend(early) == early.best_mean()
+
+
+def test_a_noisy_proposal_may_evaluate_the_best_posterior_mean_again(
+    nb201: NB201Space, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = noisy_conv_history(nb201, seed=1, noise=0.3)
+    for allow_repeats in (True, False):
+        sampler = BayesianOptimizationSampler(
+            nb201, seed=0, allow_repeats=allow_repeats, noisy=True, neighbourhood_every=0, stall_patience=0
+        )
+        encoded: list[list[Architecture]] = []
+        encode = sampler.surrogate.encode
+
+        def spy(architectures: Any, encode: Any = encode, encoded: Any = encoded) -> torch.Tensor:
+            encoded.append(list(architectures))
+            return encode(architectures)
+
+        monkeypatch.setattr(sampler.surrogate, "encode", spy)
+        proposal = sampler.propose(history, np.random.default_rng(0))
+        candidates = max(encoded, key=len)  # the whole space but what was evaluated, and the re-evaluations
+        assert len(candidates) > 8_000  # one cell per isomorphism class
+        repeated = [a for a in candidates if a.canonical_hash in history.seen]
+        if allow_repeats:
+            assert len(repeated) == sampler.reevaluate == 5
+            assert sampler.recommend(history) in repeated  # the best posterior mean competes
+        else:
+            assert not repeated
+            assert proposal.canonical_hash not in history.seen
+
+
+def test_the_augmented_acquisition_discounts_an_architecture_its_evaluations_pin_down(
+    nb201: NB201Space,
+) -> None:
+    # Plain LogEI of the best posterior mean stays positive however often it was evaluated (its latent
+    # value is uncertain by about noise / sqrt(evaluations)); the augmented acquisition multiplies it by
+    # 1 - tau / sqrt(sigma^2 + tau^2), which is small where sigma is small against the noise tau.
+    history = noisy_conv_history(nb201, seed=2, noise=0.3, repeats=1)
+    best = max(history.observations, key=lambda o: o.value)
+    rng = np.random.default_rng(0)
+    history.observations += [
+        Observation(best.architecture, best.value + 0.3 * float(rng.standard_normal())) for _ in range(3)
+    ]
+    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True)
+    best_value = sampler._fit(history)
+    incumbent = sampler.recommend(history)
+    assert incumbent == best.architecture
+    unseen = [a for a in list(nb201.enumerate())[:3000] if history.is_new(a)]
+    plain = analytic_scores(
+        sampler.surrogate, sampler.surrogate.encode(unseen), best_value, sampler.acquisition
+    )
+    incumbent_plain = float(
+        analytic_scores(
+            sampler.surrogate, sampler.surrogate.encode([incumbent]), best_value, sampler.acquisition
+        )[0]
+    )
+    # The unseen cell ranked just below the incumbent by plain LogEI ...
+    below = int(torch.argmax(torch.where(plain < incumbent_plain, plain, -torch.inf)))
+    pair = sampler.surrogate.encode([incumbent, unseen[below]])
+    assert int(torch.argmax(analytic_scores(sampler.surrogate, pair, best_value, sampler.acquisition))) == 0
+    # ... is preferred once one more evaluation's information is accounted for.
+    assert sampler._augmented_choice(pair, best_value) == 1
+
+
+def test_noisy_trust_region_moves_search_around_the_best_posterior_mean(nb201: NB201Space) -> None:
+    history = noisy_conv_history(nb201, seed=0, noise=0.3)
+    # The poorest cell, evaluated a third time at the best single value of all (but a poor mean).
+    lucky = min(history.observations, key=lambda o: conv_count(o.architecture)).architecture
+    history.observations.append(Observation(lucky, max(o.value for o in history.observations) + 1.0))
+    assert history.best(1)[0].architecture == lucky
+    for noisy in (True, False):
+        sampler = BayesianOptimizationSampler(nb201, seed=0, noisy=noisy, neighbourhood_every=1)
+        proposal = sampler.propose(history, np.random.default_rng(0))
+        centre = sampler.recommend(history) if noisy else lucky
+        assert proposal in nb201.neighbours(centre)

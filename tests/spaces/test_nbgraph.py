@@ -68,11 +68,28 @@ def test_all_skip_is_rejected_with_a_clear_message(space: NBGraphSpace) -> None:
 
 
 def test_cell_wires_links_and_leaves_to_output(space: NBGraphSpace) -> None:
-    arch = space.parse("link=0,0,1,2|ops=gcn,gat,skip,fc")
-    cell = arch.cell()
-    assert cell.nodes == ("input", "gcn", "gat", "skip", "fc", "output")
+    cell = space.parse("link=0,0,1,2|ops=gcn,gat,sage,fc").cell()
+    assert cell.nodes == ("input", "gcn", "gat", "sage", "fc", "output")
     assert cell.inputs == (0,) and cell.output == 5
     assert set(cell.edges) == {(0, 1, ""), (0, 2, ""), (1, 3, ""), (2, 4, ""), (3, 5, ""), (4, 5, "")}
+
+
+def test_skip_layers_are_wires(space: NBGraphSpace) -> None:
+    # The skip leaf (node 3, reading gcn) makes gcn feed the output.
+    cell = space.parse("link=0,0,1,2|ops=gcn,gat,skip,fc").cell()
+    assert cell.nodes == ("input", "gcn", "gat", "fc", "output")
+    assert set(cell.edges) == {(0, 1, ""), (0, 2, ""), (2, 3, ""), (1, 4, ""), (3, 4, "")}
+    # A chain of three gcn layers, wherever the skip sits in it, is one architecture.
+    chains = {
+        space.parse(f"link=0,1,2,3|ops={ops}").canonical_hash
+        for ops in ("skip,gcn,gcn,gcn", "gcn,skip,gcn,gcn", "gcn,gcn,skip,gcn", "gcn,gcn,gcn,skip")
+    }
+    assert len(chains) == 1
+    # Wires count: gcn plus three wires from the input to the output is not gcn plus two.
+    three = space.parse("link=0,0,0,0|ops=gcn,skip,skip,skip")
+    two = space.parse("link=0,0,0,1|ops=gcn,skip,skip,skip")
+    assert three.cell().nodes.count("skip") == 2 and two.cell().nodes.count("skip") == 1
+    assert three.canonical_hash != two.canonical_hash
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from bonas.surrogates.transforms import copula_transform
+from bonas.surrogates.transforms import copula_transform, lower_copula_transform
 
 
 def heavy_tailed(n: int = 40, seed: int = 0) -> list[float]:
@@ -44,3 +44,41 @@ def test_scores_ignore_the_scale_and_any_increasing_map() -> None:
     scores = copula_transform(values)
     assert copula_transform([1e6 + 1e-3 * v for v in values]) == scores
     assert copula_transform([float(np.arctan(v)) for v in values]) == scores
+
+
+# -- the lower copula: ranks below the median, the values above -------------------------------------------
+
+
+def accuracies(seed: int = 0) -> np.ndarray:
+    """Accuracies as a table gives them: most near 70, a long tail of broken architectures near 10."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([70 + rng.normal(0, 1.5, size=80), rng.uniform(1, 15, size=20)])
+
+
+def test_lower_copula_is_monotone_and_zero_at_the_median() -> None:
+    values = accuracies()
+    scores = np.array(lower_copula_transform(values.tolist()))
+    assert np.all(np.diff(scores[np.argsort(values, kind="stable")]) >= 0)
+    assert np.all(np.diff(scores[np.argsort(values)][values[np.argsort(values)] >= np.median(values)]) > 0)
+    assert scores[np.argmin(np.abs(values - np.median(values)))] == pytest.approx(0.0, abs=0.1)
+
+
+def test_lower_copula_keeps_the_differences_among_the_best_and_tames_the_tail() -> None:
+    values = accuracies()
+    scores = np.array(lower_copula_transform(values.tolist()))
+    upper = values >= np.median(values)
+    # Above the median an affine map: differences in value are proportional differences in score ...
+    slope = np.polyfit(values[upper], scores[upper], 1)
+    np.testing.assert_allclose(np.polyval(slope, values[upper]), scores[upper], atol=1e-9)
+    # ... of a half-normal's scale, while the broken tail stays within the normal scores of the ranks.
+    assert 1.0 < scores.max() < 4.0
+    assert scores.min() == pytest.approx(min(copula_transform(values.tolist())))
+    # The copula instead spreads the two best by rank however close they are.
+    best_two = np.sort(values)[-2:]
+    gap = np.diff(np.sort(scores)[-2:])[0]
+    assert gap == pytest.approx((best_two[1] - best_two[0]) * slope[0])
+
+
+def test_lower_copula_of_equal_values() -> None:
+    assert lower_copula_transform([5.0, 5.0, 5.0]) == copula_transform([5.0, 5.0, 5.0])
+    assert lower_copula_transform([2.0]) == [0.0]

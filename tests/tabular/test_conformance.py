@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from bonas.tabular import TabularBenchmark, benchmark_names, load_benchmark
+from bonas.tabular import NOISY_SUFFIX, TabularBenchmark, benchmark_names, load_benchmark
 from bonas.tabular.nb301 import MODEL_FILE
 from bonas.testing.tabular import BenchmarkFactory, TabularBenchmarkConformance
 from tests.conftest import SHARED_DATA, require_shared_file
 
 #: Every benchmark, and one flat variant per space (the flat wrapper is the same for all of a space's tables).
-CHECKED = [name for name in benchmark_names() if not name.endswith("-flat")] + [
+#: The ``-noisy`` names are their base benchmark with ``noisy=True``, which the suite checks on the base.
+CHECKED = [name for name in benchmark_names() if not name.endswith(("-flat", NOISY_SUFFIX))] + [
     "nb201-cifar10-flat",
     "nbgraph-cora-flat",
     "nb301-flat",

@@ -161,5 +161,25 @@ def test_architecture_of_another_space_is_rejected(tmp_path: Path) -> None:
 
 def test_repr_and_name(tmp_path: Path) -> None:
     benchmark = load_benchmark("nb201-cifar100", data_dir=tmp_path, noisy=True)
-    assert benchmark.name == "nb201-cifar100"
-    assert "nb201-cifar100" in repr(benchmark) and "noisy=True" in repr(benchmark)
+    assert benchmark.name == "nb201-cifar100-noisy"
+    assert "nb201-cifar100-noisy" in repr(benchmark) and "noisy=True" in repr(benchmark)
+    assert load_benchmark("nb201-cifar100", data_dir=tmp_path).name == "nb201-cifar100"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_noisy_names_draw_one_seed_and_score_the_mean(name: str, data_dir: Path) -> None:
+    noisy = load_benchmark(f"{name}-noisy", data_dir=data_dir, seed=0)
+    noiseless = load_benchmark(name, data_dir=data_dir)
+    assert noisy.noisy and noisy.name == f"{name}-noisy" and f"{name}-noisy" in benchmark_names()
+    assert load_benchmark(f"{name}-noisy", data_dir=data_dir, noisy=False).noisy  # noisy by name
+    assert noisy.optimum == noiseless.optimum
+    best = noisy.space.parse(noisy.optimum.best_val_architecture)
+    seeds = load_validation_table(name.removeprefix("nb201-"))[table_key(noisy.space.operations(best))][
+        "val_acc"
+    ]
+    draws = {noisy(best)["val_accuracy"] for _ in range(40)}
+    assert draws == {float(value) for value in seeds}  # 40 draws of 2-3 seeds: each seen
+
+    mean = noisy.mean_metrics(best)
+    assert mean == noiseless(best)
+    assert mean["val_accuracy"] == pytest.approx(OPTIMA[name][0], abs=1e-3)

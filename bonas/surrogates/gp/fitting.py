@@ -44,6 +44,13 @@ NOISE_FLOORS = (1e-4, 1e-2, 1e-1)
 #: Noise variance (standardised units) of the fixed-hyperparameter fallback GP.
 FALLBACK_NOISE = 1e-2
 
+#: LogNormal ``(loc, scale)`` priors of the noise variance in standardised units: near zero for
+#: deterministic values (median 0.018: a table lookup or a seeded run), wide for noisy ones (median
+#: 0.14, and 1 within two standard deviations: one training seed's value, whose noise the likelihood
+#: must learn rather than fit as signal).
+NOISE_PRIOR = (-4.0, 1.0)
+NOISY_NOISE_PRIOR = (-2.0, 1.0)
+
 #: Exceptions a numerically troubled fit raises (NotPSDError and LinAlgError are RuntimeErrors).
 FIT_ERRORS = (ModelFittingError, RuntimeError, ValueError)
 
@@ -58,6 +65,7 @@ def fit_gp(
     name: str,
     max_fit_points: int | None = None,
     initial: SingleTaskGP | None = None,
+    noisy: bool = False,
 ) -> tuple[SingleTaskGP, float]:
     """:func:`fit_with_fallbacks`, with the hyperparameters fitted on at most ``max_fit_points`` random
     points (None: all), and started from those of ``initial`` where it has the same ones.
@@ -68,7 +76,14 @@ def fit_gp(
     n = x.shape[0]
     if max_fit_points is None or n <= max_fit_points:
         return fit_with_fallbacks(
-            x, y, make_kernel, seed=seed, max_iterations=max_iterations, name=name, initial=initial
+            x,
+            y,
+            make_kernel,
+            seed=seed,
+            max_iterations=max_iterations,
+            name=name,
+            initial=initial,
+            noisy=noisy,
         )
     subset = fit_subset(n, max_fit_points, seed)
     fitted, _ = fit_with_fallbacks(
@@ -79,6 +94,7 @@ def fit_gp(
         max_iterations=max_iterations,
         name=name,
         initial=initial,
+        noisy=noisy,
     )
     # The same kernel, likelihood and mean (their fitted hyperparameters) conditioned on every point. The
     # subset is random, so its standardisation is close to that of all the values.
@@ -102,7 +118,9 @@ def fit_gp(
             type(error).__name__,
             error,
         )
-        return fit_with_fallbacks(x, y, make_kernel, seed=seed, max_iterations=max_iterations, name=name)
+        return fit_with_fallbacks(
+            x, y, make_kernel, seed=seed, max_iterations=max_iterations, name=name, noisy=noisy
+        )
 
 
 def fit_subset(n: int, size: int, seed: int) -> Tensor:
@@ -125,6 +143,7 @@ def fit_with_fallbacks(
     max_iterations: int,
     name: str,
     initial: SingleTaskGP | None = None,
+    noisy: bool = False,
 ) -> tuple[SingleTaskGP, float]:
     """A fitted GP on ``x`` and ``y``, and the log marginal likelihood of the standardised values.
 
@@ -140,6 +159,7 @@ def fit_with_fallbacks(
         name: the surrogate's name, for the warnings.
         initial: a GP whose hyperparameters (those of the same name and shape) the first attempt starts
             from; None starts from the kernel's defaults.
+        noisy: the values are noisy: the noise variance has the wide prior :data:`NOISY_NOISE_PRIOR`.
 
     Returns:
         The GP (a :class:`~bonas.surrogates.gp.posterior.FastMarginalsGP`, in eval mode) and the score.
@@ -152,12 +172,14 @@ def fit_with_fallbacks(
             y.shape[0],
             float(y[0]),
         )
-        return _fixed_model(x, y, make_kernel, name)
+        return _fixed_model(x, y, make_kernel, name, noisy)
     last_error: Exception | None = None
     for attempt, noise_floor in enumerate(NOISE_FLOORS):
         try:
             start = initial if attempt == 0 else None
-            model = _optimised_model(x, y, make_kernel(x), noise_floor, seed, max_iterations, name, start)
+            model = _optimised_model(
+                x, y, make_kernel(x), noise_floor, seed, max_iterations, name, start, noisy
+            )
             return model, check_and_score(model)
         except FIT_ERRORS as error:
             last_error = error
@@ -174,12 +196,14 @@ def fit_with_fallbacks(
         name,
         last_error,
     )
-    return _fixed_model(x, y, make_kernel, name)
+    return _fixed_model(x, y, make_kernel, name, noisy)
 
 
-def new_gp(x: Tensor, y: Tensor, kernel: Kernel, noise_floor: float) -> SingleTaskGP:
-    """An unfitted GP: ``kernel``, standardised values, noise variance ``>= noise_floor`` (LogNormal prior)."""
-    noise_prior = LogNormalPrior(loc=-4.0, scale=1.0)
+def new_gp(x: Tensor, y: Tensor, kernel: Kernel, noise_floor: float, noisy: bool = False) -> SingleTaskGP:
+    """An unfitted GP: ``kernel``, standardised values, noise variance ``>= noise_floor`` under a LogNormal
+    prior (:data:`NOISY_NOISE_PRIOR` when ``noisy``, else :data:`NOISE_PRIOR`)."""
+    loc, scale = NOISY_NOISE_PRIOR if noisy else NOISE_PRIOR
+    noise_prior = LogNormalPrior(loc=loc, scale=scale)
     likelihood = GaussianLikelihood(
         noise_prior=noise_prior,
         noise_constraint=GreaterThan(
@@ -228,8 +252,9 @@ def _optimised_model(
     max_iterations: int,
     name: str,
     initial: SingleTaskGP | None = None,
+    noisy: bool = False,
 ) -> SingleTaskGP:
-    model = new_gp(x, y, kernel, noise_floor)
+    model = new_gp(x, y, kernel, noise_floor, noisy)
     if initial is not None:
         start_from(model, initial)
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
@@ -263,10 +288,10 @@ def start_from(model: SingleTaskGP, previous: SingleTaskGP) -> int:
 
 
 def _fixed_model(
-    x: Tensor, y: Tensor, make_kernel: Callable[[Tensor], Kernel], name: str
+    x: Tensor, y: Tensor, make_kernel: Callable[[Tensor], Kernel], name: str, noisy: bool = False
 ) -> tuple[SingleTaskGP, float]:
     try:
-        model = new_gp(x, y, make_kernel(x), FALLBACK_NOISE / 2)
+        model = new_gp(x, y, make_kernel(x), FALLBACK_NOISE / 2, noisy)
         model.likelihood.noise = FALLBACK_NOISE
         model.eval()
         return model, check_and_score(model)

@@ -105,6 +105,7 @@ class GaussianProcessSurrogate(Surrogate):
             name=self.name,
             max_fit_points=self.max_fit_points,
             initial=self._model if self.warm_start or subset else None,
+            noisy=self.noisy,
         )
 
     def _set_model(self, model: SingleTaskGP, score: float) -> None:
