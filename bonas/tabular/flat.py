@@ -109,6 +109,13 @@ class FlatBenchmark(TabularBenchmark):
     def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
         return self.benchmark.query(self.original(architecture), rng)
 
+    @property
+    def cheap_metric_names(self) -> tuple[str, ...]:
+        return self.benchmark.cheap_metric_names
+
+    def cheap_metrics(self, architecture: Architecture) -> dict[str, float]:
+        return self.benchmark.cheap_metrics(self.original(architecture))
+
     @cached_property
     def optimum(self) -> Optimum | None:
         optimum = self.benchmark.optimum
