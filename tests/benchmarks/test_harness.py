@@ -180,7 +180,12 @@ def test_markdown_table(runs: dict[RunSpec, pd.DataFrame]) -> None:
     cells = [cell.strip() for cell in known.strip("|").split("|")]
     assert cells[:3] == ["known", "A", "2"]
     assert cells[3].startswith("3.000 ± ")
-    assert cells[4:8] == ["1.000 ± 1.000", "n/a", "50%", ">4 / >4"]  # the median lies between a hit at 4 and a miss
+    assert cells[4:8] == [
+        "1.000 ± 1.000",
+        "n/a",
+        "50%",
+        ">4 / >4",
+    ]  # the median lies between a hit at 4 and a miss
     assert float(cells[8]) == pytest.approx(0.2)
     unknown = next(line for line in lines if line.startswith("| unknown |"))
     assert "best val 65.000 ± 5.000" in unknown
