@@ -266,6 +266,70 @@ def spec_slug(problem: str) -> str:
     return problem.replace(":", "-").replace("<=", "-le-")
 
 
+def proposal_overhead(observations: int = 150, proposals: int = 10) -> pd.DataFrame:
+    """Seconds per proposal of bonas's BO with ``observations`` evaluations (NB201 cifar10-valid against
+    pixel3 latency; with the latency bounded at 5 ms for the constrained row): CPU seconds
+    (``time.process_time``, one torch thread: the wall time on an idle core, whatever else the machine
+    runs) and wall seconds, over ``proposals`` proposals after a warm-up one (feature caches filled; one
+    in ten proposals re-selects the WL depth, four GP fits)."""
+    import statistics
+
+    import torch
+
+    from bonas.study import search
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("bonas").setLevel(logging.ERROR)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    benchmark = benchmark_of("nb201-cifar10")
+    rows = []
+    cases = (
+        (
+            "val_accuracy vs latency_pixel3",
+            {"objectives": {"val_accuracy": "maximize", "latency_pixel3": "minimize"}},
+        ),
+        ("val_accuracy s.t. latency_pixel3<=5", {"constraints": {"latency_pixel3": ("<=", 5.0)}}),
+    )
+    try:
+        for case, outcomes in cases:
+            study = search(
+                benchmark.space, benchmark, sampler="random", n_trials=observations, seed=0, **outcomes
+            ).study
+            names = (BONAS_DEFAULT, "parego-gp-wl-rbf") if "objectives" in outcomes else (BONAS_DEFAULT,)
+            for name in names:
+                sampler = make_sampler(name, benchmark.space, seed=0, cheap_metrics=benchmark.cheap_metrics)
+                history = sampler.history(study)
+                sampler.propose(history, np.random.default_rng(0))
+                cpu, wall = [], []
+                for i in range(proposals):
+                    started_cpu, started = time.process_time(), time.perf_counter()
+                    sampler.propose(history, np.random.default_rng(i + 1))
+                    cpu.append(time.process_time() - started_cpu)
+                    wall.append(time.perf_counter() - started)
+                rows.append(
+                    {"case": case, "searcher": name, "observations": observations,
+                     "cpu_s_mean": statistics.mean(cpu), "cpu_s_max": max(cpu), "wall_s_mean": statistics.mean(wall)}
+                )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    return pd.DataFrame(rows)
+
+
+def overhead_markdown(overhead: pd.DataFrame) -> str:
+    lines = [
+        "### Proposal overhead at 150 observations",
+        "",
+        "| case | searcher | CPU s (mean) | CPU s (max) | wall s (mean) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.case} | {r.searcher} | {r.cpu_s_mean:.3f} | {r.cpu_s_max:.3f} | {r.wall_s_mean:.3f} |"
+        for r in overhead.itertuples()
+    ]
+    return "\n".join(lines)
+
+
 # -- main ------------------------------------------------------------------------------------------------
 
 
@@ -340,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = markdown(summary, report_at)
     (args.out / "summary.md").write_text(f"{text}\n{references}\n\nWall time {elapsed:.0f} s.\n")
+    with warning_log.capture("proposal overhead"):
+        overhead = proposal_overhead()
+    write_csv(overhead, args.out / "overhead.csv")
+    overhead_text = overhead_markdown(overhead)
+    with (args.out / "summary.md").open("a") as handle:
+        handle.write(f"\n{overhead_text}\n\nCPU seconds: time.process_time with one torch thread.\n")
+    text += "\n" + overhead_text + "\n"
     plots = plot(runs, args.out / "plots")  # type: ignore[arg-type]
     print(text)
     print(
