@@ -30,6 +30,14 @@ non-dominated ranking of the feasible evaluations. Every ``neighbourhood_every``
 proposal chooses among the unseen neighbours of the Pareto-set members only (the trust region
 generalised to a front). Before scoring with the Monte-Carlo acquisition, the candidates are screened
 to ``batch_pool`` of them by random Chebyshev scalarisations of their upper confidence bounds.
+
+**One objective in a feasible region.** When the study has one objective and every constraint is on a
+cheap metric, the search is single-objective BO over the feasible architectures: the proposal is
+delegated to :class:`~bonas.samplers.bayesian.BayesianOptimizationSampler` (with its trust-region moves
+and stall rule) over :class:`FeasibleRegion`, the space narrowed to them.
+
+(About 600 lines, one concept: proposing under several outcomes; the index model, the feasible region
+and the Pareto-set helpers exist only for it.)
 """
 
 from __future__ import annotations
@@ -40,7 +48,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import scipy.stats
 import torch
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
@@ -54,16 +61,14 @@ from botorch.posteriors import Posterior
 from botorch.sampling import ListSampler, SobolQMCNormalSampler
 from botorch.sampling.base import MCSampler
 from botorch.sampling.index_sampler import IndexSampler
-from botorch.utils.multi_objective.hypervolume import infer_reference_point
-from botorch.utils.multi_objective.pareto import is_non_dominated
 from torch import Tensor
 
-from bonas.architecture import Architecture
+from bonas.architecture import Architecture, Cell
 from bonas.candidates import CandidateSettings, generate_candidates
-from bonas.errors import unknown_name
+from bonas.errors import InvalidArchitectureError, unknown_name
 from bonas.history import Constraint, Observation, SearchHistory, feasibility_rank, pareto_ranks
 from bonas.samplers.base import ArchitectureSampler
-from bonas.spaces.base import SearchSpace
+from bonas.spaces.base import Categorical, Params, SearchSpace
 from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate
 from bonas.surrogates.transforms import copula_transform
@@ -153,6 +158,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         self.mc_samples = mc_samples
         self._cheap_cache: dict[str, Mapping[str, float]] = {}
         self._surrogates: dict[str, Surrogate] = {}
+        self._region_bo: ArchitectureSampler | None = None
         self._cheap_names: frozenset[str] | None = None
         self._torch_seed = int(self._rng.integers(2**31))
 
@@ -194,12 +200,45 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         cheap_constraints = self._cheap_constraints(history)
         if len(history.observations) < self.n_initial:
             return self._initial_batch(history, rng, q, cheap_constraints)
+        if self._is_single_objective_in_a_feasible_region(history, cheap_constraints):
+            return self._region_searcher(cheap_constraints).propose_batch(history, rng, q=q)
         neighbourhood = self._neighbourhood_move(history, q, cheap_constraints)
         candidates = neighbourhood or self._candidates(history, rng, cheap_constraints)
         if len(candidates) < q:
             return self._initial_batch(history, rng, q, cheap_constraints)
         chosen = self._select(history, candidates, q)
         return [candidates[i] for i in chosen]
+
+    def _is_single_objective_in_a_feasible_region(
+        self, history: SearchHistory, cheap_constraints: Sequence[Constraint]
+    ) -> bool:
+        """Whether the study has one objective and every constraint is on a cheap metric: then the search
+        is single-objective BO over the feasible region, and bonas's single-objective BO (with its
+        trust-region moves and stall rule) does it."""
+        return (
+            bool(cheap_constraints)
+            and len(cheap_constraints) == len(history.constraints)
+            and not history.is_multi_objective
+        )
+
+    def _region_searcher(self, cheap_constraints: Sequence[Constraint]) -> ArchitectureSampler:
+        """A :class:`~bonas.samplers.bayesian.BayesianOptimizationSampler` over the feasible region of the
+        space (built once: it keeps its surrogate's caches)."""
+        if self._region_bo is None:
+            from bonas.samplers.bayesian import BayesianOptimizationSampler
+
+            constraints = tuple(cheap_constraints)
+            region = FeasibleRegion(self.space, lambda a: self._satisfies_cheap(a, constraints))
+            self._region_bo = BayesianOptimizationSampler(
+                region,
+                surrogate=self._surrogate_factory,
+                n_initial=self.n_initial,
+                candidates=self.candidate_settings,
+                seed=self._seed,
+                allow_repeats=self.allow_repeats,
+                batch_size=self.batch_size,
+            )
+        return self._region_bo
 
     def _initial_batch(
         self,
@@ -254,9 +293,11 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         outcomes = _Outcomes(history, self.cheap_names())
         models: list[Model] = []
         thresholds: list[float] = []
+        references: list[float] = []
         for position in outcomes.modelled_objectives:
             values = copula_transform([o.objectives[position] for o in history.observations])
             models.append(self._indexed_model(f"objective {position}", observed, values, table))
+            references.append(min(values) - 0.1 * (max(values) - min(values)))
         for position in outcomes.modelled_constraints:
             raw = np.array([o.constraints[position] for o in history.observations])
             center, scale = float(raw.mean()), float(raw.std()) or 1.0
@@ -265,6 +306,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
             )
             thresholds.append(-center / scale)
         known = self._known_outcomes(history, outcomes, table)
+        references += known[:, : len(outcomes.known_objectives)].min(0).values.tolist()
         if known.shape[-1]:
             models.append(
                 GenericDeterministicModel(lambda x, k=known: k[x[..., 0].long()], num_outputs=known.shape[-1])
@@ -294,7 +336,13 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             function = self._acquisition(
-                model, baseline, pending if n_pending else None, objective_columns, constraints, seed
+                model,
+                baseline,
+                pending if n_pending else None,
+                objective_columns,
+                constraints,
+                references,
+                seed,
             )
             chosen, _ = optimize_acqf_discrete(function, q=q, choices=choices[pool], unique=True)
         return [int(row[0]) - n_obs - n_pending for row in chosen]
@@ -313,16 +361,19 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
     def _known_outcomes(
         self, history: SearchHistory, outcomes: _Outcomes, table: list[Architecture]
     ) -> Tensor:
-        """``len(table) x k`` exact values of the cheap objectives (signed, normal scores of their ranks
-        over the table) and cheap constraints, in the output order of :meth:`_select`."""
+        """``len(table) x k`` exact values of the cheap objectives (signed, standardised over the table)
+        and cheap constraints, in the output order of :meth:`_select`.
+
+        A cheap objective keeps its scale (unlike a modelled one, whose values the GP models as normal
+        scores of their ranks): the hypervolume then weighs it as the user reads it."""
         n_obs = len(history.observations)
         columns: list[np.ndarray] = []
         for position in outcomes.known_objectives:
             metric, sign = outcomes.objective_metric(position), outcomes.signs[position]
             observed = [o.objectives[position] for o in history.observations]
             rest = [sign * self._cheap(a)[metric] for a in table[n_obs:]]
-            ranks = scipy.stats.rankdata([*observed, *rest])
-            columns.append(scipy.stats.norm.ppf((ranks - 0.5) / len(ranks)))
+            values = np.array([*observed, *rest])
+            columns.append((values - values.mean()) / (values.std() or 1.0))
         for position in outcomes.known_constraints:
             constraint = history.constraints[position]
             observed = [o.constraints[position] for o in history.observations]
@@ -380,8 +431,16 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         pending: Tensor | None,
         objective_columns: list[int],
         constraints: list[Callable[[Tensor], Tensor]],
+        references: list[float],
         seed: int,
     ) -> Any:
+        """The acquisition: qLogNEI for one objective, else qLogNParEGO or qLogNEHVI.
+
+        qLogNEHVI's reference point is, per objective, its worst value over the candidates where it is
+        known (a cheap metric) and a little below the worst observed value where it is modelled, so a
+        candidate beyond the current front's extremes (slower but more accurate than any found) still
+        gains hypervolume; BoTorch's ``infer_reference_point`` on the observed front would give it none.
+        """
         sampler = _list_sampler(model, self.mc_samples, seed)
         if len(objective_columns) == 1:
             column = objective_columns[0]
@@ -407,17 +466,9 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
                 prune_baseline=False,
                 cache_root=False,
             )
-        with torch.no_grad():
-            observed = model.posterior(baseline).mean[..., objective_columns]
-        feasible = torch.ones(len(baseline), dtype=torch.bool)
-        for constraint in constraints:
-            feasible &= constraint(model.posterior(baseline).mean) <= 0
-        front = observed[feasible] if bool(feasible.any()) else observed
-        front = front[is_non_dominated(front)]
-        reference = infer_reference_point(front) if len(front) > 1 else front.min(0).values - 1.0
         return qLogNoisyExpectedHypervolumeImprovement(
             model,
-            ref_point=reference.tolist(),
+            ref_point=references,
             X_baseline=baseline,
             sampler=sampler,
             objective=objective,
@@ -430,6 +481,43 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
     def __repr__(self) -> str:
         prefix = "mobo" if self.acquisition == "nehvi" else "parego"
         return f"MultiObjectiveBOSampler({prefix}-{self.surrogate_name}, space={self.space.name!r}, seed={self._seed})"
+
+
+class FeasibleRegion(SearchSpace):
+    """The architectures of ``space`` that satisfy ``feasible``, as a space of its own: the same name,
+    parameters and architectures, with validity narrowed, so sampling, mutation, neighbours and
+    enumeration (hence every candidate of a BO over it) stay inside the region.
+
+    Args:
+        space: the whole space.
+        feasible: whether an architecture of ``space`` is in the region (cheap: it is called for every
+            architecture a search looks at).
+    """
+
+    def __init__(self, space: SearchSpace, feasible: Callable[[Architecture], bool]) -> None:
+        self.space = space
+        self.name = space.name
+        self._feasible = feasible
+
+    @property
+    def parameters(self) -> tuple[Categorical, ...]:
+        return self.space.parameters
+
+    def build(self, params: Params) -> tuple[tuple[tuple[str, Cell], ...], str]:
+        return self.space.build(params)
+
+    def parse(self, text: str) -> Architecture:
+        return self.space.parse(text)
+
+    def check_params(self, params: Params) -> None:
+        self.space.check_params(params)
+        cells, text = self.space.build(dict(params))
+        architecture = Architecture(space=self.name, params=tuple(params.items()), cells=cells, text=text)
+        if not self._feasible(architecture):
+            raise InvalidArchitectureError(f"{text!r} breaks a constraint of the search.")
+
+    def __repr__(self) -> str:
+        return f"FeasibleRegion({self.space!r})"
 
 
 class IndexedModel(Model):

@@ -118,3 +118,29 @@ def test_bad_options_are_refused(space) -> None:
         MultiObjectiveBOSampler(space, surrogate="gp-categorical", acquisition="ehvi")
     with pytest.raises(TypeError, match="cheap_metrics must be a function"):
         MultiObjectiveBOSampler(space, surrogate="gp-categorical", cheap_metrics={"size": 1})
+
+
+def test_a_feasible_region_is_a_space_of_the_feasible_architectures_only(space) -> None:
+    from bonas.samplers.multiobjective import FeasibleRegion
+
+    bound = float(np.median([size(a) for a in space.enumerate()]))
+    region = FeasibleRegion(space, lambda a: size(a) <= bound)
+    inside = list(region.enumerate())
+    assert inside and all(size(a) <= bound for a in inside)
+    assert {str(a) for a in inside} == {str(a) for a in space.enumerate() if size(a) <= bound}
+    rng = np.random.default_rng(0)
+    assert all(size(region.sample(rng)) <= bound for _ in range(20))
+    assert all(size(n) <= bound for n in region.neighbours(inside[0]))
+    assert region.name == space.name and region.from_params(inside[0].param_dict) == inside[0]
+
+
+@pytest.mark.slow
+def test_one_objective_under_a_cheap_constraint_searches_the_feasible_region(space) -> None:
+    bound = float(np.percentile([size(a) for a in space.enumerate()], 30))
+    sampler = make_sampler(
+        "mobo-gp-categorical", space, seed=4, n_initial=4, cheap_metrics=Objective().cheap_metrics
+    )
+    result = search(
+        space, Objective(), sampler=sampler, metric="accuracy", constraints={"size": ("<=", bound)}, n_trials=10, seed=4
+    )  # fmt: skip
+    assert result.history["feasible"].all() and sampler._region_bo is not None
