@@ -174,7 +174,10 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         return self._cheap_names
 
     def _cheap(self, architecture: Architecture) -> Mapping[str, float]:
-        key = architecture.canonical_hash
+        # By the string form, not the canonical hash: isomorphic cells compute the same function but
+        # were measured apart (NB201's latencies differ between isomorphs), and the one proposed is the
+        # one whose metrics must hold.
+        key = str(architecture)
         if key not in self._cheap_cache:
             assert self.cheap_metrics is not None
             self._cheap_cache[key] = {k: float(v) for k, v in self.cheap_metrics(architecture).items()}
