@@ -45,6 +45,15 @@ class NamedObjective:
     def __call__(self, architecture: Any) -> Any:
         return self.function(architecture)
 
+    @property
+    def cheap_metrics(self) -> Callable[..., Any] | None:
+        """The function's metrics known without evaluating, if it declares them (see :func:`bonas.search`)."""
+        return getattr(self.function, "cheap_metrics", None)
+
+    @property
+    def metric_names(self) -> Any:
+        return getattr(self.function, "metric_names", None)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bonas`` command; returns the exit status."""
@@ -126,14 +135,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
-    objective = parser.add_mutually_exclusive_group(required=True)
-    objective.add_argument(
-        "--benchmark", help="tabular benchmark to search (bonas.tabular.benchmark_names())"
-    )
-    objective.add_argument(
+    parser.add_argument("--benchmark", help="tabular benchmark to search (bonas.tabular.benchmark_names())")
+    parser.add_argument(
         "--objective",
-        metavar="MODULE:FUNCTION",
-        help="your objective: a callable taking an Architecture, returning a number or a dict of metrics",
+        action="append",
+        default=[],
+        metavar="METRIC:max|min or MODULE:FUNCTION",
+        help="repeatable: a metric to optimise with its direction (e.g. --objective val_accuracy:max "
+        "--objective latency_pixel3:min; several make a multi-objective search), or, once, your objective "
+        "function: a callable taking an Architecture, returning a number or a dict of metrics",
+    )
+    parser.add_argument(
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="METRIC<=BOUND",
+        help='repeatable: a bound on a metric the objective returns, e.g. --constraint "latency_pixel3<=12"',
     )
     parser.add_argument("--space", help="search space of --objective (default: the objective's .space)")
     parser.add_argument(
@@ -186,7 +203,11 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
         default=None if worker else 0,
         help="searcher seed" + ("" if worker else " (default: 0)"),
     )
-    parser.add_argument("--metric", default="val_accuracy", help="metric to optimise (default: %(default)s)")
+    parser.add_argument(
+        "--metric",
+        default="val_accuracy",
+        help="metric to optimise (default: %(default)s; or give --objective)",
+    )
     parser.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
     parser.add_argument(
         "--heartbeat-interval",
@@ -250,6 +271,7 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.searcher not in sampler_names():
         raise unknown_name("searcher", args.searcher, sampler_names())
+    _split_objectives(args)
     if args.command == "worker" and args.n_trials is None and args.total_trials is None:
         raise CommandLineError(
             "give a worker its share with --n-trials N, or --total-trials T to stop once the study holds T."
@@ -278,6 +300,8 @@ def _run_search(args: argparse.Namespace) -> int:
             seed=args.seed,
             metric=args.metric,
             direction=args.direction,
+            objectives=args.objectives,
+            constraints=args.constraints,
             show_progress=args.progress,
         )
     except KeyboardInterrupt:
@@ -303,9 +327,59 @@ def _run_search(args: argparse.Namespace) -> int:
     history = result.history
     evaluations = len(evaluation_rows(history))
     print(f"study {study_name!r} in {where}: {evaluations} evaluations")
-    print(f"best {args.metric}: {result.best_value:.6g}")
-    print(f"best architecture: {result.best_architecture}")
+    if len(result.study.directions) > 1:
+        import pandas as pd
+
+        from bonas.reports import pareto_table
+
+        front = pareto_table(result.study)
+        names = ["trial", "arch", *(name for name in (args.objectives or {}))]
+        print(f"Pareto front: {len(front)} architectures")
+        with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+            print(front[[c for c in names if c in front.columns]].to_string(index=False))
+    elif result.best_architecture is None:
+        print("no evaluation satisfies the constraints (see bonas show)")
+    else:
+        metric = next(iter(args.objectives)) if args.objectives else args.metric
+        print(f"best {metric}: {result.best_value:.6g}")
+        print(f"best architecture: {result.best_architecture}")
     return 0
+
+
+def _split_objectives(args: argparse.Namespace) -> None:
+    """Sort ``--objective`` values into metric objectives (``METRIC:max|min``) and the objective function
+    (``MODULE:FUNCTION``, at most one), and parse ``--constraint`` values."""
+    from bonas.search_inputs import DIRECTIONS, parse_constraint, parse_objective
+
+    metrics, functions = [], []
+    for text in args.objective:
+        (metrics if text.rpartition(":")[2] in DIRECTIONS else functions).append(text)
+    if len(functions) > 1:
+        raise CommandLineError(
+            f"--objective names one function (MODULE:FUNCTION), got {functions}; metrics to optimise read "
+            "METRIC:max or METRIC:min."
+        )
+    if args.benchmark is not None and functions:
+        raise CommandLineError(
+            f"--objective {functions[0]!r}: with --benchmark, --objective names a metric to optimise and must "
+            "read METRIC:max or METRIC:min (e.g. val_accuracy:max)."
+        )
+    if args.benchmark is None and not functions:
+        raise CommandLineError(
+            "give either --benchmark NAME or --objective MODULE:FUNCTION (your objective function); "
+            "--objective METRIC:max|min only says what to optimise."
+        )
+    args.function = functions[0] if functions else None
+    parsed = dict(parse_objective(text) for text in metrics)
+    if len(parsed) < len(metrics):
+        raise CommandLineError(f"--objective names a metric twice: {metrics}.")
+    args.objectives = parsed or None
+    constraints = dict(parse_constraint(text) for text in args.constraint)
+    if len(constraints) < len(args.constraint):
+        raise CommandLineError(
+            f"--constraint bounds a metric twice: {args.constraint}; give one bound per metric."
+        )
+    args.constraints = constraints or None
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
@@ -332,7 +406,7 @@ def _run_show(args: argparse.Namespace) -> int:
     import optuna
     import pandas as pd
 
-    from bonas.reports import studies_table, top_trials
+    from bonas.reports import pareto_table, studies_table, top_trials
     from bonas.storage import describe, local_file, open_storage
 
     path = local_file(args.storage)
@@ -353,9 +427,17 @@ def _run_show(args: argparse.Namespace) -> int:
                 f"No study {args.study!r} in {describe(args.storage)}; its studies: {names}."
             )
         study = optuna.load_study(study_name=args.study, storage=storage)
-        top = top_trials(study, args.top)
         print(table[table["study"] == args.study].to_string(index=False))
         print()
+        if len(study.directions) > 1:
+            front = pareto_table(study)
+            print(
+                f"Pareto front ({len(front)} architectures):" if not front.empty else "No Pareto front yet."
+            )
+            if not front.empty:
+                print(front.head(args.top).to_string(index=False))
+            return 0
+        top = top_trials(study, args.top)
         print(top.to_string(index=False) if not top.empty else "No completed evaluation yet.")
     return 0
 
@@ -373,17 +455,17 @@ def _load_objective(args: argparse.Namespace) -> tuple[Any, Callable[..., Any], 
         benchmark = load_benchmark(args.benchmark, data_dir=args.data_dir)
         space = get_space(args.space) if args.space else benchmark.space
         return space, benchmark, args.benchmark
-    function = load_callable(args.objective)
+    function = load_callable(args.function)
     if args.space:
         space = get_space(args.space)
     elif getattr(function, "space", None) is not None:
         space = function.space
     else:
         raise CommandLineError(
-            f"--objective {args.objective!r} has no .space attribute; name its search space with --space "
+            f"--objective {args.function!r} has no .space attribute; name its search space with --space "
             "(nb201, darts, nbgraph, nbgraph-proteins, mlp)."
         )
-    return space, NamedObjective(function, getattr(function, "name", args.objective)), args.objective
+    return space, NamedObjective(function, getattr(function, "name", args.function)), args.function
 
 
 def _make_sampler(args: argparse.Namespace, space: Any) -> Any:

@@ -25,7 +25,7 @@ from bonas import trials
 from bonas.architecture import Architecture
 from bonas.drawing import draw_architecture
 from bonas.errors import BonasError
-from bonas.reports import best_note, best_trial
+from bonas.reports import best_note, best_trial, pareto_note
 from bonas.storage import StorageSpec, artifact_dir, describe, local_file, open_storage
 
 logger = logging.getLogger(__name__)
@@ -43,11 +43,18 @@ def annotate_best(study: optuna.Study, *, artifacts: str | Path | None = None) -
         study: a study written by :func:`bonas.search` (trials with ``arch`` user attributes).
         artifacts: folder of the artifact store; None writes the note only.
 
+    A multi-objective study gets a note listing its Pareto set instead (no picture).
+
     Returns:
-        The best trial, or None when no trial completed (nothing is written then).
+        The best trial, or None when no trial completed (nothing is written then) or the study has
+        several objectives.
     """
     from optuna_dashboard import save_note
 
+    if len(study.directions) > 1:
+        if any(trials.is_evaluation(t) for t in study.get_trials(deepcopy=False)):
+            save_note(study, pareto_note(study))
+        return None
     best = best_trial(study)
     if best is None:
         return None

@@ -58,6 +58,7 @@ class TrainingObjective:
     settings: TrainingSettings | None = None
     data_dir: str | Path | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    measure_latency: bool = True
     results: dict[str, TrainingResult] = field(default_factory=dict, init=False, repr=False)
     _data: DatasetSplits | None = field(default=None, init=False, repr=False)
     _trainer: Any = field(default=None, init=False, repr=False)
@@ -88,6 +89,21 @@ class TrainingObjective:
             architecture, input_shape=data.input_shape, num_classes=data.num_classes, settings=self.network
         )
 
+    def costs(self, model: nn.Module, batch_size: int) -> dict[str, float]:
+        """What ``model`` costs to run: ``params``, ``flops`` (one input, ``torch.utils.flop_counter``)
+        and, with :attr:`measure_latency`, the measured inference latency in milliseconds on the model's
+        device at batch 1 (``latency_ms``) and at the training batch size (``batch_latency_ms``): warm-up
+        passes, then the median of timed repeats."""
+        from bonas.training.costs import count_flops, measure_latency
+        from bonas.training.networks import count_parameters
+
+        shape = tuple(self.data.input_shape)
+        costs = {"params": float(count_parameters(model)), "flops": float(count_flops(model, shape))}
+        if self.measure_latency:
+            costs["latency_ms"] = measure_latency(model, shape, batch_size=1)
+            costs["batch_latency_ms"] = measure_latency(model, shape, batch_size=batch_size, repeats=5)
+        return costs
+
     def __call__(self, architecture: Architecture) -> dict[str, float]:
         """Train ``architecture``; return ``val_accuracy`` (last epoch), ``test_accuracy`` and costs.
 
@@ -98,7 +114,6 @@ class TrainingObjective:
         """
         import optuna
 
-        from bonas.training.networks import count_parameters
         from bonas.training.trainer import Trainer
         from bonas.trials import PRUNED_AT_EPOCH_ATTR, STAND_ALONE, current_trial, record_fidelity
 
@@ -119,6 +134,7 @@ class TrainingObjective:
         model = self.build(architecture)
         result = trainer.fit(model, self.data, report=report)
         self.results[str(architecture)] = result
+        costs = self.costs(model, trainer.settings.batch_size)
         return {
             "val_accuracy": result.final_val_accuracy,
             "test_accuracy": float(result.test_accuracy)
@@ -127,7 +143,7 @@ class TrainingObjective:
             "train_seconds": result.train_seconds,
             "images_per_second": result.images_per_second,
             "epochs": float(len(result.val_accuracy)),
-            "params": float(count_parameters(model)),
+            **costs,
         }
 
 
@@ -170,6 +186,7 @@ def train(
     network: NetworkSettings | NetworkFactory | None = None,
     settings: TrainingSettings | None = None,
     data_dir: str | Path | None = None,
+    measure_latency: bool = True,
     **dataset_options: Any,
 ) -> TrainingObjective:
     """An objective that trains each architecture on ``dataset`` and returns its accuracies.
@@ -182,12 +199,18 @@ def train(
         settings: the :class:`~bonas.training.trainer.TrainingSettings` (epochs = the budget per
             candidate, batch size, optimizer, precision, device, seed).
         data_dir: where the dataset's files are (required for ``cifar10``).
+        measure_latency: time the trained network's inference (``latency_ms``, ``batch_latency_ms``);
+            False leaves them out (a few hundred forward passes fewer per candidate).
         **dataset_options: ``seed``, ``val_size``, ``train_size``, ``test_size`` of the dataset loader
             (e.g. ``train_size=5000`` for a short run).
 
     Returns:
         A callable ``objective(architecture) -> {"val_accuracy", "test_accuracy", "train_seconds",
-        "images_per_second", "epochs", "params"}`` (accuracies in percent) for :func:`bonas.search`.
+        "images_per_second", "epochs", "params", "flops", "latency_ms", "batch_latency_ms"}`` (accuracies
+        in percent; FLOPs of one input; inference latencies in milliseconds on the training device, at
+        batch 1 and at the training batch size, see :meth:`TrainingObjective.costs`) for
+        :func:`bonas.search`, e.g. with ``objectives={"val_accuracy": "maximize", "latency_ms":
+        "minimize"}``.
     """
     _check_dataset(dataset)
     return TrainingObjective(
@@ -196,6 +219,7 @@ def train(
         settings=settings,
         data_dir=data_dir,
         dataset_options=dataset_options,
+        measure_latency=measure_latency,
     )
 
 

@@ -1,7 +1,7 @@
 """Reports on stored studies: the tables ``bonas show`` prints and the best-architecture note.
 
-:func:`studies_table` (one row per study) and :func:`top_trials` (a study's best evaluations) are what
-``bonas show`` prints; :func:`best_note` is the Markdown note :func:`bonas.dashboard.annotate_best`
+:func:`studies_table` (one row per study), :func:`top_trials` (a study's best evaluations) and
+:func:`pareto_table` (a multi-objective study's Pareto set) are what ``bonas show`` prints; :func:`best_note` is the Markdown note :func:`bonas.dashboard.annotate_best`
 attaches to a study for optuna-dashboard.
 """
 
@@ -29,6 +29,7 @@ STUDY_COLUMNS = [
     "running",
     "waiting",
     "failed",
+    "pareto_size",
     "best_trial",
     "best_value",
     "best_arch",
@@ -36,10 +37,39 @@ STUDY_COLUMNS = [
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The study's best COMPLETE trial, or None if none completed."""
+    """The study's best COMPLETE trial (the best feasible one with constraints), or None if none completed
+    (or none is feasible), and None for a multi-objective study (see :func:`pareto_table`)."""
+    if len(study.directions) > 1:
+        return None
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         return None
-    return study.best_trial
+    try:
+        return study.best_trial
+    except ValueError:  # no feasible trial
+        return None
+
+
+def pareto_table(study: optuna.Study) -> pd.DataFrame:
+    """A multi-objective study's Pareto set (of its feasible evaluations): one row per member, sorted by
+    the first objective (best first), with ``trial``, ``arch``, the objectives and every other metric."""
+    import pandas as pd
+
+    attributes = trials.StudyAttributes.of(study)
+    members = trials.pareto_trials(study)
+    metrics = list(attributes.metrics)
+    rows = []
+    for trial in members:
+        others = trials.metrics_of(trial)
+        row = {"trial": trial.number, "arch": trial.user_attrs.get(trials.ARCH_ATTR)}
+        row.update({name: value for name, value in zip(metrics, trial.values, strict=False)})
+        row.update({k: v for k, v in others.items() if k not in row})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty or not metrics:
+        return frame
+    first = metrics[0]
+    ascending = study.directions[0] == optuna.study.StudyDirection.MINIMIZE
+    return frame.sort_values(first, ascending=ascending, kind="stable").reset_index(drop=True)
 
 
 def best_note(study: optuna.Study, best: FrozenTrial, picture_url: str | None = None) -> str:
@@ -71,6 +101,30 @@ def best_note(study: optuna.Study, best: FrozenTrial, picture_url: str | None = 
     return "\n".join(lines)
 
 
+def pareto_note(study: optuna.Study) -> str:
+    """The Markdown note listing a multi-objective study's Pareto set (optuna-dashboard plots the front)."""
+    attributes = trials.StudyAttributes.of(study)
+    table = pareto_table(study)
+    metrics = list(attributes.metrics)
+    directions = ", ".join(f"{m} ({d})" for m, d in attributes.objectives)
+    lines = [f"## Pareto front ({len(table)} architectures)", "", f"Objectives: {directions}."]
+    if attributes.constraints:
+        lines.append(
+            f"Constraints: {', '.join(f'`{c}`' for c in attributes.constraints)} (feasible trials only)."
+        )
+    if not table.empty:
+        lines += [
+            "",
+            "| trial | architecture | " + " | ".join(metrics) + " |",
+            "|---|---|" + "---|" * len(metrics),
+        ]
+        for _, row in table.iterrows():
+            values = " | ".join(f"{row[m]:.6g}" for m in metrics)
+            lines.append(f"| {row['trial']} | `{row['arch']}` | {values} |")
+    lines += ["", "_Written by bonas; refreshed by `bonas dashboard` and at the end of each search._"]
+    return "\n".join(lines)
+
+
 def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
     """One row per study: name, space, benchmark/objective, metric, direction, trial counts by state,
     evaluations (COMPLETE non-repeat trials), best value and best architecture."""
@@ -83,17 +137,21 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
         states = [t.state for t in all_trials]
         best = best_trial(study)
         attrs = trials.StudyAttributes.of(study)
+        metric = attrs.metric
+        if attrs.constraints:
+            metric = f"{metric} s.t. {', '.join(map(str, attrs.constraints))}"
         rows.append(
             {
                 "study": study.study_name,
                 "space": attrs.space,
                 "objective": attrs.objective_label,
-                "metric": attrs.metric,
-                "direction": study.direction.name.lower(),
+                "metric": metric,
+                "direction": ", ".join(d.name.lower() for d in study.directions),
                 "evaluations": len(trials.evaluations(all_trials)),
                 "running": states.count(TrialState.RUNNING),
                 "waiting": states.count(TrialState.WAITING),
                 "failed": states.count(TrialState.FAIL),
+                "pareto_size": len(trials.pareto_trials(study)) if len(study.directions) > 1 else None,
                 "best_trial": best.number if best is not None else None,
                 "best_value": best.value if best is not None else None,
                 "best_arch": best.user_attrs.get(trials.ARCH_ATTR) if best is not None else None,
@@ -103,15 +161,25 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
 
 
 def top_trials(study: optuna.Study, k: int = 10) -> pd.DataFrame:
-    """The ``k`` best evaluations of a study (repeats excluded), best first, with every metric."""
-    import pandas as pd
+    """The ``k`` best evaluations of a study (repeats excluded), best first, with every metric; with
+    constraints, feasible ones first."""
 
     history = trials.history_frame(study)
     if history.empty:
         return history
     done = trials.evaluation_rows(history)
+    if "feasible" in done.columns:
+        done = done.sort_values("value", ascending=study.direction == optuna.study.StudyDirection.MINIMIZE)
+        done = done.sort_values("feasible", ascending=False, kind="stable")
+        return _without_bookkeeping(done.head(k))
     ascending = study.direction == optuna.study.StudyDirection.MINIMIZE
     done = done.sort_values("value", ascending=ascending, kind="stable").head(k)
+    return _without_bookkeeping(done)
+
+
+def _without_bookkeeping(done: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     bookkeeping = [
         "state",
         "query",

@@ -6,7 +6,11 @@
 * a stored study it continues: the same direction, metric, space, benchmark and objective
   (:func:`check_continuation`), so values of two searches never mix;
 * what the objective returns: a number, or a dict of numbers holding the searched metric
-  (:func:`metrics`); strings and booleans that only look like numbers are refused.
+  (:func:`metrics`); strings and booleans that only look like numbers are refused;
+* several objectives and constraints (:func:`check_outcomes`): known directions, well-formed bounds,
+  metrics the objective returns (checked before any trial where the objective lists its metrics, as a
+  tabular benchmark does), and in each result every objective's and constraint's metric
+  (:func:`outcome_values`).
 
 Each refusal names the bad value and the fix.
 """
@@ -14,14 +18,23 @@ Each refusal names the bad value and the fix.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
 
 from bonas import trials
 from bonas.errors import ArgumentTypeError, BonasError, InvalidArgumentError
-from bonas.samplers import ArchitectureSampler, make_sampler
+from bonas.history import CONSTRAINT_OPERATORS, Constraint
+from bonas.samplers import (
+    ArchitectureSampler,
+    accepts_cheap_metrics,
+    auto_searcher,
+    make_sampler,
+    multi_objective_sampler_names,
+)
 from bonas.spaces.base import SearchSpace
 
 
@@ -70,9 +83,12 @@ def check_arguments(
         raise InvalidArgumentError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
 
 
-def check_continuation(study: optuna.Study, asked: trials.StudyAttributes, direction: str) -> None:
-    """Refuse to continue a stored study with another direction, metric, space, benchmark or objective:
-    its values would mix with values of another search. Nothing is written before this check."""
+def check_continuation(
+    study: optuna.Study, asked: trials.StudyAttributes, direction: str | tuple[str, ...]
+) -> None:
+    """Refuse to continue a stored study with another direction, metric, space, benchmark, objective or
+    constraints: its values would mix with values of another search. Nothing is written before this
+    check."""
     stored = trials.StudyAttributes.of(study)
     conflicts = [
         f"{name} {theirs!r} (asked: {ours!r})"
@@ -84,8 +100,16 @@ def check_continuation(study: optuna.Study, asked: trials.StudyAttributes, direc
         )
         if theirs is not None and theirs != ours
     ]
-    if study.direction.name.lower() != direction:
-        conflicts.insert(0, f"direction {study.direction.name.lower()!r} (asked: {direction!r})")
+    if study.user_attrs and stored.constraints != asked.constraints:
+        conflicts.append(
+            f"constraints {[str(c) for c in stored.constraints]} (asked: {[str(c) for c in asked.constraints]})"
+        )
+    directions = (direction,) if isinstance(direction, str) else direction
+    stored_directions = tuple(d.name.lower() for d in study.directions)
+    if stored_directions != directions:
+        theirs = stored_directions[0] if len(stored_directions) == 1 else list(stored_directions)
+        ours = directions[0] if len(directions) == 1 else list(directions)
+        conflicts.insert(0, f"direction {theirs!r} (asked: {ours!r})")
     if conflicts:
         raise StudyMismatchError(
             f"Study {study.study_name!r} already exists with {', '.join(conflicts)}; continuing it would mix "
@@ -100,15 +124,31 @@ def resolved_sampler(
     seed: int | None,
     allow_repeats: bool | None,
     batch_size: int | None,
+    outcomes: Outcomes | None = None,
+    objective: object = None,
 ) -> tuple[optuna.samplers.BaseSampler, bool]:
-    """The sampler to run and whether repeats are evaluated, after checking an instance's settings."""
+    """The sampler to run and whether repeats are evaluated, after checking an instance's settings.
+
+    A searcher given by name gets the objective's cheap metrics (``objective.cheap_metrics``, see
+    :func:`bonas.samplers.make_sampler`) when it can use them; ``auto`` with several objectives or
+    constraints picks bonas's multi-objective BO (:func:`bonas.samplers.auto_searcher`).
+    """
+    outcomes = outcomes or Outcomes((("value", "maximize"),))
     if isinstance(sampler, str):
         options: dict[str, Any] = {}
         if allow_repeats:
             options["allow_repeats"] = True
         if batch_size is not None and batch_size != 1:
             options["batch_size"] = batch_size
-        return make_sampler(sampler, space, seed=seed, **options), bool(allow_repeats)
+        if sampler == "auto" and (outcomes.is_multi_objective or outcomes.constraints):
+            sampler = auto_searcher(space, multi_objective=True)
+        cheap = getattr(objective, "cheap_metrics", None)
+        if cheap is not None and accepts_cheap_metrics(sampler):
+            options["cheap_metrics"] = cheap
+        built = make_sampler(sampler, space, seed=seed, **options)
+        check_sampler_outcomes(built, outcomes)
+        return built, bool(allow_repeats)
+    check_sampler_outcomes(sampler, outcomes)
     if not isinstance(sampler, ArchitectureSampler):
         if batch_size is not None and batch_size != 1:
             raise SamplerMismatchError(
@@ -121,16 +161,32 @@ def resolved_sampler(
             f"The sampler {sampler!r} was built for space {sampler.space!r}, but the search is over "
             f"{space!r}; build it with make_sampler(name, space) for the space you search."
         )
-    for name, asked, built in (
+    for name, asked, built_with in (
         ("allow_repeats", allow_repeats, sampler.allow_repeats),
         ("batch_size", batch_size, sampler.batch_size),
     ):
-        if asked is not None and asked != built:
+        if asked is not None and asked != built_with:
             raise SamplerMismatchError(
-                f"search(..., {name}={asked!r}) but the sampler {sampler!r} was built with {name}={built!r}; "
+                f"search(..., {name}={asked!r}) but the sampler {sampler!r} was built with {name}={built_with!r}; "
                 f"give {name} to the sampler's constructor (make_sampler(..., {name}={asked!r}))."
             )
     return sampler, sampler.allow_repeats
+
+
+def check_sampler_outcomes(sampler: optuna.samplers.BaseSampler, outcomes: Outcomes) -> None:
+    """Refuse a bonas searcher that cannot search several objectives, or respect constraints."""
+    if not isinstance(sampler, ArchitectureSampler):
+        return  # Optuna's samplers say themselves what they support
+    if outcomes.is_multi_objective and not sampler.supports_multi_objective:
+        raise SamplerMismatchError(
+            f"The searcher {sampler!r} optimises one objective; for {len(outcomes.objectives)} objectives use "
+            f"one of {', '.join(map(repr, multi_objective_sampler_names()))} (or 'auto')."
+        )
+    if outcomes.constraints and not sampler.supports_constraints:
+        raise SamplerMismatchError(
+            f"The searcher {sampler!r} does not take constraints into account; with constraints use one of "
+            f"{', '.join(map(repr, multi_objective_sampler_names()))} (or 'auto')."
+        )
 
 
 def metrics(result: Any, metric: str) -> tuple[float, dict[str, float]]:
@@ -160,3 +216,191 @@ def number(value: Any, what: str, *, metric: str | None = None) -> float:
         f"The objective returned {what} {value!r} ({type(value).__name__}); it must be {expected}"
         + (" (convert the string with float())." if isinstance(value, str) else ".")
     )
+
+
+# -- several objectives and constraints --------------------------------------------------------------
+
+#: Accepted spellings of a direction (the API's and the command line's).
+DIRECTIONS = {"maximize": "maximize", "max": "maximize", "minimize": "minimize", "min": "minimize"}
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What a search optimises and what it must satisfy.
+
+    Args:
+        objectives: ``(metric, direction)`` per objective, direction ``maximize`` or ``minimize``; one
+            for a single-objective search.
+        constraints: bounds every trial is checked against (feasible when all hold).
+    """
+
+    objectives: tuple[tuple[str, str], ...]
+    constraints: tuple[Constraint, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(metric for metric, _ in self.objectives)
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return tuple(direction for _, direction in self.objectives)
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+
+def check_outcomes(objectives: object, constraints: object, metric: str, direction: str) -> Outcomes:
+    """The search's objectives and constraints from :func:`bonas.search`'s arguments.
+
+    Args:
+        objectives: None (search ``metric`` in ``direction``) or a mapping metric -> ``"maximize"`` /
+            ``"minimize"`` (``"max"`` / ``"min"``), in the order the study stores them.
+        constraints: None or a mapping metric -> ``("<=", bound)`` or ``(">=", bound)``.
+        metric, direction: :func:`bonas.search`'s single-objective arguments (left at their defaults
+            when ``objectives`` is given).
+    """
+    if objectives is None:
+        chosen: tuple[tuple[str, str], ...] = ((metric, direction),)
+    else:
+        if not isinstance(objectives, Mapping) or not objectives:
+            raise ArgumentTypeError(
+                f"objectives must be a dict of metric -> 'maximize' or 'minimize', e.g. "
+                f"{{'val_accuracy': 'maximize', 'latency_ms': 'minimize'}}, got {objectives!r}."
+            )
+        if (metric, direction) != ("val_accuracy", "maximize"):
+            raise InvalidArgumentError(
+                f"Give either objectives= or metric=/direction=, not both (got metric={metric!r}, "
+                f"direction={direction!r} and objectives={dict(objectives)!r}); put every searched metric in "
+                "objectives."
+            )
+        checked = []
+        for name, way in objectives.items():
+            if not isinstance(name, str) or not name:
+                raise InvalidArgumentError(
+                    f"objectives: a metric name must be a non-empty string, got {name!r}."
+                )
+            if way not in DIRECTIONS:
+                raise InvalidArgumentError(
+                    f"objectives: the direction of {name!r} must be 'maximize' or 'minimize' ('max' or 'min'), "
+                    f"got {way!r}."
+                )
+            checked.append((name, DIRECTIONS[way]))
+        chosen = tuple(checked)
+    return Outcomes(chosen, check_constraints(constraints))
+
+
+def check_constraints(constraints: object) -> tuple[Constraint, ...]:
+    """``search(constraints=...)`` as :class:`~bonas.history.Constraint` values (see :func:`check_outcomes`)."""
+    if constraints is None:
+        return ()
+    if not isinstance(constraints, Mapping):
+        raise ArgumentTypeError(
+            f"constraints must be a dict of metric -> (operator, bound), e.g. {{'latency_ms': ('<=', 10.0)}}, "
+            f"got {constraints!r}."
+        )
+    checked = []
+    for name, rule in constraints.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(
+                f"constraints: a metric name must be a non-empty string, got {name!r}."
+            )
+        if not isinstance(rule, tuple | list) or len(rule) != 2:
+            raise InvalidArgumentError(
+                f"constraints: {name!r} must map to (operator, bound) such as ('<=', 10.0), got {rule!r}."
+            )
+        operator, bound = rule
+        if operator not in CONSTRAINT_OPERATORS:
+            raise InvalidArgumentError(
+                f"constraints: the operator of {name!r} must be '<=' or '>=', got {operator!r}."
+            )
+        if isinstance(bound, bool) or not isinstance(bound, numbers.Real) or not float(bound) == float(bound):
+            raise InvalidArgumentError(
+                f"constraints: the bound of {name!r} must be a number, got {bound!r} ({type(bound).__name__})."
+            )
+        if abs(float(bound)) == float("inf"):
+            raise InvalidArgumentError(f"constraints: the bound of {name!r} must be finite, got {bound!r}.")
+        checked.append(Constraint(name, operator, float(bound)))
+    return tuple(checked)
+
+
+_CONSTRAINT_TEXT = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(<=|>=)\s*(\S+)\s*$")
+
+
+def parse_constraint(text: str) -> tuple[str, tuple[str, float]]:
+    """``"latency_pixel3<=12"`` as ``("latency_pixel3", ("<=", 12.0))`` (the command line's form)."""
+    match = _CONSTRAINT_TEXT.match(text)
+    bound: float | None = None
+    if match is not None:
+        try:
+            bound = float(match.group(3))
+        except ValueError:
+            bound = None
+    if match is None or bound is None or abs(bound) == float("inf") or bound != bound:
+        raise InvalidArgumentError(
+            f"Constraint {text!r} must read METRIC<=NUMBER or METRIC>=NUMBER, e.g. 'latency_pixel3<=12'."
+        )
+    return match.group(1), (match.group(2), bound)
+
+
+def parse_objective(text: str) -> tuple[str, str]:
+    """``"latency_pixel3:min"`` as ``("latency_pixel3", "minimize")`` (the command line's form)."""
+    name, colon, way = text.rpartition(":")
+    if not colon or not name or way not in DIRECTIONS:
+        raise InvalidArgumentError(
+            f"Objective {text!r} must read METRIC:max or METRIC:min, e.g. 'val_accuracy:max'."
+        )
+    return name, DIRECTIONS[way]
+
+
+def check_known_metrics(objective: object, outcomes: Outcomes) -> None:
+    """Refuse, before any trial, an objective or constraint on a metric the objective does not return,
+    where the objective lists its metrics (``metric_names``, as tabular benchmarks do)."""
+    known = getattr(objective, "metric_names", None)
+    if known is None:
+        return
+    known = tuple(known)
+    for kind, names in (
+        ("objective", outcomes.metrics),
+        ("constraint", [c.metric for c in outcomes.constraints]),
+    ):
+        for name in names:
+            if name not in known:
+                raise InvalidArgumentError(
+                    f"The {kind} metric {name!r} is not one the objective returns; it returns "
+                    f"{', '.join(map(repr, known))}."
+                )
+
+
+def outcome_values(
+    result: Any, outcomes: Outcomes
+) -> tuple[tuple[float, ...], tuple[float, ...], dict[str, float]]:
+    """Every objective's value, every constraint's value (<= 0: satisfied) and every metric of an
+    objective's result.
+
+    Raises:
+        ObjectiveError: the result is not a number or a dict of numbers, or lacks an objective's or a
+            constraint's metric (named).
+    """
+    if not outcomes.is_multi_objective and not outcomes.constraints:
+        value, found = metrics(result, outcomes.metrics[0])
+        return (value,), (), found
+    if not isinstance(result, Mapping):
+        needed = [*outcomes.metrics, *(c.metric for c in outcomes.constraints)]
+        raise ObjectiveError(
+            f"The objective returned {result!r} ({type(result).__name__}); with several objectives or "
+            f"constraints it must return a dict of metrics holding {', '.join(map(repr, dict.fromkeys(needed)))}."
+        )
+    found = {str(name): number(value, f"metric {name!r}") for name, value in result.items()}
+    for kind, names in (
+        ("objective", outcomes.metrics),
+        ("constraint", [c.metric for c in outcomes.constraints]),
+    ):
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise ObjectiveError(
+                f"The objective returned metrics {sorted(found)} without the {kind} metric "
+                f"{', '.join(map(repr, missing))}; return it, or search a metric it returns."
+            )
+    values = tuple(found[name] for name in outcomes.metrics)
+    return values, tuple(c.value(found[c.metric]) for c in outcomes.constraints), found

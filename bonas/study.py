@@ -28,8 +28,13 @@ and why Optuna cannot do it:
 * **Every trial records** ``arch``, ``arch_hash``, every metric the objective returned, and the seconds
   spent proposing and evaluating; the study records the space, objective, benchmark and metric
   (see :mod:`bonas.trials`).
+* **Several objectives and constraints are metrics of one result.** Optuna's multi-objective study
+  takes the objectives' values; a constraint's value is computed from the metric the objective
+  returned and stored where Optuna's samplers and optuna-dashboard read it, before the trial is told
+  (Optuna would have the objective call ``Trial.set_constraint`` itself). A repeat gets the earlier
+  evaluation's values and constraints.
 
-(About 500 lines, one concept: the loop, and beside each piece the reason Optuna cannot do it. What
+(About 620 lines, one concept: the loop, and beside each piece the reason Optuna cannot do it. What
 ``search`` accepts is checked in :mod:`bonas.search_inputs`.)
 
 Trial scans: a bonas sampler reads the study's trials once per trial to build its history (one full
@@ -64,10 +69,18 @@ from bonas.samplers import ArchitectureSampler
 
 # Re-exported where users met them first: the objective's trial, and the errors search() raises.
 from bonas.search_inputs import ObjectiveError as ObjectiveError
+from bonas.search_inputs import (
+    Outcomes,
+    check_arguments,
+    check_continuation,
+    check_count,
+    check_known_metrics,
+    check_outcomes,
+    outcome_values,
+    resolved_sampler,
+)
 from bonas.search_inputs import SamplerMismatchError as SamplerMismatchError
 from bonas.search_inputs import StudyMismatchError as StudyMismatchError
-from bonas.search_inputs import check_arguments, check_continuation, check_count, resolved_sampler
-from bonas.search_inputs import metrics as objective_metrics
 from bonas.spaces.base import SearchSpace
 from bonas.storage import (
     DEFAULT_GRACE_PERIOD,
@@ -94,21 +107,41 @@ class SearchFailedError(BonasError, RuntimeError):
     """A search stopped because its trials kept failing (see ``max_consecutive_failures``)."""
 
 
+@dataclass(frozen=True)
+class ParetoMember:
+    """One evaluation on a study's Pareto front.
+
+    Args:
+        trial: its trial number.
+        architecture: the evaluated architecture.
+        metrics: every metric the objective returned for it.
+    """
+
+    trial: int
+    architecture: Architecture
+    metrics: dict[str, float]
+
+
 @dataclass
 class SearchResult:
     """The outcome of :func:`search`.
 
     Args:
-        best_architecture: the best evaluated architecture (by the study's direction).
-        best_value: its value.
+        best_architecture: the best evaluated architecture (by the study's direction), the best feasible
+            one with constraints (None when no evaluation satisfies them); None for several objectives,
+            whose answer is :attr:`pareto_front`.
+        best_value: its value (None when ``best_architecture`` is).
         history: one row per trial (see :func:`bonas.trials.history_frame`).
         study: the Optuna study, with every trial.
+        pareto_front: the evaluations on the Pareto front of the feasible evaluations, in trial order (for
+            one objective: the best feasible evaluation).
     """
 
-    best_architecture: Architecture
-    best_value: float
+    best_architecture: Architecture | None
+    best_value: float | None
     history: pd.DataFrame
     study: optuna.Study
+    pareto_front: list[ParetoMember] = field(default_factory=list)
 
 
 def search(
@@ -122,6 +155,8 @@ def search(
     seed: int | None = None,
     metric: str = "val_accuracy",
     direction: str = "maximize",
+    objectives: Mapping[str, str] | None = None,
+    constraints: Mapping[str, tuple[str, float]] | None = None,
     allow_repeats: bool | None = None,
     batch_size: int | None = None,
     max_attempts: int | None = None,
@@ -150,6 +185,14 @@ def search(
         seed: seed of a sampler given by name.
         metric: key of the objective's dict that is optimised.
         direction: ``"maximize"`` or ``"minimize"``.
+        objectives: several metrics to optimise at once, ``{"val_accuracy": "maximize", "latency_ms":
+            "minimize"}`` (in place of ``metric`` and ``direction``): an Optuna multi-objective study
+            whose result is the Pareto front. A searcher given by name gets the objective's cheap
+            metrics (``objective.cheap_metrics(architecture)``, as tabular benchmarks have: latency
+            tables, parameter counts) and ``auto`` picks bonas's multi-objective BO.
+        constraints: bounds on metrics of the objective's dict, ``{"latency_ms": ("<=", 10.0)}``, with one
+            objective or several; stored through Optuna's constraints (samplers and optuna-dashboard see
+            feasibility), and the result's best is the best feasible evaluation.
         allow_repeats: evaluate architectures again if proposed again (for noisy objectives). None: the
             sampler instance's setting, False for a sampler given by name.
         batch_size: architectures a bonas sampler proposes jointly before it sees their values (BO
@@ -190,22 +233,32 @@ def search(
     check_count("max_attempts", max_attempts, optional=True)
     check_count("max_consecutive_failures", max_consecutive_failures, optional=True)
     check_arguments(space, objective, seed, metric, direction)
-    sampler, allow_repeats = resolved_sampler(sampler, space, seed, allow_repeats, batch_size)
+    outcomes = check_outcomes(objectives, constraints, metric, direction)
+    check_known_metrics(objective, outcomes)
+    sampler, allow_repeats = resolved_sampler(
+        sampler, space, seed, allow_repeats, batch_size, outcomes=outcomes, objective=objective
+    )
     storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
         sampler=sampler,
-        direction=direction,
+        directions=list(outcomes.directions),
         load_if_exists=True,
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
     )
-    asked = trials.StudyAttributes.of_search(space, objective, metric)
-    check_continuation(study, asked, direction)
+    asked = trials.StudyAttributes.of_search(
+        space,
+        objective,
+        outcomes.metrics[0],
+        objectives=outcomes.objectives,
+        constraints=outcomes.constraints,
+    )
+    check_continuation(study, asked, outcomes.directions)
     asked.write(study)
 
     loop = _SearchLoop(
-        study, space, objective, metric, allow_repeats, n_trials, total_trials, max_consecutive_failures
+        study, space, objective, outcomes, allow_repeats, n_trials, total_trials, max_consecutive_failures
     )
     if total_trials is not None:
         held = len(trials.evaluations(study.get_trials(deepcopy=False)))
@@ -253,7 +306,7 @@ class _SearchLoop:
     study: optuna.Study
     space: SearchSpace
     objective: Objective
-    metric: str
+    outcomes: Outcomes
     allow_repeats: bool
     n_trials: int
     total_trials: int | None
@@ -286,7 +339,7 @@ class _SearchLoop:
             or self.stopped_by_failures is not None
         )
 
-    def run_trial(self, trial: optuna.Trial) -> float:
+    def run_trial(self, trial: optuna.Trial) -> float | list[float]:
         """Propose and evaluate one architecture; Optuna tells the returned value."""
         self.attempts += 1
         self._evaluations_before = None
@@ -308,7 +361,7 @@ class _SearchLoop:
             )
             raise
 
-    def _propose_and_evaluate(self, trial: optuna.Trial) -> float:
+    def _propose_and_evaluate(self, trial: optuna.Trial) -> float | list[float]:
         _wait_for_earlier_proposals(self.study, self.space, trial.number, self.abandoned)
         try:
             started = time.perf_counter()
@@ -335,8 +388,11 @@ class _SearchLoop:
             )
             self._evaluations_before = evaluations
             if earlier is not None:
-                trial.set_user_attr(trials.REPEAT_OF_ATTR, earlier[0])
-                return earlier[1]
+                number, values, constraint_values = earlier
+                trial.set_user_attr(trials.REPEAT_OF_ATTR, number)
+                if self.outcomes.constraints:
+                    trials.record_constraints(self.study, trial._trial_id, constraint_values)
+                return self._told(values)
             if running is not None:
                 # Only an external sampler that ignores pending trials gets here: bonas's samplers see
                 # every earlier running trial's architecture before they propose.
@@ -345,7 +401,9 @@ class _SearchLoop:
         started = time.perf_counter()
         try:
             with trials.running(trial):
-                value, metrics = objective_metrics(self.objective(architecture), self.metric)
+                values, constraint_values, metrics = outcome_values(
+                    self.objective(architecture), self.outcomes
+                )
         except (KeyboardInterrupt, optuna.exceptions.UpdateFinishedTrialError):
             raise
         except optuna.TrialPruned:  # Optuna records the trial as PRUNED (and logs it)
@@ -357,9 +415,23 @@ class _SearchLoop:
         trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
         for name, number in metrics.items():
             trial.set_user_attr(name, number)
-        if not math.isfinite(value):
-            raise self._failure(trial, f"objective returned {self.metric}={value}")
-        return value
+        for name, value in zip(self.outcomes.metrics, values, strict=True):
+            if not math.isfinite(value):
+                raise self._failure(trial, f"objective returned {name}={value}")
+        if self.outcomes.constraints:
+            broken = [
+                c.metric
+                for c, v in zip(self.outcomes.constraints, constraint_values, strict=True)
+                if math.isnan(v)
+            ]
+            if broken:
+                raise self._failure(trial, f"objective returned NaN for the constraint metric {broken[0]!r}")
+            trials.record_constraints(self.study, trial._trial_id, constraint_values)
+        return self._told(values)
+
+    def _told(self, values: tuple[float, ...]) -> float | list[float]:
+        """What Optuna is told: the value, or the list of values of a multi-objective study."""
+        return list(values) if self.outcomes.is_multi_objective else values[0]
 
     def _proposal_history(self, trial: optuna.Trial) -> SearchHistory | None:
         """The history a bonas sampler proposed this trial's architecture from (None for others)."""
@@ -469,10 +541,11 @@ def _wait_for_earlier_proposals(
 
 def _same_architecture(
     study: optuna.Study, space: SearchSpace, number: int, arch_hash: str
-) -> tuple[tuple[int, float] | None, int | None, int]:
-    """The first evaluation with this architecture (number, value), the first running trial numbered
-    below ``number`` with it, and the study's evaluations other than trial ``number``."""
-    earlier: tuple[int, float] | None = None
+) -> tuple[tuple[int, tuple[float, ...], tuple[float, ...]] | None, int | None, int]:
+    """The first evaluation with this architecture (number, values, constraint values), the first
+    running trial numbered below ``number`` with it, and the study's evaluations other than trial
+    ``number``."""
+    earlier: tuple[int, tuple[float, ...], tuple[float, ...]] | None = None
     running: int | None = None
     count = 0
     for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
@@ -484,7 +557,11 @@ def _same_architecture(
             continue
         if evaluation:
             if earlier is None or other.number < earlier[0]:
-                earlier = (other.number, float(other.value))  # type: ignore[arg-type]
+                earlier = (
+                    other.number,
+                    tuple(float(v) for v in other.values),
+                    trials.constraint_values(other),
+                )
         elif other.state == TrialState.RUNNING and other.number < number:
             running = other.number if running is None else min(running, other.number)
     return earlier, running, count
@@ -493,27 +570,41 @@ def _same_architecture(
 def result_of(study: optuna.Study, space: SearchSpace) -> SearchResult:
     """The :class:`SearchResult` of a study's trials so far (best at the highest fidelity held)."""
     history = trials.history_frame(study)
-    # The best at the highest fidelity held: weight-sharing scores and stand-alone trainings differ in scale.
-    best = trials.best_evaluation(
-        study.get_trials(deepcopy=False), maximize=study.direction != optuna.study.StudyDirection.MINIMIZE
-    )
-    if best is None:
+    if not any(trials.is_evaluation(t) for t in study.get_trials(deepcopy=False)):
         raise BonasError(
             f"No trial of study {study.study_name!r} completed; see the fail_reason column of the history:\n"
             f"{history[['trial', 'fail_reason']].to_string(index=False) if not history.empty else '(none)'}"
-        ) from None
-    architecture = trials.architecture_of(best, space)
-    if architecture is None:
-        raise BonasError(
-            f"The best trial {best.number} of study {study.study_name!r} holds no architecture of space "
-            f"{space.name!r}; was the study created by another search?"
         )
+    # Single objective: the best at the highest fidelity held (trials.pareto_trials).
+    best_trials = trials.pareto_trials(study)
+    front = [_pareto_member(study, trial, space) for trial in best_trials]
+    attributes = trials.StudyAttributes.of(study)
+    if not front:  # evaluations, none feasible
+        logger.warning(
+            "No evaluation of study %r satisfies the constraints %s; see the feasible column of the history.",
+            study.study_name,
+            ", ".join(map(str, attributes.constraints)),
+        )
+    if len(study.directions) > 1 or not front:
+        return SearchResult(None, None, history, study, front)
     return SearchResult(
-        best_architecture=architecture,
-        best_value=float(best.value),  # type: ignore[arg-type]
+        best_architecture=front[0].architecture,
+        best_value=float(best_trials[0].value),  # type: ignore[arg-type]
         history=history,
         study=study,
+        pareto_front=front,
     )
+
+
+def _pareto_member(study: optuna.Study, trial: FrozenTrial, space: SearchSpace) -> ParetoMember:
+    architecture = trials.architecture_of(trial, space)
+    if architecture is None:
+        raise BonasError(
+            f"The best trial {trial.number} of study {study.study_name!r} holds no architecture of space "
+            f"{space.name!r}; was the study created by another search?"
+        )
+    metrics = {k: float(v) for k, v in trials.metrics_of(trial).items() if isinstance(v, int | float)}
+    return ParetoMember(trial.number, architecture, metrics)
 
 
 class _NoProgress:

@@ -12,10 +12,18 @@ knows the names bonas writes and the rules for reading them:
   its own name;
 * **study user attributes**: ``space``, ``objective``, ``benchmark`` (for a tabular benchmark) and
   ``metric``, so the study alone says what was searched; ``supernet_checkpoint``, the file of a
-  weight-sharing objective's supernet, so a resumed search continues from its weights;
+  weight-sharing objective's supernet, so a resumed search continues from its weights; a
+  multi-objective study also records ``objectives`` (``[[metric, direction], ...]``, the order of the
+  trials' values, which are also Optuna's metric names) and a constrained one ``constraints``
+  (``[[metric, "<=", bound], ...]``);
 * **fidelities** (:func:`best_evaluation`): a study may hold weight-sharing scores and stand-alone
   trainings of the same candidates; the best architecture is the best at the highest fidelity held;
-* **the evaluation rule** (:func:`is_evaluation`): a COMPLETE trial with a finite value that is not a
+* **constraints** (:func:`record_constraints`): each trial's constraint values (<= 0: satisfied) in the
+  trial system attribute ``constraints``, a list in the study's constraint order. That is Optuna's own
+  key (``optuna.study._constrained_optimization._CONSTRAINTS_KEY``, read by ``FrozenTrial.constraints``,
+  so Optuna's samplers and ``Study.best_trials`` see feasibility), in the list form optuna-dashboard
+  0.21 reads (it does not read the per-name keys of ``Trial.set_constraint``);
+* **the evaluation rule** (:func:`is_evaluation`): a COMPLETE trial with finite values that is not a
   repeat. That is what counts as a query, what samplers learn from and what ``bonas show`` counts;
 * **a trial's architecture** (:func:`architecture_of`): decoded from its parameters, else parsed from
   its ``arch`` attribute;
@@ -30,6 +38,7 @@ knows the names bonas writes and the rules for reading them:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,7 +51,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from bonas.architecture import Architecture, ParamValue
 from bonas.errors import InvalidArchitectureError
-from bonas.history import Observation, SearchHistory
+from bonas.history import Constraint, Observation, SearchHistory
 from bonas.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -108,6 +117,12 @@ BENCHMARK_ATTR = "benchmark"
 METRIC_ATTR = "metric"
 #: Study user attribute: the path of the supernet checkpoint a weight-sharing objective trains.
 SUPERNET_CHECKPOINT_ATTR = "supernet_checkpoint"
+#: Study user attributes of a multi-objective study (``[[metric, direction], ...]``) and of a constrained
+#: one (``[[metric, operator, bound], ...]``).
+OBJECTIVES_ATTR = "objectives"
+CONSTRAINTS_ATTR = "constraints"
+#: Trial system attribute holding the constraint values, a list (Optuna's key; see the module notes).
+CONSTRAINT_VALUES_ATTR = "constraints"
 #: Study system attribute remembering which trial's picture was uploaded (so it is uploaded once).
 BEST_PICTURE_ATTR = "bonas:best_picture"
 
@@ -120,16 +135,28 @@ class StudyAttributes:
         space: the search space's name.
         objective: the objective's name (a benchmark's name, a function's ``__name__``...).
         benchmark: the tabular benchmark's name, None for another objective.
-        metric: the searched metric.
+        metric: the searched metric; for several objectives, their names joined by ``", "``.
+        objectives: ``(metric, direction)`` of each objective of a multi-objective study, else empty.
+        constraints: the study's constraints.
     """
 
     space: str | None
     objective: str | None
     benchmark: str | None
     metric: str | None
+    objectives: tuple[tuple[str, str], ...] = ()
+    constraints: tuple[Constraint, ...] = ()
 
     @classmethod
-    def of_search(cls, space: SearchSpace, objective: object, metric: str) -> StudyAttributes:
+    def of_search(
+        cls,
+        space: SearchSpace,
+        objective: object,
+        metric: str,
+        *,
+        objectives: tuple[tuple[str, str], ...] = (),
+        constraints: tuple[Constraint, ...] = (),
+    ) -> StudyAttributes:
         """The attributes of a search of ``objective`` over ``space``.
 
         An objective names itself by a ``name`` attribute (else its ``__name__``, else its type's name: a
@@ -138,7 +165,18 @@ class StudyAttributes:
         """
         name = getattr(objective, "name", getattr(objective, "__name__", type(objective).__qualname__))
         benchmark = getattr(objective, "benchmark_name", None)
-        return cls(space.name, str(name), None if benchmark is None else str(benchmark), metric)
+        if len(objectives) > 1:
+            metric = ", ".join(m for m, _ in objectives)
+        else:
+            objectives = ()
+        return cls(
+            space.name,
+            str(name),
+            None if benchmark is None else str(benchmark),
+            metric,
+            tuple(objectives),
+            tuple(constraints),
+        )
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyAttributes:
@@ -148,6 +186,8 @@ class StudyAttributes:
             attrs.get(OBJECTIVE_ATTR),
             attrs.get(BENCHMARK_ATTR),
             attrs.get(METRIC_ATTR),
+            tuple((str(m), str(d)) for m, d in attrs.get(OBJECTIVES_ATTR, ())),
+            tuple(Constraint(str(m), str(op), float(b)) for m, op, b in attrs.get(CONSTRAINTS_ATTR, ())),
         )
 
     @property
@@ -155,12 +195,27 @@ class StudyAttributes:
         """The benchmark's name, else the objective's."""
         return self.benchmark if self.benchmark is not None else self.objective
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The searched metrics' names, in the order of the trials' values."""
+        if self.objectives:
+            return tuple(m for m, _ in self.objectives)
+        return () if self.metric is None else (self.metric,)
+
     def write(self, study: optuna.Study) -> None:
         study.set_user_attr(SPACE_ATTR, self.space)
         study.set_user_attr(OBJECTIVE_ATTR, self.objective)
         if self.benchmark is not None:
             study.set_user_attr(BENCHMARK_ATTR, self.benchmark)
         study.set_user_attr(METRIC_ATTR, self.metric)
+        if self.objectives:
+            study.set_user_attr(OBJECTIVES_ATTR, [list(o) for o in self.objectives])
+            if study.metric_names is None:
+                with warnings.catch_warnings():  # "set_metric_names is experimental"
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    study.set_metric_names([m for m, _ in self.objectives])
+        if self.constraints:
+            study.set_user_attr(CONSTRAINTS_ATTR, [[c.metric, c.operator, c.bound] for c in self.constraints])
 
 
 def is_bonas_study(user_attrs: Mapping[str, Any]) -> bool:
@@ -177,13 +232,32 @@ def is_repeat(trial: FrozenTrial) -> bool:
 
 
 def is_evaluation(trial: FrozenTrial) -> bool:
-    """Whether the trial is an evaluation: COMPLETE, with a finite value, not a repeat."""
+    """Whether the trial is an evaluation: COMPLETE, with finite values, not a repeat."""
     return (
         trial.state == TrialState.COMPLETE
-        and trial.value is not None
-        and math.isfinite(trial.value)
+        and trial.values is not None
+        and all(math.isfinite(v) for v in trial.values)
         and not is_repeat(trial)
     )
+
+
+def constraint_values(trial: FrozenTrial) -> tuple[float, ...]:
+    """The trial's constraint values (<= 0: satisfied), empty when it has none."""
+    return tuple(float(v) for v in trial.constraints.values())
+
+
+def is_feasible(trial: FrozenTrial) -> bool:
+    """Whether every constraint of the trial holds (a trial without constraints is feasible)."""
+    return all(v <= 0 for v in trial.constraints.values())
+
+
+def record_constraints(study: optuna.Study, trial_id: int, values: Iterable[float]) -> None:
+    """Store a running trial's constraint values where Optuna and optuna-dashboard read them.
+
+    Optuna has no public way to write the list form (``Trial.set_constraint`` writes per-name keys that
+    optuna-dashboard does not read); its own samplers write it through the storage, as here.
+    """
+    study._storage.set_trial_system_attr(trial_id, CONSTRAINT_VALUES_ATTR, [float(v) for v in values])
 
 
 def spent_query(trial: FrozenTrial) -> bool:
@@ -269,8 +343,10 @@ def search_history(
     trials: Iterable[FrozenTrial],
     decode: Callable[[FrozenTrial], Architecture | None],
     *,
-    sign: float = 1.0,
+    sign: float | tuple[float, ...] = 1.0,
     exclude_trial: int | None = None,
+    objectives: tuple[str, ...] = (),
+    constraints: tuple[Constraint, ...] = (),
 ) -> SearchHistory:
     """What a sampler knows from ``trials``: evaluations (values times ``sign``, so larger is better),
     running trials' architectures as pending, and every decoded architecture as seen.
@@ -278,10 +354,13 @@ def search_history(
     Args:
         trials: the study's trials, in order.
         decode: a trial's architecture, None when it has none (yet).
-        sign: -1 for a minimising study.
+        sign: -1 for a minimising study; one sign per objective for a multi-objective one.
         exclude_trial: the number of the trial being proposed for (not pending itself).
+        objectives: the searched metrics' names (see :class:`SearchHistory`).
+        constraints: the study's constraints; each evaluation carries their values.
     """
-    history = SearchHistory()
+    signs = sign if isinstance(sign, tuple) else (sign,)
+    history = SearchHistory(objectives=objectives, constraints=constraints, signs=signs)
     for trial in trials:
         if trial.number == exclude_trial:
             continue
@@ -292,8 +371,15 @@ def search_history(
         if trial.state == TrialState.RUNNING:
             history.pending.append(architecture)
         elif is_evaluation(trial):
+            values = tuple(s * float(v) for s, v in zip(signs, trial.values, strict=True))
             history.observations.append(
-                Observation(architecture, sign * float(trial.value), fidelity_of(trial))  # type: ignore[arg-type]
+                Observation(
+                    architecture,
+                    values[0],
+                    values if len(values) > 1 else (),
+                    constraint_values(trial) if constraints else (),
+                    fidelity_of(trial),
+                )
             )
     return history
 
@@ -335,11 +421,27 @@ HISTORY_COLUMNS = (
 FIDELITY_COLUMNS = (FIDELITY_ATTR, RETRAIN_OF_ATTR)
 
 
+def pareto_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The evaluations on the study's Pareto front (of its feasible evaluations, with constraints), in
+    trial order: Optuna's ``Study.best_trials`` without repeats. For a single-objective study, the best
+    (feasible) evaluation, or none."""
+    if len(study.directions) == 1:
+        # The best at the highest fidelity held: weight-sharing scores and stand-alone trainings differ in scale.
+        feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
+        best = best_evaluation(feasible, maximize=study.direction != optuna.study.StudyDirection.MINIMIZE)
+        return [] if best is None else [best]
+    return sorted((t for t in study.best_trials if is_evaluation(t)), key=lambda t: t.number)
+
+
 def history_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: ``trial``, ``state``, ``query`` (1-based count of evaluations, NA for repeats
     and proposal failures), ``arch``, ``arch_hash``, ``value``, ``repeat_of``, ``fail_reason``,
     ``propose_seconds``, ``objective_seconds``, then ``fidelity`` and ``retrain_of`` where some trial has
     them, and one column per metric.
+
+    A multi-objective study's ``value`` is NA (each objective is a metric column) and it has a ``pareto``
+    column (whether the evaluation is on the Pareto front of the feasible evaluations, see
+    :func:`pareto_trials`); a constrained study has a ``feasible`` column.
 
     A trial failed because its worker stopped sending heartbeats has the ``fail_reason``
     ``"worker lost (no heartbeat)"``, naming the trial that retried it if any."""
@@ -351,6 +453,9 @@ def history_frame(study: optuna.Study) -> pd.DataFrame:
         for trial in trials
         if trial.system_attrs.get(RETRY_HISTORY_ATTR)
     }
+    multi_objective = len(study.directions) > 1
+    constrained = bool(study.user_attrs.get(CONSTRAINTS_ATTR))
+    front = {t.number for t in pareto_trials(study)} if multi_objective else set()
     rows = []
     query = 0
     for trial in trials:
@@ -363,7 +468,7 @@ def history_frame(study: optuna.Study) -> pd.DataFrame:
             "query": query if spent else pd.NA,
             "arch": attrs.get(ARCH_ATTR),
             "arch_hash": attrs.get(ARCH_HASH_ATTR),
-            "value": trial.value,
+            "value": trial.values[0] if trial.values is not None and not multi_objective else None,
             "repeat_of": attrs.get(REPEAT_OF_ATTR),
             "fail_reason": attrs.get(FAIL_REASON_ATTR),
             "propose_seconds": attrs.get(PROPOSE_SECONDS_ATTR),
@@ -374,6 +479,10 @@ def history_frame(study: optuna.Study) -> pd.DataFrame:
             row["fail_reason"] = LOST_WORKER_REASON + (
                 f"; retried as trial {retried_as[trial.number]}" if trial.number in retried_as else ""
             )
+        if constrained:
+            row["feasible"] = is_feasible(trial) if trial.state == TrialState.COMPLETE else pd.NA
+        if multi_objective:
+            row["pareto"] = trial.number in front if is_evaluation(trial) else pd.NA
         row.update(metrics_of(trial))
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -213,3 +213,48 @@ def test_ctrl_c_ends_a_search_cleanly(tmp_path, signal_number: int) -> None:
     completed = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(completed) >= 2 and all("val_accuracy" in t.user_attrs for t in completed)
     assert f"holds {len(completed)} evaluations" in err
+
+
+def test_a_multi_objective_constrained_search_and_its_pareto_front(tmp_path, capsys) -> None:
+    db = tmp_path / "mo.db"
+    args = [
+        "search", "--benchmark", "nb201-cifar10", "--searcher", "random", "--storage", str(db), "--no-annotate",
+        "--objective", "val_accuracy:max", "--objective", "latency_s:min", "--constraint", "params_mb<=0.5",
+        "--n-trials", "12", "--study", "mo",
+    ]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    study = load(db, "mo")
+    front = study.best_trials
+    assert len(study.directions) == 2 and study.user_attrs["constraints"] == [["params_mb", "<=", 0.5]]
+    assert f"Pareto front: {len(front)} architectures" in out
+    assert all(t.user_attrs["params_mb"] <= 0.5 for t in front)
+    assert main(["show", str(db), "--study", "mo"]) == 0
+    shown = capsys.readouterr().out
+    assert f"Pareto front ({len(front)} architectures):" in shown
+    assert all(t.user_attrs["arch"] in shown for t in front)
+    assert "maximize, minimize" in shown and "params_mb<=0.5" in shown
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--objective", "val_accuracy:up"],
+            "--objective 'val_accuracy:up': with --benchmark, --objective names a metric",
+        ),
+        (["--constraint", "latency_s<0.1"], "Constraint 'latency_s<0.1' must read METRIC<=NUMBER"),
+        (
+            ["--objective", "val_accuracy:max", "--objective", "latency_x:min"],
+            "The objective metric 'latency_x' is not one",
+        ),
+        (
+            ["--objective", "val_accuracy:max", "--objective", "latency_s:min", "--searcher", "local-search"],
+            "optimises one objective",
+        ),
+    ],
+)
+def test_bad_objectives_and_constraints_on_the_command_line(tmp_path, capsys, extra, message) -> None:
+    args = ["search", "--benchmark", "nb201-cifar10", "--storage", str(tmp_path / "x.db"), "--n-trials", "2"]
+    assert main([*args, *extra]) == 2
+    assert message in capsys.readouterr().err

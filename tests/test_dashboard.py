@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -157,6 +158,62 @@ def test_the_dashboard_lists_the_trials_and_shows_the_best_cell(tmp_path, chromi
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for picture in (screenshot, listing):
             shutil.copy(picture, SCREENSHOTS / picture.name)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_the_dashboard_plots_the_pareto_front_of_a_constrained_multi_objective_study(
+    tmp_path, chromium, nb201_benchmark
+) -> None:
+    db = tmp_path / "mo.db"
+    result = search(
+        nb201_benchmark.space,
+        nb201_benchmark,
+        sampler="random",
+        objectives={"val_accuracy": "maximize", "latency_pixel3": "minimize"},
+        constraints={"latency_pixel3": ("<=", 12.0)},
+        n_trials=16,
+        seed=0,
+        storage=db,
+        study_name="mo",
+    )
+    feasible = [t for t in result.study.trials if t.user_attrs["latency_pixel3"] <= 12.0]
+    assert 0 < len(feasible) < 16, "the bound should split the trials"
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bonas", "dashboard", str(db), "--port", str(port)],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"}, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: "optuna-dashboard: http://127.0.0.1:" in log.read_text(), 120, "the dashboard")
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{base}/api/studies/1?after=0", timeout=30) as response:
+            study = json.loads(response.read())
+        assert [d for d in study["directions"]] == ["maximize", "minimize"]
+        constraints = {t["number"]: t["constraints"] for t in study["trials"]}
+        assert all(len(c) == 1 for c in constraints.values())
+        assert {n for n, c in constraints.items() if c[0] <= 0} == {t.number for t in feasible}
+
+        page = browse(chromium, f"{base}/dashboard/studies/1", tmp_path / "profile1", "--dump-dom")
+        text = visible_text(page.stdout)
+        assert "Pareto Front" in text and "Objective X:" in text, page.stderr[-2000:]
+        assert "val_accuracy" in text and "latency_pixel3" in text
+        assert 'data-unformatted="Infeasible"' in page.stdout  # a plot legend: feasibility is shown
+
+        note = browse(chromium, f"{base}/dashboard/studies/1/note", tmp_path / "profile2", "--dump-dom")
+        assert f"Pareto front ({len(result.pareto_front)} architectures)" in visible_text(note.stdout)
+
+        screenshot = tmp_path / "dashboard-pareto-front.png"
+        browse(
+            chromium, f"{base}/dashboard/studies/1", tmp_path / "profile3",
+            f"--screenshot={screenshot}", "--window-size=1400,1100", "--hide-scrollbars",
+        )  # fmt: skip
+        assert screenshot.read_bytes().startswith(PNG_MAGIC)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, SCREENSHOTS / screenshot.name)
     finally:
         server.terminate()
         server.wait(timeout=30)

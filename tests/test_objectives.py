@@ -184,3 +184,27 @@ class _OutOfMemory(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+
+@pytest.mark.slow
+def test_training_trades_accuracy_against_measured_latency() -> None:
+    objective = bonas.objectives.train(
+        "digits",
+        network=NetworkSettings(channels=4, cells_per_stage=1),
+        settings=TrainingSettings(epochs=1, batch_size=64),
+    )
+    result = bonas.search(
+        bonas.get_space("nb201"),
+        objective,
+        sampler="random",
+        objectives={"val_accuracy": "maximize", "latency_ms": "minimize"},
+        constraints={"params": ("<=", 1e6)},
+        n_trials=3,
+        seed=0,
+    )
+    history = result.history
+    assert (history["latency_ms"] > 0).all() and (history["batch_latency_ms"] > 0).all()
+    assert (history["flops"] > 0).all() and history["feasible"].all()
+    assert 1 <= len(result.pareto_front) <= 3
+    no_latency = bonas.objectives.train("digits", measure_latency=False)
+    assert no_latency.measure_latency is False

@@ -88,3 +88,21 @@ def test_readme_conformance_examples_pass_under_plain_pytest(tmp_path: Path, sha
     # Both suites ran: 26 space and 18 surrogate checks today.
     assert passed and int(passed.group(1)) >= 40, summary
     assert "skipped" not in summary and "error" not in summary, summary
+
+
+@pytest.mark.slow
+def test_readme_hardware_aware_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path
+) -> None:
+    require_shared_file("nb201/nb201_latency_help.csv")
+    (block,) = section_python_blocks("## Hardware-aware search: accuracy against latency, size, FLOPs")
+    assert "n_trials=60" in block
+    monkeypatch.setenv("BONAS_DATA_DIR", str(shared_data))
+    namespace: dict[str, object] = {}
+    exec(compile(block.replace("n_trials=60", "n_trials=12"), str(README), "exec"), namespace)
+    result = namespace["result"]
+    assert len(result.study.directions) == 2  # type: ignore[attr-defined]
+    assert result.pareto_front and all(  # type: ignore[attr-defined]
+        m.metrics["latency_pixel3"] <= 12.0
+        for m in result.pareto_front  # type: ignore[attr-defined]
+    )

@@ -173,9 +173,10 @@ def test_with_one_pair_scores_shift_by_its_offset_and_with_none_they_match_sprea
 def test_bo_proposes_from_a_study_holding_both_fidelities() -> None:
     rng = np.random.default_rng(0)
     cells = [SPACE.sample(rng) for _ in range(14)]
-    observations = [Observation(c, float(rng.normal(60, 5)), WEIGHT_SHARING) for c in cells]
+    observations = [Observation(c, float(rng.normal(60, 5)), fidelity=WEIGHT_SHARING) for c in cells]
     observations += [
-        Observation(c, o.value + 25.0, STAND_ALONE) for c, o in zip(cells[:3], observations, strict=False)
+        Observation(c, o.value + 25.0, fidelity=STAND_ALONE)
+        for c, o in zip(cells[:3], observations, strict=False)
     ]
     history = SearchHistory(observations, [], {c.canonical_hash for c in cells})
     sampler = bonas.make_sampler("bo-gp-wl", SPACE, seed=0, n_initial=5)

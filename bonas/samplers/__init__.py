@@ -64,17 +64,35 @@ def _bayesian(surrogate: str, **defaults: Any) -> SamplerFactory:
     return factory
 
 
+def _multi_objective_bayesian(surrogate: str, **defaults: Any) -> SamplerFactory:
+    """A multi-objective (and constrained) BO searcher: one ``surrogate`` per modelled outcome."""
+
+    def factory(space: SearchSpace, *, seed: int | None = None, **options: Any) -> ArchitectureSampler:
+        from bonas.samplers.multiobjective import MultiObjectiveBOSampler  # torch-heavy: import when used
+
+        return MultiObjectiveBOSampler(space, seed=seed, **{"surrogate": surrogate, **defaults, **options})
+
+    return factory
+
+
 #: What ``auto`` runs: the WL-kernel GP where architectures have cell graphs (isomorphic cells merged,
 #: graph features shared across edges); where they are plain choices, the categorical-kernel GP searching
 #: in a trust region of Hamming balls around the incumbent (:mod:`bonas.samplers.trust_region`).
 AUTO_GRAPH_SEARCHER = "bo-gp-wl-rbf"
 AUTO_FLAT_SEARCHER = "bo-gp-categorical-tr"
+#: What ``auto`` runs with several objectives or constraints: the same GPs, one per modelled outcome,
+#: and qLogNEHVI (qLogNEI with constraints for one objective).
+AUTO_MULTI_OBJECTIVE_GRAPH_SEARCHER = "mobo-gp-wl-rbf"
+AUTO_MULTI_OBJECTIVE_FLAT_SEARCHER = "mobo-gp-categorical"
 
 
-def auto_searcher(space: SearchSpace) -> str:
+def auto_searcher(space: SearchSpace, *, multi_objective: bool = False) -> str:
     """The searcher ``auto`` picks for ``space``, from what the space exposes (never from its name):
-    :data:`AUTO_GRAPH_SEARCHER` when its architectures have cell graphs, else :data:`AUTO_FLAT_SEARCHER`."""
+    :data:`AUTO_GRAPH_SEARCHER` when its architectures have cell graphs, else :data:`AUTO_FLAT_SEARCHER`;
+    with ``multi_objective`` (several objectives or constraints) their multi-objective forms."""
     has_graph = bool(space.sample(np.random.default_rng(0)).cells)
+    if multi_objective:
+        return AUTO_MULTI_OBJECTIVE_GRAPH_SEARCHER if has_graph else AUTO_MULTI_OBJECTIVE_FLAT_SEARCHER
     return AUTO_GRAPH_SEARCHER if has_graph else AUTO_FLAT_SEARCHER
 
 
@@ -117,6 +135,7 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     "enas": _enas,
     "optuna-tpe": _optuna(optuna.samplers.TPESampler),
     "optuna-gp": _optuna(optuna.samplers.GPSampler),
+    "optuna-nsga2": _optuna(optuna.samplers.NSGAIISampler),
     "bo-gp-wl": _bayesian("gp-wl"),
     "bo-gp-wl-rbf": _bayesian("gp-wl-rbf"),
     "bo-gp-categorical": _bayesian("gp-categorical"),
@@ -128,11 +147,38 @@ _SAMPLERS: dict[str, SamplerFactory] = {
     # BANANAS (White et al. 2021): path-encoding ensemble, independent Thompson sampling.
     "bananas": _bayesian("ensemble-path", acquisition="thompson"),
     "nao": _nao,
+    # Several objectives and constraints: qLogNEHVI, or the cheaper random Chebyshev scalarisation.
+    "mobo-gp-wl-rbf": _multi_objective_bayesian("gp-wl-rbf"),
+    "mobo-gp-categorical": _multi_objective_bayesian("gp-categorical"),
+    "parego-gp-wl-rbf": _multi_objective_bayesian("gp-wl-rbf", acquisition="parego"),
+    "parego-gp-categorical": _multi_objective_bayesian("gp-categorical", acquisition="parego"),
 }
+
+#: Searchers that take ``cheap_metrics`` (metrics known without evaluating, used exactly for candidates).
+_CHEAP_METRIC_SEARCHERS = frozenset(name for name in _SAMPLERS if name.startswith(("mobo-", "parego-")))
+#: Searchers for several objectives (and constraints); ``auto`` picks a ``mobo-`` one for such studies.
+_MULTI_OBJECTIVE_SEARCHERS = (
+    "random",
+    "regularized-evolution",
+    "optuna-nsga2",
+    "optuna-tpe",
+    "optuna-gp",
+    *sorted(_CHEAP_METRIC_SEARCHERS),
+)
 
 
 def sampler_names() -> list[str]:
     return sorted(_SAMPLERS)
+
+
+def multi_objective_sampler_names() -> list[str]:
+    """The searchers that search several objectives and respect constraints (``auto`` included)."""
+    return ["auto", *_MULTI_OBJECTIVE_SEARCHERS]
+
+
+def accepts_cheap_metrics(name: str) -> bool:
+    """Whether the searcher called ``name`` takes a ``cheap_metrics`` option."""
+    return name in _CHEAP_METRIC_SEARCHERS
 
 
 def make_sampler(
@@ -157,7 +203,9 @@ __all__ = [
     "RegularizedEvolutionSampler",
     "ReinforceSampler",
     "SearchHistory",
+    "accepts_cheap_metrics",
     "auto_searcher",
     "make_sampler",
+    "multi_objective_sampler_names",
     "sampler_names",
 ]

@@ -28,13 +28,16 @@ from bonas.architecture import Architecture
 from bonas.errors import SearchSpaceExhaustedError
 from bonas.history import SearchHistory
 from bonas.spaces.base import SearchSpace
-from bonas.trials import architecture_from_params, distributions, search_history
+from bonas.trials import StudyAttributes, architecture_from_params, distributions, search_history
 
 
 class ArchitectureSampler(BaseSampler):
     """Base of bonas's samplers: Optuna plumbing, history reconstruction and de-duplication.
 
-    Subclasses implement :meth:`propose`.
+    Subclasses implement :meth:`propose`. One that searches several objectives (it reads
+    :attr:`Observation.objectives`) sets :attr:`supports_multi_objective`; one that respects constraints
+    (:attr:`Observation.constraints`) sets :attr:`supports_constraints`. :func:`bonas.search` refuses the
+    others on such studies.
 
     Args:
         space: the search space whose parameters the study's objective suggests
@@ -44,6 +47,11 @@ class ArchitectureSampler(BaseSampler):
         batch_size: architectures proposed jointly (:meth:`propose_batch`) and handed to the next
             ``batch_size`` trials before any of their values is known; 1 proposes per trial.
     """
+
+    #: Whether the sampler searches several objectives (a multi-objective study).
+    supports_multi_objective: bool = False
+    #: Whether the sampler takes a constrained study's constraints into account.
+    supports_constraints: bool = False
 
     def __init__(
         self,
@@ -157,10 +165,17 @@ class ArchitectureSampler(BaseSampler):
     # -- History --------------------------------------------------------------------------------------
 
     def history(self, study: Study, *, exclude_trial: int | None = None) -> SearchHistory:
-        """The study's trials as a :class:`SearchHistory` (values negated for minimising studies)."""
-        sign = -1.0 if study.direction == StudyDirection.MINIMIZE else 1.0
+        """The study's trials as a :class:`SearchHistory` (values negated for minimised objectives), with
+        the study's objectives and constraints."""
+        signs = tuple(-1.0 if d == StudyDirection.MINIMIZE else 1.0 for d in study.directions)
+        attributes = StudyAttributes.of(study)
         return search_history(
-            study.get_trials(deepcopy=False), self._decode, sign=sign, exclude_trial=exclude_trial
+            study.get_trials(deepcopy=False),
+            self._decode,
+            sign=signs if len(signs) > 1 else signs[0],
+            exclude_trial=exclude_trial,
+            objectives=attributes.metrics,
+            constraints=attributes.constraints,
         )
 
     def _decode(self, trial: FrozenTrial) -> Architecture | None:

@@ -3,6 +3,11 @@ Architecture Search".
 
 The population is the ``population_size`` most recently evaluated architectures (the oldest dies, not
 the worst); each proposal mutates the best of ``tournament_size`` members drawn at random.
+
+With several objectives, or constraints, "best" is a Pareto-rank tournament (as NSGA-II ranks): a
+feasible member beats an infeasible one, a less violating infeasible one a more violating one; among
+feasible members the lower non-dominated front of the population wins, then the larger crowding
+distance within that front (the less crowded part of the front).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from bonas.architecture import Architecture
-from bonas.history import SearchHistory
+from bonas.history import Observation, SearchHistory, crowding_distances, pareto_ranks
 from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 
@@ -27,6 +32,9 @@ class RegularizedEvolutionSampler(ArchitectureSampler):
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
         batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
     """
+
+    supports_multi_objective = True
+    supports_constraints = True
 
     def __init__(
         self,
@@ -52,5 +60,24 @@ class RegularizedEvolutionSampler(ArchitectureSampler):
             return self.random_new(history, rng)
         population = history.observations[-self.population_size :]
         drawn = rng.choice(len(population), size=min(self.tournament_size, len(population)), replace=False)
-        parent = max((population[i] for i in drawn), key=lambda o: o.value).architecture
+        if history.is_multi_objective or history.constraints:
+            keys = tournament_keys(population)
+            parent = population[max(drawn, key=lambda i: keys[i])].architecture
+        else:
+            parent = max((population[i] for i in drawn), key=lambda o: o.value).architecture
         return self.first_new(history, lambda: self.space.mutate(parent, rng), rng)
+
+
+def tournament_keys(population: list[Observation]) -> list[tuple[bool, float, float, float]]:
+    """Per member, a sort key (larger is better) for a Pareto-rank tournament with feasibility first."""
+    feasible = [i for i, o in enumerate(population) if o.feasible]
+    ranks = dict.fromkeys(range(len(population)), 0)
+    crowding = dict.fromkeys(range(len(population)), 0.0)
+    if feasible:
+        front_of = pareto_ranks([population[i].objectives for i in feasible])
+        ranks.update(zip(feasible, front_of, strict=True))
+        for front in set(front_of):
+            members = [i for i, f in zip(feasible, front_of, strict=True) if f == front]
+            distances = crowding_distances([population[i].objectives for i in members])
+            crowding.update(zip(members, distances, strict=True))
+    return [(o.feasible, -o.violation, -float(ranks[i]), crowding[i]) for i, o in enumerate(population)]

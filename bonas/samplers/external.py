@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
@@ -52,6 +53,23 @@ class NoRepeatSampler(ArchitectureSampler):
             )
         super().__init__(space, seed=seed, allow_repeats=allow_repeats)
         self.base = base
+
+    #: Optuna's samplers that search several objectives and read ``FrozenTrial.constraints``.
+    _MULTI_OBJECTIVE_BASES = (
+        optuna.samplers.TPESampler,
+        optuna.samplers.GPSampler,
+        optuna.samplers.NSGAIISampler,
+        optuna.samplers.NSGAIIISampler,
+        optuna.samplers.RandomSampler,
+    )
+
+    @property
+    def supports_multi_objective(self) -> bool:  # type: ignore[override]
+        return isinstance(self.base, self._MULTI_OBJECTIVE_BASES)
+
+    @property
+    def supports_constraints(self) -> bool:  # type: ignore[override]
+        return isinstance(self.base, self._MULTI_OBJECTIVE_BASES)
 
     def _next_architecture(self, history: SearchHistory) -> Architecture:
         raise NotImplementedError("NoRepeatSampler proposes through the wrapped sampler (sample_relative).")

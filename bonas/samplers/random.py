@@ -10,7 +10,12 @@ from bonas.samplers.base import ArchitectureSampler
 
 
 class RandomSearchSampler(ArchitectureSampler):
-    """Uniform random search over the space (the baseline every searcher must beat)."""
+    """Uniform random search over the space (the baseline every searcher must beat).
+
+    It ignores values, so it serves any number of objectives and constraints alike."""
+
+    supports_multi_objective = True
+    supports_constraints = True
 
     def propose(self, history: SearchHistory, rng: np.random.Generator) -> Architecture:
         return self.random_new(history, rng)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -64,6 +65,25 @@ class TabularBenchmark(ABC):
     @abstractmethod
     def optimum(self) -> Optimum | None:
         """Best table values, or None for spaces that cannot be enumerated (NB301)."""
+
+    @property
+    def cheap_metric_names(self) -> tuple[str, ...]:
+        """The metrics known without training (a latency table, a parameter count): searchers given
+        :meth:`cheap_metrics` use their exact values for candidates instead of modelling them."""
+        return ()
+
+    def cheap_metrics(self, architecture: Architecture) -> dict[str, float]:
+        """The :attr:`cheap_metric_names` metrics of ``architecture`` (no query is spent)."""
+        names = self.cheap_metric_names
+        if not names:
+            return {}
+        metrics = self.query(architecture, np.random.default_rng(0))
+        return {name: metrics[name] for name in names}
+
+    @cached_property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every metric a query returns (of a sample architecture: every row holds the same ones)."""
+        return tuple(self.query(self.space.sample(np.random.default_rng(0)), np.random.default_rng(0)))
 
     @property
     def benchmark_name(self) -> str:

@@ -112,6 +112,13 @@ class FlatBenchmark(TabularBenchmark):
     def query_mean(self, architecture: Architecture) -> dict[str, float]:
         return self.benchmark.query_mean(self.original(architecture))
 
+    @property
+    def cheap_metric_names(self) -> tuple[str, ...]:
+        return self.benchmark.cheap_metric_names
+
+    def cheap_metrics(self, architecture: Architecture) -> dict[str, float]:
+        return self.benchmark.cheap_metrics(self.original(architecture))
+
     @cached_property
     def optimum(self) -> Optimum | None:
         optimum = self.benchmark.optimum

@@ -123,7 +123,8 @@ def key_to_link_ops(key: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
 class NBGraphBenchmark(TabularBenchmark):
     """NAS-Bench-Graph on one dataset.
 
-    Metrics: ``val_accuracy`` and ``test_accuracy`` (percent), ``latency_s``, ``params_m``.
+    Metrics: ``val_accuracy`` and ``test_accuracy`` (percent), ``latency_s``, ``params_m`` (the last two
+    are :attr:`cheap_metric_names`).
 
     Args:
         dataset: one of :data:`DATASETS`. ``proteins`` uses the space ``nbgraph-proteins`` (5
@@ -154,6 +155,11 @@ class NBGraphBenchmark(TabularBenchmark):
     def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
         link, ops = self.space.link_ops(architecture)
         return self._table[table_key(link, ops)].metrics()
+
+    @property
+    def cheap_metric_names(self) -> tuple[str, ...]:
+        """Latency and parameter count: known without training (from the table)."""
+        return ("latency_s", "params_m")
 
     def __len__(self) -> int:
         """Number of table entries (isomorphism classes in the package's sense)."""

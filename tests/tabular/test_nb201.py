@@ -11,7 +11,7 @@ from bonas.errors import InvalidArchitectureError, UnknownNameError
 from bonas.spaces import mlp_space
 from bonas.spaces.nb201 import NB201Space
 from bonas.tabular import NB201Benchmark, benchmark_names, load_benchmark
-from bonas.tabular.nb201 import TEST_ACCURACY_FILE, load_validation_table, table_key
+from bonas.tabular.nb201 import LATENCY_DEVICES, TEST_ACCURACY_FILE, load_validation_table, table_key
 from tests.conftest import require_shared_file
 
 NAMES = ("nb201-cifar10", "nb201-cifar100", "nb201-imagenet16-120")
@@ -83,7 +83,10 @@ def test_pinned_query(data_dir: Path) -> None:
     benchmark = load_benchmark("nb201-cifar10", data_dir=data_dir)
     assert isinstance(benchmark, NB201Benchmark)
     metrics = benchmark(benchmark.space.parse(PINNED_ARCH))
-    assert set(metrics) == {"val_accuracy", "test_accuracy", "train_time_s", "latency_s", "params_mb"}
+    device_latencies = {f"latency_{device}" for device in LATENCY_DEVICES}
+    assert set(metrics) == {
+        "val_accuracy", "test_accuracy", "train_time_s", "latency_s", "params_mb", "flops_m", *device_latencies
+    }  # fmt: skip
     assert metrics["val_accuracy"] == pytest.approx(np.mean(PINNED_SEEDS), abs=1e-3)
     assert metrics["test_accuracy"] == pytest.approx(93.66, abs=1e-3)
     assert metrics["params_mb"] == pytest.approx(0.802426, rel=1e-6)

@@ -1,0 +1,65 @@
+"""The hardware-aware bench: problems, the hypervolume regret it reports, and its tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.mo_problems import Problem, RunSpec, Table, hypervolume, run_one
+from benchmarks.multiobjective import markdown, ratio_table, summarise
+
+
+def test_problems_parse_into_benchmark_latency_and_kind() -> None:
+    assert Problem.parse("nb201-cifar10:pixel3") == Problem(
+        "nb201-cifar10:pixel3", "nb201-cifar10", "latency_pixel3", False
+    )
+    constrained = Problem.parse("nb201-cifar100:raspi4<=p25")
+    assert constrained.latency == "latency_raspi4" and constrained.constrained
+    assert Problem.parse("nbgraph-cora:latency").latency == "latency_s"
+    with pytest.raises(ValueError, match="must read BENCHMARK:DEVICE"):
+        Problem.parse("nb201-cifar10")
+
+
+def test_hypervolume_is_a_fraction_of_the_box_between_reference_and_ideal() -> None:
+    # Accuracies 0..100 (median 50), latencies 1..10: the box is accuracy 50..100 x latency 10..1.
+    table = Table(np.array([0.0, 40.0, 100.0, 60.0]), np.array([10.0, 1.0, 10.0, 5.5]))
+    assert table.reference == (50.0, 10.0) and table.ideal == (100.0, 1.0)
+    assert hypervolume(np.array([[100.0, 1.0]]), table) == pytest.approx(1.0)
+    assert hypervolume(np.array([[75.0, 5.5]]), table) == pytest.approx(0.25)
+    # A second point adds the part it dominates alone; a dominated or out-of-box point adds nothing.
+    two = np.array([[75.0, 5.5], [100.0, 7.75], [60.0, 8.0], [40.0, 1.0]])
+    assert hypervolume(two, table) == pytest.approx(0.25 + 0.5 * 0.25)
+    assert hypervolume(np.empty((0, 2)), table) == 0.0
+    assert table.budget == pytest.approx(np.percentile([10.0, 1.0, 10.0, 5.5], 25))
+
+
+def test_summary_tables_and_the_ratio_to_the_best_baseline() -> None:
+    def frame(regret: float) -> pd.DataFrame:
+        queries = np.arange(1, 101)
+        return pd.DataFrame(
+            {"query": queries, "regret": np.full(100, regret), "feasible": queries % 2 == 0,
+             "propose_seconds": np.full(100, 0.5)}
+        )  # fmt: skip
+
+    runs = {
+        RunSpec("p:pixel3", searcher, seed, 100): frame(regret + seed)
+        for searcher, regret in (("mobo-gp-wl-rbf", 1.0), ("optuna-nsga2", 3.0), ("optuna-tpe", 4.0))
+        for seed in (0, 1)
+    }
+    summary = summarise(runs, (50, 100))
+    row = summary[(summary["searcher"] == "mobo-gp-wl-rbf") & (summary["queries"] == 100)].iloc[0]
+    assert (
+        row["mean_regret"] == 1.5 and row["std_regret"] == 0.5 and row["feasible_share"] == pytest.approx(0.5)
+    )
+    ratios = ratio_table(summary)
+    assert "| p:pixel3 | 1.5000 | 0.43 | 0.33 | n/a | 0.43 |" in ratios
+    assert "1.5000 ± 0.5000" in markdown(summary, (50, 100))
+
+
+@pytest.mark.slow
+def test_one_constrained_run_reports_regret_against_the_constrained_optimum() -> None:
+    frame = run_one(RunSpec("nb201-cifar10:pixel3<=p25", "random", 0, 12))
+    assert list(frame["query"]) == list(range(1, 13))
+    assert (np.diff(frame["regret"]) <= 0).all() and (frame["regret"] >= 0).all()
+    assert (frame["feasible"] == (frame["latency"] <= np.percentile(frame["latency"], 100))).any()

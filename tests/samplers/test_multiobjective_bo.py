@@ -1,0 +1,146 @@
+"""bonas's multi-objective BO (mobo-*, parego-*): several objectives, modelled and cheap outcomes,
+constraints, pending trials."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from bonas import trials
+from bonas.architecture import Architecture
+from bonas.samplers import make_sampler
+from bonas.samplers.multiobjective import MultiObjectiveBOSampler, pareto_set
+from bonas.spaces import mlp_space
+from bonas.study import search
+from bonas.testing.samplers import hashed_score
+
+
+def size(architecture: Architecture) -> float:
+    """A cost known without evaluating: a fixed function of the parameters."""
+    return float(sum(len(str(v)) for v in architecture.param_dict.values()))
+
+
+def noise(architecture: Architecture) -> float:
+    digest = hashlib.blake2b(architecture.canonical_hash.encode(), digest_size=8, key=b"other")
+    return int.from_bytes(digest.digest(), "big") / 2**64
+
+
+class Objective:
+    """Accuracy (hashed), a cost correlated with it, and a cheap size."""
+
+    def __call__(self, architecture: Architecture) -> dict[str, float]:
+        score = hashed_score(architecture)
+        return {"accuracy": score, "cost": score + 0.5 * noise(architecture), "size": size(architecture)}
+
+    def cheap_metrics(self, architecture: Architecture) -> dict[str, float]:
+        return {"size": size(architecture)}
+
+
+@pytest.fixture(scope="module")
+def space():
+    return mlp_space()
+
+
+@pytest.mark.slow
+def test_proposals_after_the_initial_design_satisfy_a_constraint_on_a_cheap_metric(space) -> None:
+    bound = float(np.percentile([size(a) for a in space.enumerate()], 30))
+    sampler = make_sampler(
+        "mobo-gp-categorical", space, seed=0, n_initial=4, cheap_metrics=Objective().cheap_metrics
+    )
+    result = search(
+        space,
+        Objective(),
+        sampler=sampler,
+        objectives={"accuracy": "maximize", "cost": "minimize"},
+        constraints={"size": ("<=", bound)},
+        n_trials=12,
+        seed=0,
+    )
+    history = result.history
+    assert history["feasible"].all()  # the initial design draws feasible ones too, as there are some
+    assert all(m.metrics["size"] <= bound for m in result.pareto_front)
+
+
+@pytest.mark.slow
+def test_modelled_objectives_and_constraints_with_a_batch_and_pending_trials(space) -> None:
+    sampler = make_sampler("mobo-gp-categorical", space, seed=1, n_initial=4, batch_size=3)
+    result = search(
+        space,
+        Objective(),
+        sampler=sampler,
+        objectives={"accuracy": "maximize", "cost": "minimize"},
+        constraints={"cost": ("<=", 0.9)},
+        n_trials=10,
+        seed=1,
+        batch_size=3,
+    )
+    history = result.history
+    assert len(trials.evaluations(result.study.trials)) == 10 and history["arch_hash"].is_unique
+    assert set(history["feasible"]) <= {True, False} and result.pareto_front
+
+
+@pytest.mark.slow
+def test_parego_and_a_single_constrained_objective(space) -> None:
+    parego = search(
+        space, Objective(), sampler=make_sampler("parego-gp-categorical", space, seed=2, n_initial=4),
+        objectives={"accuracy": "maximize", "cost": "minimize"}, n_trials=8, seed=2,
+    )  # fmt: skip
+    assert len(trials.evaluations(parego.study.trials)) == 8
+    single = search(
+        space, Objective(), sampler=make_sampler("mobo-gp-categorical", space, seed=3, n_initial=4),
+        metric="accuracy", constraints={"cost": ("<=", 0.8)}, n_trials=8, seed=3,
+    )  # fmt: skip
+    feasible = single.history[single.history["feasible"] == True]  # noqa: E712
+    assert single.best_value == feasible["accuracy"].max()
+
+
+def test_the_pareto_set_of_observations_is_their_feasible_front(space) -> None:
+    from bonas.history import Observation
+
+    archs = list(space.enumerate())[:4]
+    observations = [
+        Observation(archs[0], 1.0, (1.0, -3.0), (0.5,)),
+        Observation(archs[1], 0.5, (0.5, -1.0), (0.0,)),
+        Observation(archs[2], 0.4, (0.4, -2.0), (-1.0,)),
+        Observation(archs[3], 0.9, (0.9, -3.0), (-1.0,)),
+    ]
+    assert [o.architecture for o in pareto_set(observations)] == [archs[1], archs[3]]
+    infeasible = [
+        Observation(a, 0.0, (0.0, 0.0), (v,)) for a, v in zip(archs, (3.0, 1.0, 2.0, 4.0), strict=False)
+    ]
+    assert [o.architecture for o in pareto_set(infeasible)] == [archs[1]]
+
+
+def test_bad_options_are_refused(space) -> None:
+    with pytest.raises(ValueError, match="Unknown multi-objective acquisition 'ehvi'"):
+        MultiObjectiveBOSampler(space, surrogate="gp-categorical", acquisition="ehvi")
+    with pytest.raises(TypeError, match="cheap_metrics must be a function"):
+        MultiObjectiveBOSampler(space, surrogate="gp-categorical", cheap_metrics={"size": 1})
+
+
+def test_a_feasible_region_is_a_space_of_the_feasible_architectures_only(space) -> None:
+    from bonas.samplers.multiobjective import FeasibleRegion
+
+    bound = float(np.median([size(a) for a in space.enumerate()]))
+    region = FeasibleRegion(space, lambda a: size(a) <= bound)
+    inside = list(region.enumerate())
+    assert inside and all(size(a) <= bound for a in inside)
+    assert {str(a) for a in inside} == {str(a) for a in space.enumerate() if size(a) <= bound}
+    rng = np.random.default_rng(0)
+    assert all(size(region.sample(rng)) <= bound for _ in range(20))
+    assert all(size(n) <= bound for n in region.neighbours(inside[0]))
+    assert region.name == space.name and region.from_params(inside[0].param_dict) == inside[0]
+
+
+@pytest.mark.slow
+def test_one_objective_under_a_cheap_constraint_searches_the_feasible_region(space) -> None:
+    bound = float(np.percentile([size(a) for a in space.enumerate()], 30))
+    sampler = make_sampler(
+        "mobo-gp-categorical", space, seed=4, n_initial=4, cheap_metrics=Objective().cheap_metrics
+    )
+    result = search(
+        space, Objective(), sampler=sampler, metric="accuracy", constraints={"size": ("<=", bound)}, n_trials=10, seed=4
+    )  # fmt: skip
+    assert result.history["feasible"].all() and sampler._region_bo is not None
