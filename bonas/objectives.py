@@ -123,7 +123,7 @@ class TrainingObjective:
         trial = current_trial()
 
         def report(epoch: int, val_accuracy: float) -> None:
-            if trial is None:
+            if trial is None or len(trial.study.directions) > 1:  # Optuna prunes single-objective trials only
                 return
             trial.report(val_accuracy, step=epoch)
             if trial.should_prune():

@@ -137,7 +137,7 @@ def _distinct_cells(n: int) -> list:
 
 def _history(values: list[tuple[int, float, str | None]]) -> SearchHistory:
     cells = _distinct_cells(10)
-    return SearchHistory([Observation(cells[i], v, f) for i, v, f in values])
+    return SearchHistory([Observation(cells[i], v, fidelity=f) for i, v, f in values])
 
 
 def test_one_fidelity_history_is_unchanged() -> None:

@@ -30,7 +30,9 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        # Not under no_grad: FlopCounterMode's module tracker hooks the outputs' gradients, and fails on an
+        # output that requires grad without a grad_fn (a module returning a parameter as it is).
+        with FlopCounterMode(display=False) as counter:
             model(torch.zeros(1, *input_shape, device=device))
     finally:
         model.train(was_training)

@@ -48,6 +48,9 @@ class WidthTable(TabularBenchmark):
             metrics["params"] = int(architecture.param_dict["width"])  # type: ignore[assignment]
         return metrics
 
+    def query_mean(self, architecture: Architecture) -> dict[str, float]:
+        return {"val_accuracy": self.value(architecture), "params": float(architecture.param_dict["width"])}
+
     @property
     def optimum(self) -> Optimum | None:
         if self.fault == "no-optimum":
