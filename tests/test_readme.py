@@ -106,3 +106,16 @@ def test_readme_hardware_aware_example_runs(
         m.metrics["latency_pixel3"] <= 12.0
         for m in result.pareto_front  # type: ignore[attr-defined]
     )
+
+
+@pytest.mark.slow  # trains a supernet and two cells on digits, and runs a few BO proposals
+def test_readme_weight_sharing_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = section_python_blocks("## Weight sharing: one supernet scores many candidates")
+    assert len(blocks) == 1
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    history = namespace["result"].history  # type: ignore[attr-defined]
+    assert (history["fidelity"] == "stand-alone").sum() == 2
+    best = history.loc[history["arch"] == str(namespace["result"].best_architecture), "fidelity"]  # type: ignore[attr-defined]
+    assert "stand-alone" in set(best)
