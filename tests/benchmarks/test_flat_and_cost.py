@@ -22,12 +22,16 @@ from benchmarks.report import comparison_table, flat_comparison
 from bonas.architecture import Architecture
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
+from bonas.tabular import benchmark_names
 from bonas.tabular.base import Optimum, TabularBenchmark
 
 
 def test_every_default_benchmark_also_runs_flat_with_the_flat_searchers() -> None:
-    graph = [name for name in DEFAULT_SEEDS if not name.endswith("-flat")]
+    graph = [name for name in DEFAULT_SEEDS if not name.endswith(("-flat", "-noisy"))]
     assert {f"{name}-flat" for name in graph} <= set(DEFAULT_SEEDS)
+    # Every name of the default grid is a registered benchmark (a noisy one has no flat form).
+    assert set(DEFAULT_SEEDS) <= set(benchmark_names())
+    assert any(name.endswith("-noisy") for name in DEFAULT_SEEDS)
     assert set(DEFAULT_SEEDS.values()) == {20}
     assert default_searchers("nb201-cifar100-flat") == FLAT_SEARCHERS
     assert set(FLAT_SEARCHERS) == {"local-search", "optuna-tpe", "optuna-gp", "auto"}
