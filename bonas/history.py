@@ -94,7 +94,9 @@ class Observation:
         return sum(max(c, 0.0) for c in self.constraints)
 
 
-def _rank(fidelity: str | None) -> int:
+def fidelity_rank(fidelity: str | None) -> int:
+    """Order of fidelities (:data:`FIDELITY_ORDER`): unknown ones and None (an objective's only
+    fidelity) rank as the highest."""
     return FIDELITY_ORDER.index(fidelity) if fidelity in FIDELITY_ORDER else len(FIDELITY_ORDER) - 1
 
 
@@ -187,23 +189,23 @@ class SearchHistory:
         :data:`MIN_PAIRS_FOR_LINE` pairs, the mean offset with fewer, and matching means and spreads
         of the two groups with none. A history of one fidelity is returned unchanged.
         """
-        ranks = {_rank(o.fidelity) for o in self.observations}
+        ranks = {fidelity_rank(o.fidelity) for o in self.observations}
         if len(ranks) <= 1:
             return self
         top = max(ranks)
         high: dict[str, float] = {}
         for o in self.observations:
-            if _rank(o.fidelity) == top:
+            if fidelity_rank(o.fidelity) == top:
                 high.setdefault(o.architecture.canonical_hash, o.value)
-        target_fidelity = next(o.fidelity for o in self.observations if _rank(o.fidelity) == top)
+        target_fidelity = next(o.fidelity for o in self.observations if fidelity_rank(o.fidelity) == top)
         corrections = {
             rank: _correction(
                 [
                     (o.value, high[o.architecture.canonical_hash])
                     for o in self.observations
-                    if _rank(o.fidelity) == rank and o.architecture.canonical_hash in high
+                    if fidelity_rank(o.fidelity) == rank and o.architecture.canonical_hash in high
                 ],
-                [o.value for o in self.observations if _rank(o.fidelity) == rank],
+                [o.value for o in self.observations if fidelity_rank(o.fidelity) == rank],
                 list(high.values()),
             )
             for rank in ranks - {top}
@@ -212,11 +214,13 @@ class SearchHistory:
         placed: set[str] = set()
         for o in self.observations:
             key = o.architecture.canonical_hash
-            rank = _rank(o.fidelity)
+            rank = fidelity_rank(o.fidelity)
             if rank == top:
                 observations.append(o)
             elif key not in high and key not in placed:
-                observations.append(replace(o, value=corrections[rank](o.value), fidelity=target_fidelity))
+                value = corrections[rank](o.value)
+                values = (value, *o.values[1:]) if o.values else ()
+                observations.append(replace(o, value=value, values=values, fidelity=target_fidelity))
                 placed.add(key)
         return SearchHistory(
             observations, list(self.pending), set(self.seen), self.objectives, self.constraints, self.signs

@@ -37,16 +37,13 @@ STUDY_COLUMNS = [
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The study's best COMPLETE trial (the best feasible one with constraints), or None if none completed
-    (or none is feasible), and None for a multi-objective study (see :func:`pareto_table`)."""
+    """The study's best evaluation, as :class:`bonas.SearchResult` has it (the best feasible one with
+    constraints, at the highest fidelity held), or None if none completed (or none is feasible), and None
+    for a multi-objective study (see :func:`pareto_table`)."""
     if len(study.directions) > 1:
         return None
-    if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-        return None
-    try:
-        return study.best_trial
-    except ValueError:  # no feasible trial
-        return None
+    best = trials.pareto_trials(study)
+    return best[0] if best else None
 
 
 def pareto_table(study: optuna.Study) -> pd.DataFrame:
@@ -164,17 +161,22 @@ def top_trials(study: optuna.Study, k: int = 10) -> pd.DataFrame:
     """The ``k`` best evaluations of a study (repeats excluded), best first, with every metric; with
     constraints, feasible ones first."""
 
+    import pandas as pd
+
     history = trials.history_frame(study)
     if history.empty:
         return history
     done = trials.evaluation_rows(history)
-    if "feasible" in done.columns:
-        done = done.sort_values("value", ascending=study.direction == optuna.study.StudyDirection.MINIMIZE)
-        done = done.sort_values("feasible", ascending=False, kind="stable")
-        return _without_bookkeeping(done.head(k))
     ascending = study.direction == optuna.study.StudyDirection.MINIMIZE
-    done = done.sort_values("value", ascending=ascending, kind="stable").head(k)
-    return _without_bookkeeping(done)
+    done = done.sort_values("value", ascending=ascending, kind="stable")
+    if trials.FIDELITY_ATTR in done.columns:  # the highest fidelity first: scales differ between them
+        rank = done[trials.FIDELITY_ATTR].map(lambda f: trials.fidelity_rank(None if pd.isna(f) else f))
+        done = (
+            done.assign(_rank=rank).sort_values("_rank", ascending=False, kind="stable").drop(columns="_rank")
+        )
+    if "feasible" in done.columns:
+        done = done.sort_values("feasible", ascending=False, kind="stable")
+    return _without_bookkeeping(done.head(k))
 
 
 def _without_bookkeeping(done: pd.DataFrame) -> pd.DataFrame:

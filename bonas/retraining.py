@@ -64,6 +64,13 @@ def retrain_best(
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}.")
     study = result.study if isinstance(result, SearchResult) else result
+    if len(study.directions) > 1:
+        raise BonasError(
+            f"Study {study.study_name!r} searches {len(study.directions)} objectives; retrain_best takes a "
+            "single-objective study. Retrain the members of result.pareto_front you want with your "
+            "stand-alone objective instead."
+        )
+    constraints = trials.StudyAttributes.of(study).constraints
     done = trials.evaluations(study.get_trials(deepcopy=False))
     rank = trials.fidelity_rank(fidelity)
     retrained = {
@@ -80,7 +87,9 @@ def retrain_best(
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
     chosen: list[tuple[optuna.trial.FrozenTrial, Architecture]] = []
     seen: set[str] = set(retrained)
-    for trial in sorted(scored, key=lambda t: (-sign * float(t.value), t.number)):  # type: ignore[arg-type]
+    # Feasible candidates first (with constraints), then by value.
+    ranked = sorted(scored, key=lambda t: (not trials.is_feasible(t), -sign * float(t.value), t.number))  # type: ignore[arg-type]
+    for trial in ranked:
         architecture = trials.architecture_of(trial, space)
         if architecture is None or architecture.canonical_hash in seen:
             continue
@@ -115,6 +124,18 @@ def retrain_best(
         state = TrialState.COMPLETE if math.isfinite(value) else TrialState.FAIL
         if state == TrialState.FAIL:
             attrs[trials.FAIL_REASON_ATTR] = f"objective returned {metric}={value}"
+        # The study's constraints hold on the retrained metrics, stored where Optuna reads them.
+        system_attrs = {}
+        missing = [c.metric for c in constraints if c.metric not in values]
+        if missing and state == TrialState.COMPLETE:
+            state = TrialState.FAIL
+            attrs[trials.FAIL_REASON_ATTR] = (
+                f"the objective returned no {', '.join(map(repr, missing))}, which the study's constraints need"
+            )
+        elif constraints:
+            system_attrs[trials.CONSTRAINT_VALUES_ATTR] = [
+                c.value(float(values[c.metric])) for c in constraints
+            ]
         study.add_trial(
             create_trial(
                 state=state,
@@ -122,6 +143,7 @@ def retrain_best(
                 params=params,
                 distributions=used,
                 user_attrs=attrs,
+                system_attrs=system_attrs,
             )
         )
         logger.info(

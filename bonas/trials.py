@@ -51,7 +51,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from bonas.architecture import Architecture, ParamValue
 from bonas.errors import InvalidArchitectureError
-from bonas.history import Constraint, Observation, SearchHistory
+from bonas.history import FIDELITY_ORDER, Constraint, Observation, SearchHistory, fidelity_rank
 from bonas.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -80,8 +80,8 @@ FIDELITY_ATTR = "fidelity"
 WEIGHT_SHARING = "weight-sharing"
 #: Validation accuracy of the architecture trained on its own.
 STAND_ALONE = "stand-alone"
-#: The fidelities bonas writes, lowest first.
-FIDELITIES = (WEIGHT_SHARING, STAND_ALONE)
+#: The fidelities bonas writes, lowest first (the order :mod:`bonas.history` ranks them in).
+FIDELITIES = FIDELITY_ORDER
 #: On a stand-alone retraining of a scored candidate (:func:`bonas.retrain_best`): that trial's number.
 RETRAIN_OF_ATTR = "retrain_of"
 
@@ -274,11 +274,6 @@ def fidelity_of(trial: FrozenTrial) -> str | None:
     """The trial's ``fidelity`` attribute (None: its objective has only one)."""
     value = trial.user_attrs.get(FIDELITY_ATTR)
     return None if value is None else str(value)
-
-
-def fidelity_rank(fidelity: str | None) -> int:
-    """Order of fidelities: unknown ones and None (an objective's only fidelity) rank as stand-alone."""
-    return FIDELITIES.index(fidelity) if fidelity in FIDELITIES else len(FIDELITIES) - 1
 
 
 def record_fidelity(fidelity: str) -> None:
