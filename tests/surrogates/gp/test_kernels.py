@@ -113,15 +113,30 @@ def test_overlap_cross_covariance_takes_the_one_hot_route_with_the_same_values()
         torch.testing.assert_close(kernel(x1 - 3, x2 - 3).to_dense(), expected)
 
 
-@pytest.mark.parametrize("density", [0.02, 0.5])
-def test_the_rbf_kernel_outside_autograd_gives_gpytorchs_values(density: float) -> None:
+def test_the_rbf_kernel_on_narrow_features_is_gpytorchs_to_the_last_bit() -> None:
     from gpytorch.kernels import RBFKernel
 
     from bonas.surrogates.gp.kernels import SparseProductRBFKernel
 
+    generator = torch.Generator().manual_seed(5)
+    x1 = torch.rand(30, 300, generator=generator, dtype=torch.float64)
+    x1[torch.rand(x1.shape, generator=generator) > 0.05] = 0.0
+    fast, reference = SparseProductRBFKernel().double(), RBFKernel().double()
+    fast.lengthscale = reference.lengthscale = 0.7
+    with torch.no_grad():
+        assert torch.equal(fast(x1, x1[:7]).to_dense(), reference(x1, x1[:7]).to_dense())
+        assert torch.equal(fast(x1).to_dense(), reference(x1).to_dense())
+
+
+@pytest.mark.parametrize("density", [0.02, 0.5])
+def test_the_rbf_kernel_outside_autograd_gives_gpytorchs_values(density: float) -> None:
+    from gpytorch.kernels import RBFKernel
+
+    from bonas.surrogates.gp.kernels import WIDE_FEATURES, SparseProductRBFKernel
+
     generator = torch.Generator().manual_seed(4)
-    x1 = torch.rand(30, 200, generator=generator, dtype=torch.float64)
-    x2 = torch.rand(20, 200, generator=generator, dtype=torch.float64)
+    x1 = torch.rand(30, WIDE_FEATURES, generator=generator, dtype=torch.float64)
+    x2 = torch.rand(20, WIDE_FEATURES, generator=generator, dtype=torch.float64)
     x1[torch.rand(x1.shape, generator=generator) > density] = 0.0
     x2[torch.rand(x2.shape, generator=generator) > density] = 0.0
     fast, reference = SparseProductRBFKernel().double(), RBFKernel().double()
