@@ -37,7 +37,7 @@ from bonas.history import Observation, SearchHistory
 from bonas.samplers.bayesian import BayesianOptimizationSampler
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates import make_surrogate
-from bonas.surrogates.base import Surrogate
+from bonas.surrogates.base import Surrogate, SurrogateNotFittedError
 from bonas.surrogates.gp.caches import RowCache
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
 
@@ -170,8 +170,24 @@ class TrustRegionBayesianSampler(BayesianOptimizationSampler):
         self._codes = RowCache(ParameterCodes(space, owner="the trust region"))
 
     def trust_region(self, history: SearchHistory) -> TrustRegion:
-        """The region the next proposal is chosen in (replayed from ``history``)."""
-        return self.schedule.replay(history.observations, self.n_initial)
+        """The region the next proposal is chosen in (replayed from ``history``).
+
+        On a noisy objective the radius follows each architecture's mean value (a lucky draw of an
+        evaluation again is no success), and once the model is used the region centres on the evaluated
+        architecture of best posterior mean, not on the luckiest value (as the BO's own moves do).
+        """
+        if not self.noisy:
+            return self.schedule.replay(history.observations, self.n_initial)
+        means = history.means()
+        region = self.schedule.replay(means, self.n_initial)
+        if len(history.observations) < self.n_initial:
+            return region
+        try:
+            best = self._incumbents(history, 1)[0]
+        except SurrogateNotFittedError:  # asked before this history's fit
+            return region
+        centre = next(o for o in means if o.architecture.canonical_hash == best.canonical_hash)
+        return replace(region, centre=centre)
 
     def _global_candidates(self, history: SearchHistory, rng: np.random.Generator) -> list[Architecture]:
         if self._scores_whole_space(history):

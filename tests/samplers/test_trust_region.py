@@ -196,3 +196,24 @@ def test_the_bo_sampler_keeps_the_neighbour_lists_of_recent_architectures(monkey
     sampler._neighbours(c)
     sampler._neighbours(a)
     assert calls == [a, b, c, a]
+
+
+def test_on_noisy_values_the_region_centres_on_the_model_best_not_a_lucky_draw() -> None:
+    space = CategoricalSpace("wide", [Categorical(f"p{i}", (0, 1, 2, 3)) for i in range(12)])
+    rng = np.random.default_rng(0)
+
+    def threes(architecture: Architecture) -> float:  # the true mean
+        return float(sum(v == 3 for v in architecture.param_dict.values()))
+
+    architectures = [space.sample(rng) for _ in range(30)]
+    observations = [
+        Observation(a, threes(a) + 0.3 * rng.standard_normal()) for a in architectures for _ in range(2)
+    ]
+    poorest = min(architectures, key=threes)
+    observations.append(Observation(poorest, max(o.value for o in observations) + 1.0))  # one lucky draw
+    history = SearchHistory(observations, [], {a.canonical_hash for a in architectures})
+    sampler = TrustRegionBayesianSampler(space, seed=0, allow_repeats=True, n_initial=10)
+    best = sampler.recommend(history)  # fits the model on this history
+    region = sampler.trust_region(history)
+    assert region.centre.architecture == best != poorest
+    assert threes(best) >= max(map(threes, architectures)) - 1
