@@ -46,6 +46,7 @@ more after the proposal.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -129,8 +130,11 @@ class SearchResult:
     Args:
         best_architecture: the best evaluated architecture (by the study's direction), the best feasible
             one with constraints (None when no evaluation satisfies them); None for several objectives,
-            whose answer is :attr:`pareto_front`.
-        best_value: its value (None when ``best_architecture`` is).
+            whose answer is :attr:`pareto_front`. A search with ``allow_repeats`` (noisy values) answers
+            with what its searcher recommends instead of the luckiest value: BO's architecture of best
+            posterior mean, other searchers' best mean value.
+        best_value: its value, the mean of its evaluations with ``allow_repeats`` (None when
+            ``best_architecture`` is).
         history: one row per trial (see :func:`bonas.trials.history_frame`).
         study: the Optuna study, with every trial.
         pareto_front: the evaluations on the Pareto front of the feasible evaluations, in trial order (for
@@ -266,7 +270,8 @@ def search(
             logger.info(
                 "Study %r holds %d evaluations (total_trials=%d): done.", study.study_name, held, total_trials
             )
-            return result_of(study, space)
+            result = result_of(study, space)
+            return _recommended(result, sampler, space) if allow_repeats else result
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
     progress = _progress_bar(n_trials, show_progress)
     loop.progress = progress
@@ -292,7 +297,31 @@ def search(
         raise loop.stopped_by_failures
     if loop.queries < n_trials and not loop.reached_total:
         logger.warning("Search spent %d of %d queries in %d attempts.", loop.queries, n_trials, loop.attempts)
-    return result_of(study, space)
+    result = result_of(study, space)
+    return _recommended(result, sampler, space) if allow_repeats else result
+
+
+def _recommended(
+    result: SearchResult, sampler: optuna.samplers.BaseSampler, space: SearchSpace
+) -> SearchResult:
+    """A noisy search's answer: the architecture its searcher recommends (:meth:`ArchitectureSampler.recommend`:
+    the model's best for BO, the best mean value otherwise), valued at the mean of its evaluations, rather
+    than the luckiest single value. Several objectives and constraints keep their Pareto answer."""
+    study = result.study
+    if len(study.directions) > 1 or trials.StudyAttributes.of(study).constraints:
+        return result
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
+    if isinstance(sampler, ArchitectureSampler):
+        history = sampler.history(study).at_one_fidelity()
+        best = sampler.recommend(history)
+    else:  # an Optuna sampler: the best mean value
+        decode = lambda trial: trials.architecture_of(trial, space)  # noqa: E731
+        history = trials.search_history(study.get_trials(deepcopy=False), decode, sign=sign).at_one_fidelity()
+        best = history.best_mean()
+    if best is None:
+        return result
+    mean = next(o.value for o in history.means() if o.architecture.canonical_hash == best.canonical_hash)
+    return dataclasses.replace(result, best_architecture=best, best_value=sign * mean)
 
 
 class _TrialFailedError(Exception):

@@ -503,3 +503,18 @@ def test_default_propose_batch_sees_earlier_batch_members_as_pending() -> None:
     assert len({a.canonical_hash for a in batch}) == 4  # the whole space, no repeat
     with pytest.raises(ValueError, match="q must be at least 1"):
         sampler.propose_batch(SearchHistory(), np.random.default_rng(0), q=0)
+
+
+def test_a_noisy_search_answers_with_the_recommendation_at_its_mean_value() -> None:
+    space = CategoricalSpace("noisy", [Categorical(f"p{i}", (0, 1, 2)) for i in range(3)])
+    rng = np.random.default_rng(0)
+
+    def noisy(architecture: Architecture) -> float:
+        return float(sum(architecture.param_dict.values())) + 3.0 * rng.standard_normal()
+
+    result = search(space, noisy, sampler="random", n_trials=25, seed=0, allow_repeats=True)
+    values = result.history.dropna(subset=["value"]).groupby("arch")["value"]
+    means = values.mean()
+    assert str(result.best_architecture) == means.idxmax()
+    assert result.best_value == pytest.approx(means.max())
+    assert result.best_value < result.history["value"].max()  # not the luckiest single value
