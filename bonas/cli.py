@@ -6,6 +6,9 @@ several machines) sharing a study, each spending its own ``--n-trials`` share; `
 serves optuna-dashboard on a storage; ``bonas show`` prints its studies and their best architectures.
 Ctrl-C (or SIGTERM) stops a search cleanly: the running trial is failed with the reason
 ``interrupted``, everything completed stays stored, and the same command continues the study.
+
+(About 560 lines, one concept: the command line. The four commands share their option parsers and the
+one place that turns a user's error into a message and exit status 2, so they stay in one module.)
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ and why Optuna cannot do it:
   (Optuna would have the objective call ``Trial.set_constraint`` itself). A repeat gets the earlier
   evaluation's values and constraints.
 
-(About 620 lines, one concept: the loop, and beside each piece the reason Optuna cannot do it. What
+(About 650 lines, one concept: the loop, and beside each piece the reason Optuna cannot do it. What
 ``search`` accepts is checked in :mod:`bonas.search_inputs`.)
 
 Trial scans: a bonas sampler reads the study's trials once per trial to build its history (one full
