@@ -187,41 +187,42 @@ class SearchHistory:
         only that value, and a lower-fidelity value of another architecture is mapped by a correction
         fitted on the architectures measured at both: a least-squares line once there are
         :data:`MIN_PAIRS_FOR_LINE` pairs, the mean offset with fewer, and matching means and spreads
-        of the two groups with none. A history of one fidelity is returned unchanged.
+        of the two groups with none. Every repeat is kept (and each lower-fidelity repeat of a paired
+        architecture is a pair). A history of one fidelity is returned unchanged.
         """
         ranks = {fidelity_rank(o.fidelity) for o in self.observations}
         if len(ranks) <= 1:
             return self
         top = max(ranks)
-        high: dict[str, float] = {}
+        by_rank: dict[int, dict[str, list[float]]] = {rank: {} for rank in ranks}
         for o in self.observations:
-            if fidelity_rank(o.fidelity) == top:
-                high.setdefault(o.architecture.canonical_hash, o.value)
+            by_rank[fidelity_rank(o.fidelity)].setdefault(o.architecture.canonical_hash, []).append(o.value)
+        high = {key: statistics.fmean(values) for key, values in by_rank[top].items()}
         target_fidelity = next(o.fidelity for o in self.observations if fidelity_rank(o.fidelity) == top)
         corrections = {
             rank: _correction(
-                [
-                    (o.value, high[o.architecture.canonical_hash])
-                    for o in self.observations
-                    if fidelity_rank(o.fidelity) == rank and o.architecture.canonical_hash in high
-                ],
-                [o.value for o in self.observations if fidelity_rank(o.fidelity) == rank],
+                [(value, high[key]) for key, values in by_rank[rank].items() if key in high for value in values],
+                [value for values in by_rank[rank].values() for value in values],
                 list(high.values()),
             )
             for rank in ranks - {top}
         }
-        observations: list[Observation] = []
-        placed: set[str] = set()
+        # Each architecture keeps its values at the highest fidelity it was measured at (all repeats).
+        best_rank = {}
         for o in self.observations:
             key = o.architecture.canonical_hash
+            best_rank[key] = max(best_rank.get(key, -1), fidelity_rank(o.fidelity))
+        observations: list[Observation] = []
+        for o in self.observations:
             rank = fidelity_rank(o.fidelity)
+            if rank != best_rank[o.architecture.canonical_hash]:
+                continue
             if rank == top:
                 observations.append(o)
-            elif key not in high and key not in placed:
+            else:
                 value = corrections[rank](o.value)
                 values = (value, *o.values[1:]) if o.values else ()
                 observations.append(replace(o, value=value, values=values, fidelity=target_fidelity))
-                placed.add(key)
         return SearchHistory(
             observations, list(self.pending), set(self.seen), self.objectives, self.constraints, self.signs
         )
