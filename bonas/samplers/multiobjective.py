@@ -105,6 +105,8 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         seed: seed of the sampler's generator.
         allow_repeats: allow proposing architectures already evaluated (noisy objectives).
         batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
+        noisy: the modelled outcomes are noisy (None: ``allow_repeats``): each surrogate then learns its
+            noise variance (see :attr:`Surrogate.noisy`) instead of interpolating the values.
     """
 
     supports_multi_objective = True
@@ -125,6 +127,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         seed: int | None = None,
         allow_repeats: bool = False,
         batch_size: int = 1,
+        noisy: bool | None = None,
     ) -> None:
         if acquisition not in MULTI_OBJECTIVE_ACQUISITIONS:
             raise unknown_name("multi-objective acquisition", acquisition, MULTI_OBJECTIVE_ACQUISITIONS)
@@ -150,6 +153,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
                 "use surrogate='gp-categorical'."
             )
         self.acquisition = acquisition
+        self.noisy = allow_repeats if noisy is None else noisy
         self.cheap_metrics = cheap_metrics
         self.n_initial = n_initial
         self.candidate_settings = candidates or CandidateSettings()
@@ -240,6 +244,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
                 seed=self._seed,
                 allow_repeats=self.allow_repeats,
                 batch_size=self.batch_size,
+                noisy=self.noisy,
             )
         return self._region_bo
 
@@ -357,6 +362,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         from proposal to proposal (its feature caches, and the WL depth it re-selects every few fits)."""
         if outcome not in self._surrogates:
             self._surrogates[outcome] = self._surrogate_factory(self.space)
+            self._surrogates[outcome].noisy = self.noisy
         surrogate = self._surrogates[outcome]
         surrogate.fit(observed, values)
         return IndexedModel(surrogate.model, surrogate.encode(table))

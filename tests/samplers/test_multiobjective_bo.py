@@ -120,6 +120,23 @@ def test_bad_options_are_refused(space) -> None:
         MultiObjectiveBOSampler(space, surrogate="gp-categorical", cheap_metrics={"size": 1})
 
 
+@pytest.mark.parametrize(("noisy", "expected"), [(None, True), (False, False)])
+def test_repeats_make_every_modelled_outcome_learn_its_noise(space, noisy, expected) -> None:
+    sampler = MultiObjectiveBOSampler(
+        space, surrogate="gp-categorical", n_initial=4, seed=0, allow_repeats=True, noisy=noisy
+    )
+    search(
+        space,
+        Objective(),
+        sampler=sampler,
+        objectives={"accuracy": "maximize", "cost": "minimize"},
+        n_trials=6,
+        seed=0,
+    )
+    assert sampler.noisy is expected
+    assert len(sampler._surrogates) == 2 and all(s.noisy is expected for s in sampler._surrogates.values())
+
+
 def test_a_feasible_region_is_a_space_of_the_feasible_architectures_only(space) -> None:
     from bonas.samplers.multiobjective import FeasibleRegion
 
