@@ -201,7 +201,12 @@ class SearchHistory:
         target_fidelity = next(o.fidelity for o in self.observations if fidelity_rank(o.fidelity) == top)
         corrections = {
             rank: _correction(
-                [(value, high[key]) for key, values in by_rank[rank].items() if key in high for value in values],
+                [
+                    (value, high[key])
+                    for key, values in by_rank[rank].items()
+                    if key in high
+                    for value in values
+                ],
                 [value for values in by_rank[rank].values() for value in values],
                 list(high.values()),
             )

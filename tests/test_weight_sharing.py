@@ -174,7 +174,12 @@ def test_repeated_scores_of_an_architecture_are_all_kept_on_the_stand_alone_scal
     # Architecture 5 was scored twice on the supernet and never trained alone: both scores stay,
     # shifted by the offset of the one pair (30), so a noisy model sees its mean and its spread.
     history = _history(
-        [(0, 40.0, WEIGHT_SHARING), (0, 70.0, STAND_ALONE), (5, 45.0, WEIGHT_SHARING), (5, 47.0, WEIGHT_SHARING)]
+        [
+            (0, 40.0, WEIGHT_SHARING),
+            (0, 70.0, STAND_ALONE),
+            (5, 45.0, WEIGHT_SHARING),
+            (5, 47.0, WEIGHT_SHARING),
+        ]
     )
     assert sorted(o.value for o in history.at_one_fidelity().observations) == [70.0, 75.0, 77.0]
 
