@@ -134,23 +134,21 @@ class SearchHistory:
         return sorted(self.observations, key=feasibility_rank, reverse=True)[:k]
 
     def means(self) -> list[Observation]:
-        """One observation per distinct architecture (by canonical hash), its value the mean of that
-        architecture's values, in the order of first evaluation. Differs from :attr:`observations`
-        only where a noisy objective evaluated an architecture again."""
-        groups: dict[str, tuple[Architecture, list[float]]] = {}
+        """One observation per distinct architecture (by canonical hash), its value, objective values and
+        constraint values the means of that architecture's, in the order of first evaluation (fidelity
+        that of the first). Differs from :attr:`observations` only where a noisy objective evaluated an
+        architecture again."""
+        groups: dict[str, list[Observation]] = {}
         for observation in self.observations:
-            groups.setdefault(observation.architecture.canonical_hash, (observation.architecture, []))[
-                1
-            ].append(observation.value)
-        return [
-            Observation(architecture, sum(values) / len(values)) for architecture, values in groups.values()
-        ]
+            groups.setdefault(observation.architecture.canonical_hash, []).append(observation)
+        return [_mean_of(group) for group in groups.values()]
 
     def best_mean(self) -> Architecture | None:
-        """The architecture of best mean value (:meth:`means`; the first evaluated among ties), None
-        before any evaluation."""
+        """The architecture of best mean value among those feasible on their mean constraint values
+        (:meth:`means`, :func:`feasibility_rank`; the first evaluated among ties), None before any
+        evaluation."""
         means = self.means()
-        return max(means, key=lambda o: o.value).architecture if means else None
+        return max(means, key=feasibility_rank).architecture if means else None
 
     def prefix(self, n: int) -> SearchHistory:
         """What was known after the first ``n`` observations: those, and nothing pending."""
@@ -231,6 +229,22 @@ class SearchHistory:
         return SearchHistory(
             observations, list(self.pending), set(self.seen), self.objectives, self.constraints, self.signs
         )
+
+
+def _mean_of(group: list[Observation]) -> Observation:
+    """One observation averaging ``group``'s (one architecture's repeats) value, values and constraints."""
+    if len(group) == 1:
+        return group[0]
+
+    def column_means(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
+        return tuple(statistics.fmean(column) for column in zip(*rows, strict=True)) if rows[0] else ()
+
+    return replace(
+        group[0],
+        value=statistics.fmean(o.value for o in group),
+        values=column_means([o.values for o in group]),
+        constraints=column_means([o.constraints for o in group]),
+    )
 
 
 def _correction(

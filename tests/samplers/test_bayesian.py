@@ -565,3 +565,22 @@ def test_noisy_trust_region_moves_search_around_the_best_posterior_mean(nb201: N
         proposal = sampler.propose(history, np.random.default_rng(0))
         centre = sampler.recommend(history) if noisy else lucky
         assert proposal in nb201.neighbours(centre)
+
+
+def test_means_average_objectives_and_constraints_and_the_best_mean_is_feasible(nb201: NB201Space) -> None:
+    rng = np.random.default_rng(0)
+    a, b = nb201.sample(rng), nb201.sample(rng)
+    while b.canonical_hash == a.canonical_hash:
+        b = nb201.sample(rng)
+    history = SearchHistory(
+        [
+            Observation(a, 90.0, values=(90.0, -4.0), constraints=(1.0,)),
+            Observation(b, 80.0, values=(80.0, -2.0), constraints=(-1.0,)),
+            Observation(a, 92.0, values=(92.0, -6.0), constraints=(-0.5,)),
+        ]
+    )
+    mean_a, mean_b = history.means()
+    assert (mean_a.value, mean_a.values, mean_a.constraints) == (91.0, (91.0, -5.0), (0.25,))
+    assert mean_b == history.observations[1]
+    # a has the better mean value but violates its constraint on average: b is the answer.
+    assert history.best_mean() == b
