@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.predictors $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.table_signal $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.multiobjective $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.live $(if $(filter 1 yes true,$(QUICK)),--quick)
 	$(BIN)/python -m benchmarks.throughput $(if $(filter 1 yes true,$(QUICK)),--quick)

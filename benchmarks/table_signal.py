@@ -1,0 +1,164 @@
+"""``python -m benchmarks.table_signal``: how much of a table's ranking of its best architectures the
+architecture decides.
+
+A surrogate learns what an architecture does to its accuracy. Where the table's values among its best
+architectures differ mostly by measurement noise (which training seeds, which nodes or images were
+held out), no surrogate can rank them, and a search reaches the table's validation optimum by luck, not
+by modelling. A table's validation and test accuracies come from the same trainings measured on
+different data, so how well they agree among the best architectures bounds how much of that ranking
+belongs to the architecture (noise shared by both, the training seed, can only raise the agreement).
+
+Per benchmark: the number of distinct table rows, the validation optimum, how many rows lie within 0.2,
+0.5 and 1 point of it, and Kendall's tau between validation and test accuracy over the whole table and
+over its best tenth, best hundredth and best 100 rows by validation accuracy. Results go to
+``results/table_signal/summary.csv`` and ``summary.md``; a benchmark whose test accuracies are absent
+(NB201 without ``nb201/nb201_test_accuracy.csv``) is skipped, naming the file.
+
+Examples::
+
+    python -m benchmarks.table_signal                       # NB201's three datasets, NAS-Bench-Graph's six
+    python -m benchmarks.table_signal --benchmarks nbgraph-cora nbgraph-arxiv
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from benchmarks.cache import write_csv
+from bonas.errors import DataFileNotFoundError, unknown_name
+from bonas.tabular import TabularBenchmark, benchmark_names, load_benchmark
+
+BENCHMARKS = (
+    "nb201-cifar10",
+    "nb201-cifar100",
+    "nb201-imagenet16-120",
+    *(f"nbgraph-{dataset}" for dataset in ("cora", "citeseer", "pubmed", "photo", "computers", "arxiv")),
+)
+#: Distances (points of validation accuracy) below the optimum whose rows are counted.
+WITHIN = (0.2, 0.5, 1.0)
+#: The best rows by validation accuracy over which validation and test are compared: fractions of the
+#: table, then a count.
+TOP_FRACTIONS = (1.0, 0.1, 0.01)
+TOP_COUNT = 100
+
+
+def table_values(benchmark: TabularBenchmark) -> pd.DataFrame:
+    """Every distinct row of the benchmark's table: its mean validation and test accuracy.
+
+    The space is listed whole; parameter settings the table files under one row (NAS-Bench-Graph keeps
+    one row per isomorphism class) give the same metrics and are counted once.
+
+    Raises:
+        ValueError: the space cannot be listed, or the benchmark returns no ``test_accuracy``.
+    """
+    if not benchmark.space.is_enumerable:
+        raise ValueError(f"{benchmark.name}: its space is too large to list.")
+    rows = {}
+    for architecture in benchmark.space.enumerate():
+        metrics = benchmark.query_mean(architecture)
+        if "test_accuracy" not in metrics:
+            raise ValueError(
+                f"{benchmark.name} returns no test_accuracy (NB201's come from nb201/nb201_test_accuracy.csv "
+                "in the data folder; see data/README.md)."
+            )
+        rows[tuple(sorted(metrics.items()))] = (metrics["val_accuracy"], metrics["test_accuracy"])
+    return pd.DataFrame(list(rows.values()), columns=["val_accuracy", "test_accuracy"])
+
+
+def signal(name: str, values: pd.DataFrame) -> dict[str, object]:
+    """One row of the table: counts near the validation optimum and validation/test rank agreement."""
+    val = values["val_accuracy"].to_numpy(dtype=float)
+    test = values["test_accuracy"].to_numpy(dtype=float)
+    order = np.argsort(-val, kind="stable")
+    best = float(val[order[0]])
+    row: dict[str, object] = {"benchmark": name, "rows": len(val), "val_optimum": round(best, 3)}
+    for distance in WITHIN:
+        row[f"within_{distance:g}"] = int(np.sum(val >= best - distance - 1e-9))
+    tops = {f"tau_top_{fraction:g}": max(2, round(fraction * len(val))) for fraction in TOP_FRACTIONS}
+    tops[f"tau_top_{TOP_COUNT}"] = min(TOP_COUNT, len(val))
+    for column, count in tops.items():
+        top = order[:count]
+        row[column] = round(float(stats.kendalltau(val[top], test[top]).statistic), 3)
+    row["test_of_val_best"] = round(float(test[order[0]]), 3)
+    row["test_optimum"] = round(float(test.max()), 3)
+    return row
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    header = [
+        "benchmark",
+        "rows",
+        "val optimum",
+        *(f"rows within {d:g}" for d in WITHIN),
+        "tau (all)",
+        *(f"tau (best {f:.0%})" for f in TOP_FRACTIONS[1:]),
+        f"tau (best {TOP_COUNT})",
+        "test of the val-best",
+        "test optimum",
+    ]
+    columns = [
+        "benchmark",
+        "rows",
+        "val_optimum",
+        *(f"within_{d:g}" for d in WITHIN),
+        *(f"tau_top_{f:g}" for f in TOP_FRACTIONS),
+        f"tau_top_{TOP_COUNT}",
+        "test_of_val_best",
+        "test_optimum",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in frame[columns].itertuples(index=False):
+        lines.append("| " + " | ".join(str(value) for value in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.table_signal", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), help="benchmark names")
+    parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
+    parser.add_argument("--out", type=Path, default=Path("results/table_signal"), help="output folder")
+    parser.add_argument("--quick", action="store_true", help="NAS-Bench-Graph cora only")
+    parser.add_argument("--force", action="store_true", help="accepted for make bench; nothing is cached")
+    args = parser.parse_args(argv)
+    for name in args.benchmarks:
+        if name not in benchmark_names():
+            parser.error(str(unknown_name("benchmark", name, benchmark_names())))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = ["nbgraph-cora"] if args.quick else args.benchmarks
+    rows = []
+    for name in names:
+        try:
+            values = table_values(load_benchmark(name, data_dir=args.data_dir))
+        except (DataFileNotFoundError, ValueError) as error:
+            print(f"Skipping {name}: {error}")
+            continue
+        rows.append(signal(name, values))
+        print(f"{name}: {len(values):,} rows", flush=True)
+    if not rows:
+        print("No benchmark had validation and test accuracies: nothing to report.")
+        return 0
+    frame = pd.DataFrame(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(frame, args.out / "summary.csv")
+    table = markdown(frame)
+    (args.out / "summary.md").write_text(
+        "# Validation against test accuracy among each table's best rows (Kendall tau)\n\n" + table
+    )
+    print(table)
+    print(f"Wrote {args.out / 'summary.csv'} and {args.out / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""benchmarks.table_signal: validation/test agreement among a table's best rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import benchmarks.table_signal as table_signal
+from bonas.architecture import Architecture
+from bonas.spaces.base import Categorical
+from bonas.spaces.categorical import CategoricalSpace
+from bonas.tabular.base import Optimum, TabularBenchmark
+
+
+class SmallTable(TabularBenchmark):
+    """36 settings of two parameters; with ``a == 0`` the table has one row whatever ``b`` is."""
+
+    def __init__(self, name: str = "small-table", *, with_test: bool = True) -> None:
+        super().__init__()
+        self.name = name
+        self.with_test = with_test
+        self.space = CategoricalSpace(
+            "small", [Categorical("a", tuple(range(6))), Categorical("b", tuple(range(6)))]
+        )
+
+    def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
+        a, b = architecture.param_dict["a"], architecture.param_dict["b"]
+        value = 50.0 + 6 * a + (b if a else 0)
+        metrics = {"val_accuracy": value}
+        if self.with_test:
+            metrics["test_accuracy"] = value / 2
+        return metrics
+
+    @property
+    def optimum(self) -> Optimum | None:
+        return Optimum(85.0, 42.5, "a=5,b=5")
+
+
+def test_rows_filed_under_one_table_entry_are_counted_once() -> None:
+    values = table_signal.table_values(SmallTable())
+    assert len(values) == 31  # 30 settings with a > 0, and one row for a == 0
+    assert values["val_accuracy"].max() == 85.0
+    np.testing.assert_allclose(values["test_accuracy"], values["val_accuracy"] / 2)
+
+
+def test_agreement_is_measured_among_the_best_rows_only() -> None:
+    val = np.arange(1000, dtype=float) / 10
+    test = val.copy()
+    top = val >= np.quantile(val, 0.9)
+    test[top] = -val[top]  # the best tenth ranked backwards on test, the rest in order
+    row = table_signal.signal("made-up", pd.DataFrame({"val_accuracy": val, "test_accuracy": test}))
+    assert row["rows"] == 1000 and row["val_optimum"] == 99.9
+    assert (row["within_0.2"], row["within_0.5"], row["within_1"]) == (3, 6, 11)
+    assert row["tau_top_0.1"] == row["tau_top_0.01"] == row["tau_top_100"] == -1.0
+    assert row["tau_top_1"] > 0.5
+    assert row["test_of_val_best"] == -99.9 and row["test_optimum"] == pytest.approx(89.9)
+
+
+def test_main_writes_the_table_and_skips_a_benchmark_without_test_accuracies(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    tables = {"small-table": SmallTable(), "no-test": SmallTable("no-test", with_test=False)}
+    monkeypatch.setattr(table_signal, "load_benchmark", lambda name, data_dir=None: tables[name])
+    monkeypatch.setattr(table_signal, "benchmark_names", lambda: list(tables))
+    assert table_signal.main(["--benchmarks", "small-table", "no-test", "--out", str(tmp_path)]) == 0
+    assert "Skipping no-test: no-test returns no test_accuracy" in capsys.readouterr().out
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary["benchmark"]) == ["small-table"]
+    assert summary.loc[0, "tau_top_1"] == 1.0
+    assert "| small-table | 31 | 85.0 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_an_unknown_benchmark_is_refused_naming_it(capsys) -> None:
+    with pytest.raises(SystemExit):
+        table_signal.parse_args(["--benchmarks", "nbgraph-corra"])
+    assert "nbgraph-corra" in capsys.readouterr().err
