@@ -57,6 +57,16 @@ def test_agreement_is_measured_among_the_best_rows_only() -> None:
     assert row["tau_top_0.1"] == row["tau_top_0.01"] == row["tau_top_100"] == -1.0
     assert row["tau_top_1"] > 0.5
     assert row["test_of_val_best"] == -99.9 and row["test_optimum"] == pytest.approx(89.9)
+    # The test-best tenth is rows 800-899 (the top tenth's test values are negative): all 100 drawn.
+    assert row["informed_regret"] == pytest.approx(99.9 - 89.9)
+
+
+def test_the_informed_searcher_draws_from_the_test_best_tenth_at_random() -> None:
+    val = np.zeros(2000)
+    val[0] = 1.0  # the validation optimum, in the test-best tenth (200 rows): drawn half the time
+    test = -np.arange(2000.0)
+    assert table_signal.informed_regret(val, test) == pytest.approx(0.5, abs=0.05)
+    assert table_signal.informed_regret(val, -test) == 1.0  # outside the test-best tenth: never drawn
 
 
 def test_main_writes_the_table_and_skips_a_benchmark_without_test_accuracies(
