@@ -106,31 +106,19 @@ def informed_regret(val: np.ndarray, test: np.ndarray, seed: int = 0) -> float:
 
 
 def markdown(frame: pd.DataFrame) -> str:
-    header = [
-        "benchmark",
-        "rows",
-        "val optimum",
-        *(f"rows within {d:g}" for d in WITHIN),
-        "tau (all)",
-        *(f"tau (best {f:.0%})" for f in TOP_FRACTIONS[1:]),
-        f"tau (best {TOP_COUNT})",
-        f"regret of {ORACLE_QUERIES} from the test-best {ORACLE_FRACTION:.0%}",
-        "test of the val-best",
-        "test optimum",
-    ]
-    columns = [
-        "benchmark",
-        "rows",
-        "val_optimum",
-        *(f"within_{d:g}" for d in WITHIN),
-        *(f"tau_top_{f:g}" for f in TOP_FRACTIONS),
-        f"tau_top_{TOP_COUNT}",
-        "informed_regret",
-        "test_of_val_best",
-        "test_optimum",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in frame[columns].itertuples(index=False):
+    headers = {  # column -> header
+        "benchmark": "benchmark",
+        "rows": "rows",
+        "val_optimum": "val optimum",
+        **{f"within_{d:g}": f"rows within {d:g}" for d in WITHIN},
+        **{f"tau_top_{f:g}": "tau (all)" if f == 1 else f"tau (best {f:.0%})" for f in TOP_FRACTIONS},
+        f"tau_top_{TOP_COUNT}": f"tau (best {TOP_COUNT})",
+        "informed_regret": f"regret of {ORACLE_QUERIES} from the test-best {ORACLE_FRACTION:.0%}",
+        "test_of_val_best": "test of the val-best",
+        "test_optimum": "test optimum",
+    }
+    lines = ["| " + " | ".join(headers.values()) + " |", "|" + "---|" * len(headers)]
+    for row in frame[list(headers)].itertuples(index=False):
         lines.append("| " + " | ".join(str(value) for value in row) + " |")
     return "\n".join(lines) + "\n"
 
