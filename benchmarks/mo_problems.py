@@ -87,13 +87,7 @@ def benchmark_of(name: str) -> TabularBenchmark:
 @cache
 def table_of(problem: Problem) -> Table:
     """Every table entry's accuracy and latency (NB201: all 15,625 cells; NAS-Bench-Graph: its entries)."""
-    benchmark = benchmark_of(problem.benchmark)
-    records = getattr(benchmark, "_table", None)
-    if problem.benchmark.startswith("nbgraph") and isinstance(records, dict):
-        accuracy = np.array([r.val_accuracy for r in records.values()])
-        latency = np.array([r.latency_s for r in records.values()])
-        return Table(accuracy, latency)
-    rows = [benchmark.query(a, np.random.default_rng(0)) for a in benchmark.space.enumerate()]
+    rows = list(benchmark_of(problem.benchmark).table_rows())
     return Table(np.array([r["val_accuracy"] for r in rows]), np.array([r[problem.latency] for r in rows]))
 
 

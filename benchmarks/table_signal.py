@@ -1,21 +1,23 @@
-"""``python -m benchmarks.table_signal``: how much of a table's ranking of its best architectures the
-architecture decides.
+"""``python -m benchmarks.table_signal``: how much a table's ranking of its best architectures follows
+from architectures like them.
 
-A surrogate learns what an architecture does to its accuracy. Where the table's values among its best
-architectures differ mostly by measurement noise (which training seeds, which nodes or images were
-held out), no surrogate can rank them, and a search reaches the table's validation optimum by luck, not
-by modelling. A table's validation and test accuracies come from the same trainings measured on
-different data, so how well they agree among the best architectures bounds how much of that ranking
-belongs to the architecture (noise shared by both, the training seed, can only raise the agreement).
+A surrogate predicts an architecture's accuracy from architectures like it. Where the table's values
+among its best architectures differ mostly by measurement noise (which training seeds, which nodes or
+images were held out), a surrogate cannot rank them, and a search reaches the table's validation optimum
+more by how many good architectures it evaluates than by ranking them. A table's validation and test
+accuracies come from the same trainings measured on different data, so how well they agree among the
+best architectures indicates how much of that ranking is the architectures' own (noise shared by both,
+the training seed, can only raise the agreement).
 
-Per benchmark: the number of distinct table rows, the validation optimum, how many rows lie within 0.2,
+Per benchmark: the number of table entries, the validation optimum, how many entries lie within 0.2,
 0.5 and 1 point of it, and Kendall's tau between validation and test accuracy over the whole table and
-over its best tenth, best hundredth and best 100 rows by validation accuracy. And what a searcher that
-knew the architectures' quality could reach: the mean validation regret of the best of 100 rows drawn at
-random from the best tenth by test accuracy (a stand-in for quality the validation noise does not
-touch), over 1,000 draws. Results go to
-``results/table_signal/summary.csv`` and ``summary.md``; a benchmark whose test accuracies are absent
-(NB201 without ``nb201/nb201_test_accuracy.csv``) is skipped, naming the file.
+over its best tenth, best hundredth and best 100 entries by validation accuracy. And a reference point
+for search: the mean validation regret of the best of 100 entries drawn at random from the best tenth
+by test accuracy, over 1,000 draws (a searcher that knew which architectures are good by a measure the
+validation noise does not touch, and nothing else; not a bound, since a searcher also sees the
+validation values it measures). Results go to ``results/table_signal/summary.csv`` and ``summary.md``; a
+benchmark whose test accuracies are absent (NB201 without ``nb201/nb201_test_accuracy.csv``) is
+skipped, naming the file.
 
 Examples::
 
@@ -52,47 +54,62 @@ TOP_COUNT = 100
 ORACLE_QUERIES, ORACLE_FRACTION, ORACLE_DRAWS = 100, 0.1, 1000
 
 
-def table_values(benchmark: TabularBenchmark) -> pd.DataFrame:
-    """Every distinct row of the benchmark's table: its mean validation and test accuracy.
+class NoTableError(Exception):
+    """The benchmark's table cannot be compared: its space cannot be listed, or it has no test accuracy."""
 
-    The space is listed whole; parameter settings the table files under one row (NAS-Bench-Graph keeps
-    one row per isomorphism class) give the same metrics and are counted once.
+
+def table_values(benchmark: TabularBenchmark) -> pd.DataFrame:
+    """Every entry of the benchmark's table (:meth:`TabularBenchmark.table_rows`): its mean validation
+    and test accuracy.
 
     Raises:
-        ValueError: the space cannot be listed, or the benchmark returns no ``test_accuracy``.
+        NoTableError: the space cannot be listed, or the benchmark returns no ``test_accuracy``.
     """
     if not benchmark.space.is_enumerable:
-        raise ValueError(f"{benchmark.name}: its space is too large to list.")
-    rows = {}
-    for architecture in benchmark.space.enumerate():
-        metrics = benchmark.query_mean(architecture)
+        raise NoTableError(f"{benchmark.name}: its space is too large to list.")
+    rows = []
+    for metrics in benchmark.table_rows():
         if "test_accuracy" not in metrics:
-            raise ValueError(
+            raise NoTableError(
                 f"{benchmark.name} returns no test_accuracy (NB201's come from nb201/nb201_test_accuracy.csv "
                 "in the data folder; see data/README.md)."
             )
-        rows[tuple(sorted(metrics.items()))] = (metrics["val_accuracy"], metrics["test_accuracy"])
-    return pd.DataFrame(list(rows.values()), columns=["val_accuracy", "test_accuracy"])
+        rows.append((metrics["val_accuracy"], metrics["test_accuracy"]))
+    return pd.DataFrame(rows, columns=["val_accuracy", "test_accuracy"])
 
 
-def signal(name: str, values: pd.DataFrame) -> dict[str, object]:
-    """One row of the table: counts near the validation optimum and validation/test rank agreement."""
+def agreement(name: str, values: pd.DataFrame) -> dict[str, object]:
+    """One row of the table: entries near the validation optimum, validation/test rank agreement among
+    the best entries, and the informed draw's regret.
+
+    Raises:
+        ValueError: ``values`` has fewer than two entries.
+    """
+    if len(values) < 2:
+        raise ValueError(f"{name}: {len(values)} table entries; agreement needs at least 2.")
     val = values["val_accuracy"].to_numpy(dtype=float)
     test = values["test_accuracy"].to_numpy(dtype=float)
     order = np.argsort(-val, kind="stable")
-    best = float(val[order[0]])
-    row: dict[str, object] = {"benchmark": name, "rows": len(val), "val_optimum": round(best, 3)}
+    best = float(val.max())
+    row: dict[str, object] = {"benchmark": name, "entries": len(val), "val_optimum": round(best, 3)}
     for distance in WITHIN:
         row[f"within_{distance:g}"] = int(np.sum(val >= best - distance - 1e-9))
-    tops = {f"tau_top_{fraction:g}": max(2, round(fraction * len(val))) for fraction in TOP_FRACTIONS}
-    tops[f"tau_top_{TOP_COUNT}"] = min(TOP_COUNT, len(val))
-    for column, count in tops.items():
+    for column, count in top_counts(len(val)).items():
         top = order[:count]
-        row[column] = round(float(stats.kendalltau(val[top], test[top]).statistic), 3)
+        tau = stats.kendalltau(val[top], test[top]).statistic  # NaN when either side is constant
+        row[column] = round(float(tau), 3) if np.isfinite(tau) else np.nan
     row["informed_regret"] = round(informed_regret(val, test), 3)
-    row["test_of_val_best"] = round(float(test[order[0]]), 3)
-    row["test_optimum"] = round(float(test.max()), 3)
     return row
+
+
+def top_counts(entries: int) -> dict[str, int]:
+    """Column name -> how many of the best entries it compares (at least 2)."""
+    counts = {
+        ("tau_all" if fraction == 1 else f"tau_best_{fraction:.0%}"): max(2, round(fraction * entries))
+        for fraction in TOP_FRACTIONS
+    }
+    counts[f"tau_best_{TOP_COUNT}"] = min(TOP_COUNT, entries)
+    return counts
 
 
 def informed_regret(val: np.ndarray, test: np.ndarray, seed: int = 0) -> float:
@@ -108,14 +125,11 @@ def informed_regret(val: np.ndarray, test: np.ndarray, seed: int = 0) -> float:
 def markdown(frame: pd.DataFrame) -> str:
     headers = {  # column -> header
         "benchmark": "benchmark",
-        "rows": "rows",
+        "entries": "entries",
         "val_optimum": "val optimum",
-        **{f"within_{d:g}": f"rows within {d:g}" for d in WITHIN},
-        **{f"tau_top_{f:g}": "tau (all)" if f == 1 else f"tau (best {f:.0%})" for f in TOP_FRACTIONS},
-        f"tau_top_{TOP_COUNT}": f"tau (best {TOP_COUNT})",
+        **{f"within_{d:g}": f"within {d:g}" for d in WITHIN},
+        **{column: column.replace("tau_", "tau ").replace("_", " ") for column in top_counts(TOP_COUNT)},
         "informed_regret": f"regret of {ORACLE_QUERIES} from the test-best {ORACLE_FRACTION:.0%}",
-        "test_of_val_best": "test of the val-best",
-        "test_optimum": "test optimum",
     }
     lines = ["| " + " | ".join(headers.values()) + " |", "|" + "---|" * len(headers)]
     for row in frame[list(headers)].itertuples(index=False):
@@ -146,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         try:
             values = table_values(load_benchmark(name, data_dir=args.data_dir))
-        except (DataFileNotFoundError, ValueError) as error:
+        except (DataFileNotFoundError, NoTableError) as error:
             print(f"Skipping {name}: {error}")
             continue
-        rows.append(signal(name, values))
-        print(f"{name}: {len(values):,} rows", flush=True)
+        rows.append(agreement(name, values))
+        print(f"{name}: {len(values):,} table entries", flush=True)
     if not rows:
         print("No benchmark had validation and test accuracies: nothing to report.")
         return 0

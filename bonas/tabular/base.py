@@ -8,6 +8,7 @@ has it, ``test_accuracy``; each knows its :class:`Optimum` when the table can be
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -110,6 +111,21 @@ class TabularBenchmark(ABC):
         """:meth:`mean_metrics` of an architecture already validated; benchmarks whose ``noisy`` queries
         differ from their noiseless ones override it."""
         return self.query(architecture, np.random.default_rng(0))
+
+    def table_rows(self) -> Iterator[dict[str, float]]:
+        """The mean metrics of every entry of the table, each entry once.
+
+        The default lists the space and gives each architecture's mean metrics: right where every
+        parameter setting is an entry of its own (NB201, AnalogNAS). A table that files several settings
+        under one entry (NAS-Bench-Graph: one per isomorphism class) overrides it.
+
+        Raises:
+            ValueError: the space cannot be listed (NB301's surrogate).
+        """
+        if not self.space.is_enumerable:
+            raise ValueError(f"{self.name}: its space is too large to list, so its table has no rows.")
+        for architecture in self.space.enumerate():
+            yield self.query_mean(architecture)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, noisy={self.noisy})"

@@ -9,6 +9,7 @@ distinct here). Each query is answered by the wrapped benchmark, so values and o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 
 import numpy as np
@@ -111,6 +112,9 @@ class FlatBenchmark(TabularBenchmark):
 
     def query_mean(self, architecture: Architecture) -> dict[str, float]:
         return self.benchmark.query_mean(self.original(architecture))
+
+    def table_rows(self) -> Iterator[dict[str, float]]:
+        return self.benchmark.table_rows()
 
     @property
     def cheap_metric_names(self) -> tuple[str, ...]:

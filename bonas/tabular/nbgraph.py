@@ -19,7 +19,7 @@ download), so ``noisy=True`` has nothing to draw from and returns the same value
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -160,6 +160,11 @@ class NBGraphBenchmark(TabularBenchmark):
     def cheap_metric_names(self) -> tuple[str, ...]:
         """Latency and parameter count: known without training (from the table)."""
         return ("latency_s", "params_m")
+
+    def table_rows(self) -> Iterator[dict[str, float]]:
+        """One row per table entry (the package files every isomorphic form of a cell under one)."""
+        for record in self._table.values():
+            yield record.metrics()
 
     def __len__(self) -> int:
         """Number of table entries (isomorphism classes in the package's sense)."""

@@ -139,6 +139,8 @@ class TabularBenchmarkConformance:
             assert not benchmark.space.is_enumerable, (
                 f"{benchmark.name}'s space {benchmark.space.name!r} can be enumerated, so its optimum is known"
             )
+            with pytest.raises(ValueError, match="too large to list"):
+                next(iter(benchmark.table_rows()))
             return
         assert isinstance(optimum, Optimum)
         best = benchmark.space.parse(optimum.best_val_architecture)
@@ -162,6 +164,11 @@ class TabularBenchmarkConformance:
         values = [metrics[VALIDATION_METRIC] for metrics in table]
         assert all(math.isfinite(value) for value in values)
         assert max(values) == pytest.approx(optimum.val_accuracy, rel=1e-9, abs=1e-9)
+        rows = list(benchmark.table_rows())  # each table entry once: at most one per architecture
+        assert 0 < len(rows) <= size
+        assert max(row[VALIDATION_METRIC] for row in rows) == pytest.approx(
+            optimum.val_accuracy, rel=1e-9, abs=1e-9
+        )
         tests = [metrics[TEST_METRIC] for metrics in table if TEST_METRIC in metrics]
         if optimum.test_accuracy is None:
             assert not tests, f"lookups give {TEST_METRIC!r} but the optimum has none"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from bonas.tabular.base import Optimum, TabularBenchmark
 
 
 class SmallTable(TabularBenchmark):
-    """36 settings of two parameters; with ``a == 0`` the table has one row whatever ``b`` is."""
+    """36 settings of two parameters; with ``a == 0`` the table has one entry whatever ``b`` is, and two
+    other entries (``a == 1``, ``b`` of 0 and 1) hold equal values."""
 
     def __init__(self, name: str = "small-table", *, with_test: bool = True) -> None:
         super().__init__()
@@ -28,7 +30,7 @@ class SmallTable(TabularBenchmark):
 
     def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
         a, b = architecture.param_dict["a"], architecture.param_dict["b"]
-        value = 50.0 + 6 * a + (b if a else 0)
+        value = 50.0 + 6 * a + (b if a > 1 else 0)
         metrics = {"val_accuracy": value}
         if self.with_test:
             metrics["test_accuracy"] = value / 2
@@ -38,10 +40,17 @@ class SmallTable(TabularBenchmark):
     def optimum(self) -> Optimum | None:
         return Optimum(85.0, 42.5, "a=5,b=5")
 
+    def table_rows(self) -> Iterator[dict[str, float]]:
+        for architecture in self.space.enumerate():
+            params = architecture.param_dict
+            if params["a"] or not params["b"]:
+                yield self.query_mean(architecture)
 
-def test_rows_filed_under_one_table_entry_are_counted_once() -> None:
+
+def test_every_table_entry_is_compared_once_even_when_two_hold_equal_values() -> None:
     values = table_signal.table_values(SmallTable())
-    assert len(values) == 31  # 30 settings with a > 0, and one row for a == 0
+    assert len(values) == 31  # 30 settings with a > 0 (two of them equal), and one entry for a == 0
+    assert (values["val_accuracy"] == 56.0).sum() == 6  # a == 1: six entries, all of value 56
     assert values["val_accuracy"].max() == 85.0
     np.testing.assert_allclose(values["test_accuracy"], values["val_accuracy"] / 2)
 
@@ -51,12 +60,11 @@ def test_agreement_is_measured_among_the_best_rows_only() -> None:
     test = val.copy()
     top = val >= np.quantile(val, 0.9)
     test[top] = -val[top]  # the best tenth ranked backwards on test, the rest in order
-    row = table_signal.signal("made-up", pd.DataFrame({"val_accuracy": val, "test_accuracy": test}))
-    assert row["rows"] == 1000 and row["val_optimum"] == 99.9
+    row = table_signal.agreement("made-up", pd.DataFrame({"val_accuracy": val, "test_accuracy": test}))
+    assert row["entries"] == 1000 and row["val_optimum"] == 99.9
     assert (row["within_0.2"], row["within_0.5"], row["within_1"]) == (3, 6, 11)
-    assert row["tau_top_0.1"] == row["tau_top_0.01"] == row["tau_top_100"] == -1.0
-    assert row["tau_top_1"] > 0.5
-    assert row["test_of_val_best"] == -99.9 and row["test_optimum"] == pytest.approx(89.9)
+    assert row["tau_best_10%"] == row["tau_best_1%"] == row["tau_best_100"] == -1.0
+    assert row["tau_all"] > 0.5
     # The test-best tenth is rows 800-899 (the top tenth's test values are negative): all 100 drawn.
     assert row["informed_regret"] == pytest.approx(99.9 - 89.9)
 
@@ -79,8 +87,15 @@ def test_main_writes_the_table_and_skips_a_benchmark_without_test_accuracies(
     assert "Skipping no-test: no-test returns no test_accuracy" in capsys.readouterr().out
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert list(summary["benchmark"]) == ["small-table"]
-    assert summary.loc[0, "tau_top_1"] == 1.0
+    assert summary.loc[0, "tau_all"] == 1.0
     assert "| small-table | 31 | 85.0 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_constant_values_give_no_agreement_and_too_few_entries_are_refused() -> None:
+    flat = pd.DataFrame({"val_accuracy": np.arange(200.0), "test_accuracy": np.full(200, 70.0)})
+    assert np.isnan(table_signal.agreement("constant-test", flat)["tau_all"])
+    with pytest.raises(ValueError, match="1 table entries"):
+        table_signal.agreement("one", flat.iloc[:1])
 
 
 def test_an_unknown_benchmark_is_refused_naming_it(capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from itertools import islice
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ def test_a_flat_benchmark_answers_as_the_original(name: str) -> None:
         architecture = flat.space.sample(rng)
         assert flat(architecture) == original(flat.original(architecture))
     assert flat.optimum.val_accuracy == original.optimum.val_accuracy
+    assert list(islice(flat.table_rows(), 3)) == list(islice(original.table_rows(), 3))  # the same table
     assert flat(flat.space.parse(flat.optimum.best_val_architecture))["val_accuracy"] == pytest.approx(
         original.optimum.val_accuracy
     )

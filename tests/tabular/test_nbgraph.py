@@ -103,6 +103,13 @@ def test_optimum(dataset: str, val: float, test: float, best: str, best_test: fl
     assert metrics["test_accuracy"] == pytest.approx(best_test, abs=0.01)
 
 
+def test_table_rows_are_the_entries_of_the_table(cora: NBGraphBenchmark) -> None:
+    rows = list(cora.table_rows())
+    assert len(rows) == len(cora) == 26206  # not one per isomorphic form: the space lists 59,040
+    assert max(row["val_accuracy"] for row in rows) == pytest.approx(cora.optimum.val_accuracy, abs=1e-9)
+    assert set(rows[0]) == {"val_accuracy", "test_accuracy", "latency_s", "params_m"}
+
+
 def test_noisy_queries_return_the_table_values(cora: NBGraphBenchmark) -> None:
     arch = cora.space.parse("link=0,1,2,3|ops=cheb,gcn,gat,gin")
     noisy = NBGraphBenchmark("cora", noisy=True, seed=3)
