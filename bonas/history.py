@@ -21,7 +21,7 @@ from bonas.architecture import Architecture
 #: Fidelities a history can hold, lowest first (the names :mod:`bonas.trials` writes).
 FIDELITY_ORDER = ("weight-sharing", "stand-alone")
 
-#: Pairs (an architecture measured at both fidelities) from which the correction is a fitted line.
+#: Architectures measured at both fidelities from which the correction is a fitted line.
 MIN_PAIRS_FOR_LINE = 3
 
 #: The comparison operators a constraint may use.
@@ -185,8 +185,9 @@ class SearchHistory:
         only that value, and a lower-fidelity value of another architecture is mapped by a correction
         fitted on the architectures measured at both: a least-squares line once there are
         :data:`MIN_PAIRS_FOR_LINE` pairs, the mean offset with fewer, and matching means and spreads
-        of the two groups with none. Every repeat is kept (and each lower-fidelity repeat of a paired
-        architecture is a pair). A history of one fidelity is returned unchanged.
+        of the two groups' architecture means with none. Every repeat is kept (and each lower-fidelity
+        repeat of a paired architecture is a point of the line). A history of one fidelity is returned
+        unchanged.
         """
         ranks = {fidelity_rank(o.fidelity) for o in self.observations}
         if len(ranks) <= 1:
@@ -199,19 +200,14 @@ class SearchHistory:
         target_fidelity = next(o.fidelity for o in self.observations if fidelity_rank(o.fidelity) == top)
         corrections = {
             rank: _correction(
-                [
-                    (value, high[key])
-                    for key, values in by_rank[rank].items()
-                    if key in high
-                    for value in values
-                ],
-                [value for values in by_rank[rank].values() for value in values],
+                {key: (values, high[key]) for key, values in by_rank[rank].items() if key in high},
+                [statistics.fmean(values) for values in by_rank[rank].values()],
                 list(high.values()),
             )
             for rank in ranks - {top}
         }
         # Each architecture keeps its values at the highest fidelity it was measured at (all repeats).
-        best_rank = {}
+        best_rank: dict[str, int] = {}
         for o in self.observations:
             key = o.architecture.canonical_hash
             best_rank[key] = max(best_rank.get(key, -1), fidelity_rank(o.fidelity))
@@ -248,10 +244,16 @@ def _mean_of(group: list[Observation]) -> Observation:
 
 
 def _correction(
-    pairs: list[tuple[float, float]], low: list[float], high: list[float]
+    paired: dict[str, tuple[list[float], float]], low: list[float], high: list[float]
 ) -> Callable[[float], float]:
-    """A map from a lower fidelity's values to the highest's (see :meth:`SearchHistory.at_one_fidelity`)."""
-    if len(pairs) >= MIN_PAIRS_FOR_LINE:
+    """A map from a lower fidelity's values to the highest's (see :meth:`SearchHistory.at_one_fidelity`).
+
+    Args:
+        paired: per architecture measured at both, its lower-fidelity values and its highest-fidelity mean.
+        low, high: each architecture's mean at the lower and at the highest fidelity.
+    """
+    pairs = [(value, target) for values, target in paired.values() for value in values]
+    if len(paired) >= MIN_PAIRS_FOR_LINE:
         xs, ys = zip(*pairs, strict=True)
         x_mean, y_mean = statistics.fmean(xs), statistics.fmean(ys)
         spread = sum((x - x_mean) ** 2 for x in xs)

@@ -184,6 +184,38 @@ def test_repeated_scores_of_an_architecture_are_all_kept_on_the_stand_alone_scal
     assert sorted(o.value for o in history.at_one_fidelity().observations) == [70.0, 75.0, 77.0]
 
 
+def test_a_line_needs_three_architectures_measured_at_both_not_three_scores() -> None:
+    # Two paired architectures, one scored twice: three scores, but a line through two architectures
+    # would rest on them alone, so the mean offset (30, 25 and 25: 26.67) maps architecture 5.
+    history = _history(
+        [
+            (0, 40.0, WEIGHT_SHARING),
+            (0, 70.0, STAND_ALONE),
+            (1, 50.0, WEIGHT_SHARING),
+            (1, 50.0, WEIGHT_SHARING),
+            (1, 75.0, STAND_ALONE),
+            (5, 45.0, WEIGHT_SHARING),
+        ]
+    )
+    values = sorted(o.value for o in history.at_one_fidelity().observations)
+    assert values == pytest.approx([70.0, 45.0 + 80.0 / 3, 75.0])
+
+
+def test_with_no_pair_spreads_are_matched_on_architecture_means_not_repeats() -> None:
+    # Architecture 1's two scores (49 and 51) average 50: the scores' spread is that of 40 and 50.
+    history = _history(
+        [
+            (0, 40.0, WEIGHT_SHARING),
+            (1, 49.0, WEIGHT_SHARING),
+            (1, 51.0, WEIGHT_SHARING),
+            (2, 80.0, STAND_ALONE),
+            (3, 90.0, STAND_ALONE),
+        ]
+    )
+    values = sorted(o.value for o in history.at_one_fidelity().observations)
+    assert values == pytest.approx([80.0, 80.0, 89.0, 90.0, 91.0])
+
+
 def test_bo_proposes_from_a_study_holding_both_fidelities() -> None:
     rng = np.random.default_rng(0)
     cells = [SPACE.sample(rng) for _ in range(14)]
