@@ -52,7 +52,7 @@ from benchmarks.mo_problems import (
 from benchmarks.pool import WarningLog, progress_bar, run_tasks
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.samplers import make_sampler, sampler_names
-from bonas.tabular.nb201 import LATENCY_FILE
+from bonas.tabular.nb201 import LATENCY_DEVICES, LATENCY_FILE, NB201Benchmark, latency_metric
 
 #: Query counts reported, and the budget of a run.
 REPORT_AT = (25, 50, 100, 150)
@@ -271,8 +271,8 @@ def spec_slug(problem: str) -> str:
 
 
 def proposal_overhead(observations: int = 150, proposals: int = 10) -> pd.DataFrame:
-    """Seconds per proposal of bonas's BO with ``observations`` evaluations (NB201 cifar10-valid against
-    pixel3 latency; with the latency bounded at 5 ms for the constrained row): CPU seconds
+    """Seconds per proposal of bonas's BO with ``observations`` evaluations (on :data:`OVERHEAD_PROBLEM`,
+    with the latency bounded at 5 ms for the constrained row): CPU seconds
     (``time.process_time``, one torch thread: the wall time on an idle core, whatever else the machine
     runs) and wall seconds, over ``proposals`` proposals after a warm-up one (feature caches filled; one
     in ten proposals re-selects the WL depth, four GP fits)."""
@@ -286,14 +286,12 @@ def proposal_overhead(observations: int = 150, proposals: int = 10) -> pd.DataFr
     logging.getLogger("bonas").setLevel(logging.ERROR)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    benchmark = benchmark_of("nb201-cifar10")
+    problem = Problem.parse(OVERHEAD_PROBLEM)
+    benchmark, latency = benchmark_of(problem.benchmark), problem.latency
     rows = []
     cases = (
-        (
-            "val_accuracy vs latency_pixel3",
-            {"objectives": {"val_accuracy": "maximize", "latency_pixel3": "minimize"}},
-        ),
-        ("val_accuracy s.t. latency_pixel3<=5", {"constraints": {"latency_pixel3": ("<=", 5.0)}}),
+        (f"val_accuracy vs {latency}", {"objectives": {"val_accuracy": "maximize", latency: "minimize"}}),
+        (f"val_accuracy s.t. {latency}<=5", {"constraints": {latency: ("<=", 5.0)}}),
     )
     try:
         for case, outcomes in cases:
@@ -373,18 +371,32 @@ def available(problems: Sequence[str]) -> list[str]:
 
 
 def missing_data(name: str) -> str | None:
-    """Why problem ``name`` cannot run here (its data is absent), None when it can."""
+    """Why problem ``name`` cannot run here (its data is absent), None when it can.
+
+    Raises:
+        ValueError: the name is malformed, or its benchmark never returns that latency (a mistyped
+            device): an error to fix, not data to bring.
+    """
     problem = Problem.parse(name)
     try:
         benchmark = benchmark_of(problem.benchmark)
     except DataFileNotFoundError as error:
         return str(error)
-    if problem.latency not in benchmark.metric_names:
+    if problem.latency in benchmark.metric_names:
+        return None
+    if isinstance(benchmark, NB201Benchmark) and problem.latency in map(latency_metric, LATENCY_DEVICES):
         return (
             f"benchmark {problem.benchmark!r} returns no {problem.latency!r} here (NB201's device latencies "
             f"need {LATENCY_FILE} in the data folder, $BONAS_DATA_DIR)."
         )
-    return None
+    latencies = sorted(m for m in benchmark.metric_names if m.startswith("latency_") and m != "latency_s")
+    devices = ", ".join(m.removeprefix("latency_") for m in latencies)
+    if not devices and isinstance(benchmark, NB201Benchmark):
+        devices = f"none (with {LATENCY_FILE}: {', '.join(LATENCY_DEVICES)})"
+    raise ValueError(
+        f"Problem {name!r}: benchmark {problem.benchmark!r} has no latency {problem.latency!r}. Its devices "
+        f"here: {devices or 'none'} ('latency' means latency_s)."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -399,7 +411,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.searchers or ():
         if name not in sampler_names():
             raise unknown_name("searcher", name, sampler_names())
-    problems = available(problems)
+    try:
+        problems = available(problems)
+    except ValueError as error:
+        print(f"python -m benchmarks.multiobjective: {error}", file=sys.stderr)
+        return 2
     if not problems:
         print("No multi-objective problem has its data here: nothing to run.")
         return 0
@@ -440,7 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = markdown(summary, report_at)
     (args.out / "summary.md").write_text(f"{text}\n{references}\n\nWall time {elapsed:.0f} s.\n")
-    if missing_data(OVERHEAD_PROBLEM) is None:
+    overhead_missing = missing_data(OVERHEAD_PROBLEM)
+    if overhead_missing is not None:
+        print(f"No proposal overhead ({OVERHEAD_PROBLEM}): {overhead_missing}")
+    else:
         with warning_log.capture("proposal overhead"):
             overhead = proposal_overhead()
         write_csv(overhead, args.out / "overhead.csv")

@@ -83,3 +83,22 @@ def test_problems_without_their_latency_file_are_skipped_naming_it(monkeypatch, 
     printed = capsys.readouterr().out
     assert "Skipping nb201-cifar10:pixel3" in printed and "nb201/nb201_latency_help.csv" in printed
     assert "nothing to run" in printed
+
+
+@pytest.mark.parametrize(
+    ("problem", "named"),
+    [
+        ("nb201-cifar10:pixle3", "'latency_pixle3'"),
+        ("nbgraph-cora:gpu", "'latency_gpu'"),
+        ("cora:latency", "'cora'"),
+    ],
+)
+def test_a_mistyped_problem_is_an_error_naming_it_not_a_missing_file(
+    problem, named, tmp_path, capsys
+) -> None:
+    from benchmarks import multiobjective
+
+    assert multiobjective.main(["--problems", problem, "--out", str(tmp_path)]) == 2
+    printed = capsys.readouterr()
+    assert named in printed.err and "Skipping" not in printed.out
+    assert not (tmp_path / "summary.md").exists()
