@@ -144,9 +144,9 @@ class SearchHistory:
         return [_mean_of(group) for group in groups.values()]
 
     def best_mean(self) -> Architecture | None:
-        """The architecture of best mean value among those feasible on their mean constraint values
-        (:meth:`means`, :func:`feasibility_rank`; the first evaluated among ties), None before any
-        evaluation."""
+        """The architecture of best mean value, feasible ones first (on their mean constraint values),
+        then the least mean violation (:meth:`means`, :func:`feasibility_rank`; the first evaluated among
+        ties), None before any evaluation."""
         means = self.means()
         return max(means, key=feasibility_rank).architecture if means else None
 
@@ -233,7 +233,8 @@ def _mean_of(group: list[Observation]) -> Observation:
         return group[0]
 
     def column_means(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
-        return tuple(statistics.fmean(column) for column in zip(*rows, strict=True)) if rows[0] else ()
+        present = [row for row in rows if row]  # a repeat without values (none recorded) is left out
+        return tuple(statistics.fmean(column) for column in zip(*present, strict=True)) if present else ()
 
     return replace(
         group[0],

@@ -305,10 +305,12 @@ def _recommended(
     result: SearchResult, sampler: optuna.samplers.BaseSampler, space: SearchSpace
 ) -> SearchResult:
     """A noisy search's answer: the architecture its searcher recommends (:meth:`ArchitectureSampler.recommend`:
-    the model's best for BO, the best mean value otherwise), valued at the mean of its evaluations, rather
-    than the luckiest single value. Several objectives and constraints keep their Pareto answer."""
+    the model's best for BO, the best mean value otherwise; with constraints, feasible on the means of its
+    constraint values first), valued at the mean of its evaluations, rather than the luckiest single
+    value. Several objectives keep their Pareto answer, and so does a constrained search whose
+    recommendation is infeasible on average (its best feasible evaluation stays the answer)."""
     study = result.study
-    if len(study.directions) > 1 or trials.StudyAttributes.of(study).constraints:
+    if len(study.directions) > 1 or result.best_architecture is None:
         return result
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
     if isinstance(sampler, ArchitectureSampler):
@@ -320,8 +322,10 @@ def _recommended(
         best = history.best_mean()
     if best is None:
         return result
-    mean = next(o.value for o in history.means() if o.architecture.canonical_hash == best.canonical_hash)
-    return dataclasses.replace(result, best_architecture=best, best_value=sign * mean)
+    mean = next(o for o in history.means() if o.architecture.canonical_hash == best.canonical_hash)
+    if not mean.feasible:
+        return result
+    return dataclasses.replace(result, best_architecture=best, best_value=sign * mean.value)
 
 
 class _TrialFailedError(Exception):

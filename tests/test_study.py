@@ -518,3 +518,27 @@ def test_a_noisy_search_answers_with_the_recommendation_at_its_mean_value() -> N
     assert str(result.best_architecture) == means.idxmax()
     assert result.best_value == pytest.approx(means.max())
     assert result.best_value < result.history["value"].max()  # not the luckiest single value
+
+
+def test_a_noisy_constrained_search_answers_with_the_best_mean_feasible_on_average() -> None:
+    space = CategoricalSpace("three", [Categorical("arm", ("steady", "lucky", "fast"))])
+    draws = {"steady": iter([12.0] * 20), "lucky": iter([0.0, 20.0] * 10), "fast": iter([30.0] * 20)}
+
+    def noisy(architecture: Architecture) -> dict[str, float]:
+        arm = architecture.param_dict["arm"]
+        return {"val_accuracy": next(draws[arm]), "size": 5.0 if arm == "fast" else 1.0}
+
+    result = search(
+        space,
+        noisy,
+        sampler="random",
+        n_trials=15,
+        seed=0,
+        allow_repeats=True,
+        constraints={"size": ("<=", 2.0)},
+    )
+    history = result.history.dropna(subset=["value"])
+    assert set(history["arch"]) == {"arm=steady", "arm=lucky", "arm=fast"}
+    assert history.groupby("arch")["value"].max()["arm=lucky"] == 20.0  # its mean is 10 or less
+    assert str(result.pareto_front[0].architecture) == "arm=lucky"  # the luckiest feasible single value
+    assert str(result.best_architecture) == "arm=steady" and result.best_value == 12.0
