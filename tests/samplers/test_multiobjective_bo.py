@@ -120,10 +120,12 @@ def test_bad_options_are_refused(space) -> None:
         MultiObjectiveBOSampler(space, surrogate="gp-categorical", cheap_metrics={"size": 1})
 
 
-@pytest.mark.parametrize(("noisy", "expected"), [(None, True), (False, False)])
-def test_repeats_make_every_modelled_outcome_learn_its_noise(space, noisy, expected) -> None:
+@pytest.mark.parametrize(
+    ("allow_repeats", "noisy", "expected"), [(True, None, True), (True, False, False), (False, True, True)]
+)
+def test_repeats_make_every_modelled_outcome_learn_its_noise(space, allow_repeats, noisy, expected) -> None:
     sampler = MultiObjectiveBOSampler(
-        space, surrogate="gp-categorical", n_initial=4, seed=0, allow_repeats=True, noisy=noisy
+        space, surrogate="gp-categorical", n_initial=4, seed=0, allow_repeats=allow_repeats, noisy=noisy
     )
     search(
         space,
@@ -155,9 +157,10 @@ def test_a_feasible_region_is_a_space_of_the_feasible_architectures_only(space) 
 def test_one_objective_under_a_cheap_constraint_searches_the_feasible_region(space) -> None:
     bound = float(np.percentile([size(a) for a in space.enumerate()], 30))
     sampler = make_sampler(
-        "mobo-gp-categorical", space, seed=4, n_initial=4, cheap_metrics=Objective().cheap_metrics
+        "mobo-gp-categorical", space, seed=4, n_initial=4, cheap_metrics=Objective().cheap_metrics, noisy=True
     )
     result = search(
         space, Objective(), sampler=sampler, metric="accuracy", constraints={"size": ("<=", bound)}, n_trials=10, seed=4
     )  # fmt: skip
     assert result.history["feasible"].all() and sampler._region_bo is not None
+    assert sampler._region_bo.noisy and sampler._region_bo.surrogate.noisy  # the region's BO models noise
