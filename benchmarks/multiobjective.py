@@ -250,9 +250,11 @@ def plot(runs: dict[RunSpec, pd.DataFrame], out: Path) -> list[Path]:
             found = points[non_dominated(points)]
             found = found[np.argsort(found[:, 1])]
             axes.step(found[:, 1], found[:, 0], where="post", lw=1, label=f"{searcher} (median seed)")
-        reference = table.reference
-        axes.set_ylim(reference[0] - 5, table.ideal[0] + 1)
+        lowest = table.reference[0] - 5
+        axes.set_ylim(lowest, table.ideal[0] + 1)
         axes.set_xscale("log")
+        shown = table.latency[table.accuracy >= lowest]  # the latencies of the points in view
+        axes.set_xlim(shown.min() / 1.2, shown.max() * 1.2)
         axes.set_xlabel(f"{problem.latency} ({'s' if problem.latency == 'latency_s' else 'ms'}, log)")
         axes.set_ylabel("validation accuracy (%)")
         axes.set_title(f"{name}: Pareto fronts after {len(median)} queries")
