@@ -147,6 +147,8 @@ def test_recalibration_gives_the_subnets_own_batch_statistics(supernet: Supernet
     path = supernet.path(architecture)
     generator = torch.Generator().manual_seed(7)
     batches = [torch.randn(16, 1, 8, 8, generator=generator) for _ in range(3)]
+    # The module-scoped fixture's mode depends on which tests ran before (a new module trains): set it.
+    supernet.eval()
     supernet.recalibrate(path, batches)
     # The same estimate made on the stand-alone network: the exact mean over the three batches.
     network = supernet.extract(architecture)
