@@ -7,7 +7,7 @@ regret against the table's optimum.
 On a noisy benchmark (``nb201-<dataset>-noisy``) the searcher sees one training seed's value per query,
 drawn by a generator seeded with the run's seed. After each query the protocol takes the architecture
 the searcher itself would report (:meth:`bonas.samplers.ArchitectureSampler.recommend`: the best mean
-observed value, or a model's best posterior mean) and scores its mean validation and test accuracy over
+observed value) and scores its mean validation and test accuracy over
 training seeds (:meth:`bonas.tabular.TabularBenchmark.mean_metrics`) against the optimum of the means.
 BO searchers run with ``allow_repeats`` there (they model the noise and decide when evaluating an
 architecture again pays); the others keep their default of never repeating one (local search with

@@ -131,8 +131,8 @@ class SearchResult:
         best_architecture: the best evaluated architecture (by the study's direction), the best feasible
             one with constraints (None when no evaluation satisfies them); None for several objectives,
             whose answer is :attr:`pareto_front`. A search with ``allow_repeats`` (noisy values) answers
-            with what its searcher recommends instead of the luckiest value: BO's architecture of best
-            posterior mean, other searchers' best mean value.
+            with what its searcher recommends instead of the luckiest value: the architecture of best
+            mean value (BO's race moves evaluate the contenders for it again).
         best_value: its value, the mean of its evaluations with ``allow_repeats`` (None when
             ``best_architecture`` is).
         history: one row per trial (see :func:`bonas.trials.history_frame`).
@@ -305,7 +305,7 @@ def _recommended(
     result: SearchResult, sampler: optuna.samplers.BaseSampler, space: SearchSpace
 ) -> SearchResult:
     """A noisy search's answer: the architecture its searcher recommends (:meth:`ArchitectureSampler.recommend`:
-    the model's best for BO, the best mean value otherwise; with constraints, feasible on the means of its
+    the best mean value; with constraints, feasible on the means of its
     constraint values first), valued at the mean of its evaluations, rather than the luckiest single
     value. Several objectives keep their Pareto answer, and so does a constrained search whose
     recommendation is infeasible on average (its best feasible evaluation stays the answer)."""

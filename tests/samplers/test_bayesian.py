@@ -472,7 +472,10 @@ def test_a_noisy_gp_learns_the_noise_a_deterministic_one_fits_as_signal(nb201: N
     assert learned[False] < learned[True]
 
 
-def test_recommendation_is_the_best_mean_and_on_noisy_objectives_the_models(nb201: NB201Space) -> None:
+def test_recommendation_is_the_best_mean_value_noisy_or_not(nb201: NB201Space) -> None:
+    # The GP's posterior mean shrinks a lone good cell towards its neighbours; the mean value does not
+    # (on NB201's noisy benchmarks it reports better architectures; see the module docstring), and race
+    # moves evaluate the contenders for it again.
     history = noisy_conv_history(nb201, seed=0, noise=0.3)
     # The poorest cell, evaluated a third time at a value so lucky that its mean beats every other.
     lucky = min(history.observations, key=lambda o: conv_count(o.architecture)).architecture
@@ -480,17 +483,13 @@ def test_recommendation_is_the_best_mean_and_on_noisy_objectives_the_models(nb20
     earlier = sum(o.value for o in history.observations if o.architecture == lucky)
     history.observations.append(Observation(lucky, 3 * (best_mean + 0.2) - earlier))
     assert history.best_mean() == lucky
-
-    assert BayesianOptimizationSampler(nb201, seed=0).recommend(history) == lucky
-    assert RandomSearchSampler(nb201, seed=0).recommend(history) == lucky
-    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True)
-    recommended = sampler.recommend(history)
-    assert recommended != lucky
-    assert recommended.canonical_hash in history.seen
-    assert conv_count(recommended) >= max(conv_count(o.architecture) for o in history.observations) - 1
-    # Fewer evaluations than n_initial: the model is not used yet, the best mean is reported.
-    early = history.prefix(5)
-    assert sampler.recommend(early) == early.best_mean()
+    for sampler in (
+        BayesianOptimizationSampler(nb201, seed=0),
+        BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True),
+        RandomSearchSampler(nb201, seed=0),
+    ):
+        assert sampler.recommend(history) == lucky
+        assert sampler.recommend(history.prefix(5)) == history.prefix(5).best_mean()
 
 
 def test_a_noisy_proposal_may_evaluate_the_best_posterior_mean_again(
@@ -563,7 +562,8 @@ def test_noisy_trust_region_moves_search_around_the_best_posterior_mean(nb201: N
     for noisy in (True, False):
         sampler = BayesianOptimizationSampler(nb201, seed=0, noisy=noisy, neighbourhood_every=1)
         proposal = sampler.propose(history, np.random.default_rng(0))
-        centre = sampler.recommend(history) if noisy else lucky
+        centre = sampler._best_by_mean(history)[0] if noisy else lucky  # the model's best when noisy
+        assert (centre != lucky) == noisy
         assert proposal in nb201.neighbours(centre)
 
 
@@ -584,3 +584,51 @@ def test_means_average_objectives_and_constraints_and_the_best_mean_is_feasible(
     assert mean_b == history.observations[1]
     # a has the better mean value but violates its constraint on average: b is the answer.
     assert history.best_mean() == b
+
+
+def test_a_race_move_evaluates_again_the_less_evaluated_of_incumbent_and_challenger(
+    nb201: NB201Space,
+) -> None:
+    # Every cell evaluated once; the best two values 0.2 apart, closer than the values' spread (the
+    # noise's prior before any repeat): the bounds of the incumbent (best mean value) and the challenger
+    # (best upper bound of the others) overlap.
+    base = random_history(nb201, 30, seed=3, objective=conv_count)
+    top = {base.observations[0].architecture: 10.0, base.observations[1].architecture: 9.8}
+    history = SearchHistory(
+        observations=[
+            Observation(o.architecture, top.get(o.architecture, o.value)) for o in base.observations
+        ],
+        seen=set(base.seen),
+    )
+    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, race_every=1)
+    incumbent = history.best_mean()
+    assert sampler.propose(history, np.random.default_rng(0)) == incumbent  # ties go to the incumbent
+    # Evaluated twice now (at the same value), it waits while the challenger, evaluated once, is checked.
+    history.observations.append(next(o for o in history.observations if o.architecture == incumbent))
+    proposal = sampler.propose(history, np.random.default_rng(0))
+    assert proposal != incumbent
+    assert (
+        proposal
+        == max(
+            (o for o in history.observations if o.architecture != incumbent), key=lambda o: o.value
+        ).architecture
+    )
+    # Without repeats allowed there is no race: the proposal is new.
+    no_repeats = BayesianOptimizationSampler(nb201, seed=0, noisy=True, race_every=1)
+    assert history.is_new(no_repeats.propose(history, np.random.default_rng(0)))
+
+
+def test_a_settled_race_proposes_a_new_architecture(nb201: NB201Space) -> None:
+    # One cell far above the others, each evaluated three times with small noise: the incumbent's lower
+    # bound clears every other upper bound, so the proposal is an unseen cell.
+    base = random_history(nb201, 20, seed=4, objective=conv_count)
+    rng = np.random.default_rng(4)
+    observations = [
+        Observation(o.architecture, o.value + (10.0 if i == 0 else 0.0) + 0.01 * float(rng.standard_normal()))
+        for _ in range(3)
+        for i, o in enumerate(base.observations)
+    ]
+    history = SearchHistory(observations=observations, seen=set(base.seen))
+    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, race_every=1, reevaluate=0)
+    assert sampler._race_move(history) is None
+    assert history.is_new(sampler.propose(history, np.random.default_rng(0)))
