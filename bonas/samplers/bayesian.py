@@ -43,6 +43,8 @@ architecture, cifar10-valid / cifar100 / ImageNet16-120; local search 0.103 / 0.
     + race every 3rd                             0.076 / 0.159 / 0.349         0.075 / 0.126 / 0.368
     + race every 4th, on posterior means         0.095 / 0.189 / 0.261         0.081 / 0.092 / 0.293
 
+On the bench's seeds 0-19 the default went from 0.103 / 0.314 / 0.269 to 0.078 / 0.065 / 0.341 (the
+20-seed means move by about their standard error; see the README's noisy table).
 The GP's posterior mean shrinks a lone spike (the optimum among worse neighbours) towards them; the
 mean value does not, and the race keeps a lucky single value from being reported unchecked.
 """
