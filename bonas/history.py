@@ -138,10 +138,14 @@ class SearchHistory:
         constraint values the means of that architecture's, in the order of first evaluation (fidelity
         that of the first). Differs from :attr:`observations` only where a noisy objective evaluated an
         architecture again."""
+        return [_mean_of(group) for group in self.by_architecture()]
+
+    def by_architecture(self) -> list[list[Observation]]:
+        """The observations grouped by architecture (canonical hash), in the order of first evaluation."""
         groups: dict[str, list[Observation]] = {}
         for observation in self.observations:
             groups.setdefault(observation.architecture.canonical_hash, []).append(observation)
-        return [_mean_of(group) for group in groups.values()]
+        return list(groups.values())
 
     def best_mean(self) -> Architecture | None:
         """The architecture of best mean value, feasible ones first (on their mean constraint values),

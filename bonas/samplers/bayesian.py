@@ -296,17 +296,13 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         """LUCB on the observed means: the incumbent (best mean value) against the challenger (best upper
         bound ``mean + race_width * noise / sqrt(evaluations)`` of the others); evaluate again the one of
         the two with fewer evaluations, unless their bounds separate (then None)."""
-        groups: dict[str, tuple[Architecture, list[float]]] = {}
-        for observation in history.observations:
-            groups.setdefault(observation.architecture.canonical_hash, (observation.architecture, []))[
-                1
-            ].append(observation.value)
+        grouped = history.by_architecture()
+        groups = [[o.value for o in group] for group in grouped]
         if len(groups) < 2:
             return None
-        architectures = [a for a, _ in groups.values()]
-        counts = np.array([len(v) for _, v in groups.values()], dtype=float)
-        means = np.array([np.mean(v) for _, v in groups.values()])
-        noise = self._noise_sd(history, [v for _, v in groups.values()])
+        counts = np.array([len(values) for values in groups], dtype=float)
+        means = np.array([np.mean(values) for values in groups])
+        noise = self._noise_sd(history, groups)
         half_width = self.race_width * noise / np.sqrt(counts)
         incumbent = int(np.argmax(means))
         upper = means + half_width
@@ -314,7 +310,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         challenger = int(np.argmax(upper))
         if upper[challenger] <= means[incumbent] - half_width[incumbent]:
             return None
-        return architectures[incumbent if counts[incumbent] <= counts[challenger] else challenger]
+        chosen = incumbent if counts[incumbent] <= counts[challenger] else challenger
+        return grouped[chosen][0].architecture
 
     def _noise_sd(self, history: SearchHistory, groups: list[list[float]]) -> float:
         """The noise's standard deviation in the values' units: pooled over repeated architectures, with
