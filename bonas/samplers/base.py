@@ -97,8 +97,8 @@ class ArchitectureSampler(BaseSampler):
 
     def recommend(self, history: SearchHistory) -> Architecture | None:
         """The architecture this searcher reports as its result after ``history`` (None before any
-        evaluation): by default the one of best mean observed value (:meth:`SearchHistory.best_mean`).
-        On a noisy objective, model-based samplers report their model's best instead."""
+        evaluation): the one of best mean observed value (:meth:`SearchHistory.best_mean`), noisy
+        objectives included (BO's race moves evaluate the contenders for it again)."""
         return history.best_mean()
 
     def space_matches(self, space: SearchSpace) -> bool:
