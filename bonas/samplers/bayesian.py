@@ -302,7 +302,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             return None
         counts = np.array([len(values) for values in groups], dtype=float)
         means = np.array([np.mean(values) for values in groups])
-        noise = self._noise_sd(history, groups)
+        noise = _noise_sd(groups)
         half_width = self.race_width * noise / np.sqrt(counts)
         incumbent = int(np.argmax(means))
         upper = means + half_width
@@ -312,16 +312,6 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             return None
         chosen = incumbent if counts[incumbent] <= counts[challenger] else challenger
         return grouped[chosen][0].architecture
-
-    def _noise_sd(self, history: SearchHistory, groups: list[list[float]]) -> float:
-        """The noise's standard deviation in the values' units: pooled over repeated architectures, with
-        two pseudo-degrees of freedom at the spread of the values' upper half (a prior that keeps a
-        race going until repeats have measured the noise)."""
-        upper = np.sort([o.value for o in history.observations])[len(history.observations) // 2 :]
-        prior = float(np.std(upper)) if len(upper) > 1 else 1.0
-        squares = sum(float(np.sum((np.asarray(v) - np.mean(v)) ** 2)) for v in groups if len(v) > 1)
-        dof = sum(len(v) - 1 for v in groups if len(v) > 1)
-        return float(np.sqrt((squares + 2 * prior**2) / (dof + 2)))
 
     def _neighbourhood_move(self, history: SearchHistory, q: int) -> list[Architecture]:
         """The incumbent's unseen neighbours when this proposal is a trust-region move, else ``[]``."""
@@ -424,6 +414,18 @@ class BayesianOptimizationSampler(ArchitectureSampler):
                 current, current_score = neighbours[best], float(neighbour_scores[best])
         architectures = [a for a, _ in pool.values()]
         return architectures, self.surrogate.encode(architectures)
+
+
+def _noise_sd(groups: list[list[float]]) -> float:
+    """The noise's standard deviation in the values' units, from the values of each evaluated architecture:
+    pooled over repeated architectures, with two pseudo-degrees of freedom at the spread of all values'
+    upper half (a prior that keeps a race going until repeats have measured the noise)."""
+    values = np.sort([value for group in groups for value in group])
+    upper = values[len(values) // 2 :]
+    prior = float(np.std(upper)) if len(upper) > 1 else 1.0
+    squares = sum(float(np.sum((np.asarray(v) - np.mean(v)) ** 2)) for v in groups if len(v) > 1)
+    dof = sum(len(v) - 1 for v in groups if len(v) > 1)
+    return float(np.sqrt((squares + 2 * prior**2) / (dof + 2)))
 
 
 def _acquisition_settings(acquisition: str | AcquisitionSettings) -> AcquisitionSettings:
