@@ -33,7 +33,10 @@ fails 9 of the first 17 ImageNet16-120 seeds.
 On noisy values (``allow_repeats``) every 5th model-based proposal is a race move instead: LUCB on the
 observed means (the incumbent, best mean value, against the challenger, best upper bound
 ``mean + noise / sqrt(evaluations)`` of the others) evaluates again the less evaluated of the two, unless
-their bounds already separate; and the searcher reports the architecture of best mean value. On
+their bounds already separate; and the searcher reports the architecture of best mean value. Races run
+only for a single proposal with no trial pending (a batch, or parallel workers, get the usual
+proposals); with constraints only the architectures feasible on average race; a race slot that falls on a
+neighbourhood slot (every 15th model-based proposal with the defaults) takes it when a race is open. On
 NB201's noisy benchmarks (tuning seeds 100-139, 100 queries, mean validation regret of the reported
 architecture, cifar10-valid / cifar100 / ImageNet16-120; local search 0.103 / 0.264 / 0.555):
 
@@ -182,6 +185,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.reevaluate = reevaluate
         self.race_every = (5 if self.noisy and allow_repeats else 0) if race_every is None else race_every
         self.race_width = race_width
+        self._last_race: tuple[int, str] | None = None  # (observations, architecture) of the last race move
         self.surrogate.noisy = self.noisy
         self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
         self._neighbour_cache: dict[Architecture, list[Architecture]] = {}
@@ -200,13 +204,17 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             raise ValueError(f"q must be at least 1, got {q}.")
         if len(history.observations) < self.n_initial:
             return self._random_batch(history, rng, q)
+        if self.allow_repeats and q == 1 and not history.pending and self._race_scheduled(history):
+            contender = self._race_move(history)
+            attempt = (len(history.observations), contender.canonical_hash if contender else "")
+            if contender is not None and attempt != self._last_race:
+                self._last_race = attempt
+                return [contender]
+            # Settled, or proposed already at this count of observations (that evaluation failed): no
+            # race now, so that an architecture whose evaluation keeps failing does not stall the search.
         # On a noisy objective the incumbents of trust-region moves are the model's best (fitted first),
         # not the luckiest values.
         best_value = self._fit(history) if self.noisy else None
-        if self.allow_repeats and q == 1 and not history.pending and self._race_scheduled(history):
-            contender = self._race_move(history)
-            if contender is not None:
-                return [contender]
         neighbourhood = self._neighbourhood_move(history, q)
         candidates = neighbourhood or self._global_candidates(history, rng)
         if len(candidates) < q:
@@ -295,14 +303,19 @@ class BayesianOptimizationSampler(ArchitectureSampler):
     def _race_move(self, history: SearchHistory) -> Architecture | None:
         """LUCB on the observed means: the incumbent (best mean value) against the challenger (best upper
         bound ``mean + race_width * noise / sqrt(evaluations)`` of the others); evaluate again the one of
-        the two with fewer evaluations, unless their bounds separate (then None)."""
-        grouped = history.by_architecture()
-        groups = [[o.value for o in group] for group in grouped]
-        if len(groups) < 2:
+        the two with fewer evaluations, unless their bounds separate (then None). With constraints only
+        the architectures feasible on average race (the incumbent is then :meth:`SearchHistory.best_mean`);
+        the noise is estimated from every architecture's values."""
+        every = history.by_architecture()
+        grouped = every
+        if history.constraints:
+            grouped = [g for g, mean in zip(every, history.means(), strict=True) if mean.feasible]
+        if len(grouped) < 2:
             return None
+        noise = _noise_sd([[o.value for o in group] for group in every])
+        groups = [[o.value for o in group] for group in grouped]
         counts = np.array([len(values) for values in groups], dtype=float)
         means = np.array([np.mean(values) for values in groups])
-        noise = _noise_sd(groups)
         half_width = self.race_width * noise / np.sqrt(counts)
         incumbent = int(np.argmax(means))
         upper = means + half_width
@@ -422,7 +435,7 @@ def _noise_sd(groups: list[list[float]]) -> float:
     upper half (a prior that keeps a race going until repeats have measured the noise)."""
     values = np.sort([value for group in groups for value in group])
     upper = values[len(values) // 2 :]
-    prior = float(np.std(upper)) if len(upper) > 1 else 1.0
+    prior = float(np.std(upper if len(upper) > 1 else values))  # 0 for a single value: no race yet
     squares = sum(float(np.sum((np.asarray(v) - np.mean(v)) ** 2)) for v in groups if len(v) > 1)
     dof = sum(len(v) - 1 for v in groups if len(v) > 1)
     return float(np.sqrt((squares + 2 * prior**2) / (dof + 2)))

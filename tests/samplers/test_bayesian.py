@@ -8,6 +8,7 @@ optimum is the all-``nor_conv_3x3`` cell. Every run is seeded.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from bonas.acquisition import AcquisitionSettings, analytic_scores
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings
 from bonas.errors import UnknownNameError
-from bonas.history import Observation, SearchHistory
+from bonas.history import Constraint, Observation, SearchHistory
 from bonas.samplers import RandomSearchSampler, make_sampler
 from bonas.samplers import bayesian as bayesian_module
 from bonas.samplers.bayesian import BayesianOptimizationSampler
@@ -631,3 +632,61 @@ def test_a_settled_race_proposes_a_new_architecture(nb201: NB201Space) -> None:
     sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, race_every=1, reevaluate=0)
     assert sampler._race_move(history) is None
     assert history.is_new(sampler.propose(history, np.random.default_rng(0)))
+
+
+def test_a_race_with_constraints_is_between_architectures_feasible_on_average(nb201: NB201Space) -> None:
+    # The best value by far violates its constraint: the race is between the two best feasible ones (their
+    # values close, each evaluated once), and the incumbent is the answer the search gives, best_mean().
+    base = random_history(nb201, 12, seed=5, objective=conv_count)
+    best, second, infeasible = (o.architecture for o in base.observations[:3])
+    value = {best: 10.0, second: 9.9, infeasible: 50.0}
+    history = SearchHistory(
+        observations=[
+            Observation(
+                o.architecture,
+                value.get(o.architecture, o.value),
+                constraints=(1.0 if o.architecture == infeasible else -1.0,),
+            )
+            for o in base.observations
+        ],
+        seen=set(base.seen),
+        constraints=(Constraint("latency_ms", "<=", 5.0),),
+    )
+    assert history.best_mean() == best
+    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, race_every=1)
+    assert sampler._race_move(history) == best
+    # Only one architecture feasible on average: nothing to race.
+    lonely = SearchHistory(
+        observations=[
+            replace(o, constraints=(-1.0 if o.architecture == best else 1.0,)) for o in history.observations
+        ],
+        seen=set(base.seen),
+        constraints=history.constraints,
+    )
+    assert sampler._race_move(lonely) is None
+
+
+def test_a_race_move_whose_evaluation_failed_is_not_proposed_again_at_once(nb201: NB201Space) -> None:
+    base = random_history(nb201, 30, seed=3, objective=conv_count)
+    top = {base.observations[0].architecture: 10.0, base.observations[1].architecture: 9.8}
+    history = SearchHistory(
+        observations=[
+            Observation(o.architecture, top.get(o.architecture, o.value)) for o in base.observations
+        ],
+        seen=set(base.seen),
+    )
+    sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, race_every=1)
+    raced = sampler.propose(history, np.random.default_rng(0))
+    assert raced == history.best_mean()
+    # Its evaluation failed: the history is as it was, and the next proposal is not the same re-evaluation.
+    assert sampler.propose(history, np.random.default_rng(0)) != raced
+    # Once an evaluation lands, the race goes on.
+    history.observations.append(Observation(base.observations[5].architecture, 0.0))
+    assert sampler.propose(history, np.random.default_rng(0)) == raced
+
+
+def test_the_race_noise_scales_with_the_values() -> None:
+    groups = [[0.01], [0.02], [0.015, 0.017], [0.03]]
+    scaled = [[1000 * v for v in g] for g in groups]
+    assert bayesian_module._noise_sd(scaled) == pytest.approx(1000 * bayesian_module._noise_sd(groups))
+    assert bayesian_module._noise_sd([[0.01], [0.02]]) == pytest.approx(0.005)
