@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import optuna
 
 from benchmarks.cache import bonas_sources, fingerprint_of
@@ -123,9 +124,12 @@ def cached_benchmark(name: str, data_dir: str | None) -> TabularBenchmark:
 
 
 def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
-    """Changes whenever the run's result could: its spec or the source of the code it runs.
+    """Changes whenever the run's result could: its spec, the metrics its benchmark returns, or the
+    source of the code it runs.
 
-    The code is the harness's runner and worker set-up, and every bonas module the search loop, the
+    The metrics depend on the data folder (NB201's test accuracies and device latencies come from
+    optional files): a run cached without the test file is computed again once the file is there. The
+    code is the harness's runner and worker set-up, and every bonas module the search loop, the
     sampler, the benchmark and its space import, followed transitively (lazy imports inside functions
     included).
     """
@@ -133,6 +137,12 @@ def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
     sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed)
     roots = {cls.__module__ for cls in (type(sampler), type(benchmark), type(benchmark.space))}
     harness = [Path(__file__).with_name(name) for name in ("runner.py", "pool.py")]
-    return fingerprint_of(
-        (spec, optuna.__version__), [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))]
-    )
+    settings = (spec, optuna.__version__, metric_names(spec.benchmark, data_dir))
+    return fingerprint_of(settings, [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))])
+
+
+@cache
+def metric_names(name: str, data_dir: str | None) -> tuple[str, ...]:
+    """The metrics benchmark ``name`` returns with the files of ``data_dir`` (those of one architecture)."""
+    benchmark = cached_benchmark(name, data_dir)
+    return tuple(sorted(benchmark.mean_metrics(benchmark.space.sample(np.random.default_rng(0)))))

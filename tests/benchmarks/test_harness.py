@@ -24,6 +24,7 @@ from benchmarks.cache import bonas_sources
 from benchmarks.grid import RunSpec, fingerprint, grid
 from benchmarks.report import SUMMARY_COLUMNS, markdown_table, plot_curves, summarise
 from benchmarks.runner import RUN_COLUMNS, run_cache, run_grid, run_key, trajectory
+from bonas.data import data_dir
 from bonas.errors import UnknownNameError
 from bonas.tabular import Optimum
 from tests.conftest import REPO_ROOT
@@ -270,6 +271,17 @@ def test_a_run_depends_on_its_own_searchers_code_only() -> None:
     # The BO sampler's run follows its imports transitively (surrogates through their registry).
     assert {"bonas/samplers/bayesian.py", "bonas/acquisition.py", "bonas/surrogates/gp/models.py"} <= bayesian
     assert "bonas/samplers/evolution.py" not in bayesian
+
+
+def test_a_run_is_fingerprinted_with_the_metrics_its_data_folder_gives(tmp_path: Path) -> None:
+    # Without nb201_test_accuracy.csv the runs have no test regret: once the file is there they run again.
+    spec = RunSpec("nb201-cifar10", "random", 0, 15)
+    assert "test_accuracy" not in benchmarks.grid.metric_names(spec.benchmark, str(tmp_path))
+    shared = data_dir()
+    if not (shared / "nb201" / "nb201_test_accuracy.csv").is_file():
+        pytest.skip("nb201/nb201_test_accuracy.csv is not in the data folder")
+    assert "test_accuracy" in benchmarks.grid.metric_names(spec.benchmark, str(shared))
+    assert fingerprint(spec, str(tmp_path)) != fingerprint(spec, str(shared))
 
 
 def test_run_grid_recomputes_stale_and_forced_runs(tiny_grid) -> None:
