@@ -38,7 +38,8 @@ only for a single proposal with no trial pending (a batch, or parallel workers, 
 proposals); with constraints only the architectures feasible on average race; a race slot that falls on a
 neighbourhood slot (every 15th model-based proposal with the defaults) takes it when a race is open. On
 NB201's noisy benchmarks (tuning seeds 100-139, 100 queries, mean validation regret of the reported
-architecture, cifar10-valid / cifar100 / ImageNet16-120; local search 0.103 / 0.264 / 0.555):
+architecture, cifar10-valid / cifar100 / ImageNet16-120; local search 0.103 / 0.264 / 0.555; measured
+while a race step still fitted the GP first):
 
     repeats                                      reported by posterior mean    reported by mean value
     augmented LogEI only (the earlier default)   0.066 / 0.140 / 0.450         0.044 / 0.051 / 0.406
@@ -46,8 +47,9 @@ architecture, cifar10-valid / cifar100 / ImageNet16-120; local search 0.103 / 0.
     + race every 3rd                             0.076 / 0.159 / 0.349         0.075 / 0.126 / 0.368
     + race every 4th, on posterior means         0.095 / 0.189 / 0.261         0.081 / 0.092 / 0.293
 
-On the bench's seeds 0-19 the default went from 0.103 / 0.314 / 0.269 to 0.078 / 0.065 / 0.341 (the
-20-seed means move by about their standard error; see the README's noisy table).
+On the bench's seeds 0-19 the default went from 0.103 / 0.314 / 0.269 to 0.078 / 0.065 / 0.341, and
+to 0.056 / 0.086 / 0.394 once a race step fits no GP (the 20-seed means move by about their standard
+error; see the README's noisy table).
 The GP's posterior mean shrinks a lone spike (the optimum among worse neighbours) towards them; the
 mean value does not, and the race keeps a lucky single value from being reported unchecked.
 """
