@@ -586,20 +586,25 @@ def test_means_average_objectives_and_constraints_and_the_best_mean_is_feasible(
     assert history.best_mean() == b
 
 
+def close_race_history(nb201: NB201Space) -> SearchHistory:
+    """30 cells each evaluated once, the best two values (10.0 and 9.8) closer than the values' spread."""
+    base = random_history(nb201, 30, seed=3, objective=conv_count)
+    top = {base.observations[0].architecture: 10.0, base.observations[1].architecture: 9.8}
+    return SearchHistory(
+        observations=[
+            Observation(o.architecture, top.get(o.architecture, o.value)) for o in base.observations
+        ],
+        seen=set(base.seen),
+    )
+
+
 def test_a_race_move_evaluates_again_the_less_evaluated_of_incumbent_and_challenger(
     nb201: NB201Space,
 ) -> None:
     # Every cell evaluated once; the best two values 0.2 apart, closer than the values' spread (the
     # noise's prior before any repeat): the bounds of the incumbent (best mean value) and the challenger
     # (best upper bound of the others) overlap.
-    base = random_history(nb201, 30, seed=3, objective=conv_count)
-    top = {base.observations[0].architecture: 10.0, base.observations[1].architecture: 9.8}
-    history = SearchHistory(
-        observations=[
-            Observation(o.architecture, top.get(o.architecture, o.value)) for o in base.observations
-        ],
-        seen=set(base.seen),
-    )
+    history = close_race_history(nb201)
     sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, race_every=1)
     incumbent = history.best_mean()
     assert sampler.propose(history, np.random.default_rng(0)) == incumbent  # ties go to the incumbent
@@ -667,21 +672,14 @@ def test_a_race_with_constraints_is_between_architectures_feasible_on_average(nb
 
 
 def test_a_race_move_whose_evaluation_failed_is_not_proposed_again_at_once(nb201: NB201Space) -> None:
-    base = random_history(nb201, 30, seed=3, objective=conv_count)
-    top = {base.observations[0].architecture: 10.0, base.observations[1].architecture: 9.8}
-    history = SearchHistory(
-        observations=[
-            Observation(o.architecture, top.get(o.architecture, o.value)) for o in base.observations
-        ],
-        seen=set(base.seen),
-    )
+    history = close_race_history(nb201)
     sampler = BayesianOptimizationSampler(nb201, seed=0, allow_repeats=True, race_every=1)
     raced = sampler.propose(history, np.random.default_rng(0))
     assert raced == history.best_mean()
     # Its evaluation failed: the history is as it was, and the next proposal is not the same re-evaluation.
     assert sampler.propose(history, np.random.default_rng(0)) != raced
     # Once an evaluation lands, the race goes on.
-    history.observations.append(Observation(base.observations[5].architecture, 0.0))
+    history.observations.append(Observation(history.observations[5].architecture, 0.0))
     assert sampler.propose(history, np.random.default_rng(0)) == raced
 
 
