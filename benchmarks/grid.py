@@ -68,10 +68,9 @@ DEFAULT_SEEDS = dict.fromkeys(
 #: Every benchmark above also with its space written as plain categorical choices, as a user would give
 #: it (``<name>-flat``, :mod:`bonas.tabular.flat`: no graph, no isomorphism merging). There the default
 #: searcher (``auto``, whatever it picks for a flat space) runs against the baselines that search any
-#: flat space. Measured CPU per 100-query run: ``auto`` about 0.5 min on the NB201, AnalogNAS and
-#: NAS-Bench-Graph flat spaces and 4 min on nb301-flat, ``optuna-gp`` about 0.5 min; at 150 queries and
-#: 20 seeds the 880 flat runs add about 6-7 h of CPU (3-3.5 h of wall time on 2 cores), a third of it
-#: ``auto`` on nb301-flat.
+#: flat space. Measured wall time on 2 cores at 20 seeds and 100 queries: the six NAS-Bench-Graph flat
+#: benchmarks 23 min (``auto`` and ``optuna-gp`` about 0.1 s per proposal), nb301-flat 25 min (``auto``
+#: 1.3 s per proposal); 150 queries cost more than 1.5x that (a proposal's cost grows with the history).
 FLAT_SEARCHERS = ("local-search", "optuna-tpe", "optuna-gp", "auto")
 # Not the noisy ones: a flat space with noisy values is two changes at once, and not a registered benchmark.
 FLAT_SEEDS = {f"{name}{FLAT_SUFFIX}": SEEDS for name in DEFAULT_SEEDS if not name.endswith(NOISY_SUFFIX)}
