@@ -42,8 +42,14 @@ from __future__ import annotations
 from bonas.surrogates.base import SurrogateNotFittedError
 from bonas.surrogates.gp.caches import FeatureStore, RowCache
 from bonas.surrogates.gp.fitting import FALLBACK_NOISE, NOISE_FLOORS, fit_gp, fit_with_fallbacks
-from bonas.surrogates.gp.kernels import DenseLinearKernel, OverlapKernel, median_heuristic_rbf_kernel
+from bonas.surrogates.gp.kernels import (
+    AdditiveOverlapKernel,
+    DenseLinearKernel,
+    OverlapKernel,
+    median_heuristic_rbf_kernel,
+)
 from bonas.surrogates.gp.models import (
+    CATEGORICAL_KERNELS,
     PATH_KERNELS,
     WL_KERNELS,
     CategoricalGaussianProcess,
@@ -57,11 +63,13 @@ from bonas.surrogates.gp.projection import project, training_columns
 from bonas.surrogates.gp.wl_depth import WLDepthSelection
 
 __all__ = [
+    "CATEGORICAL_KERNELS",
     "FALLBACK_NOISE",
     "NOISE_FLOORS",
     "PATH_KERNELS",
     "PREDICT_CHUNK",
     "WL_KERNELS",
+    "AdditiveOverlapKernel",
     "CategoricalGaussianProcess",
     "DenseLinearKernel",
     "FastMarginalsGP",

@@ -2,6 +2,7 @@
 
 * :class:`DenseLinearKernel`: ``variance * x1 @ x2.T`` (the WL GP's kernel on normalised WL features).
 * :class:`OverlapKernel`: BoTorch's categorical overlap kernel, same values, computed faster.
+* :class:`AdditiveOverlapKernel`: a weighted share of matching parameters (CoCaBO's categorical kernel).
 * :func:`median_heuristic_rbf_kernel`: a scaled single-lengthscale RBF (or Matern-5/2) kernel whose
   lengthscale starts at, and has a LogNormal prior around, the median distance between training inputs.
 """
@@ -84,6 +85,40 @@ class OverlapKernel(CategoricalKernel):
         if self._mismatches is None or self._mismatches[0] is not x1 or self._mismatches[1] != x1._version:
             self._mismatches = (x1, x1._version, (x1.unsqueeze(-2) != x1.unsqueeze(-3)).to(x1.dtype))
         return self._mismatches[2]
+
+
+class AdditiveOverlapKernel(Kernel):
+    """``sum_i w_i [x1_i == x2_i] / d``: one learned weight ``w_i`` per parameter (CoCaBO's kernel).
+
+    The overlap kernel multiplies the parameters' similarities, so two architectures that differ on most
+    parameters are hardly correlated however good each parameter's choice is. This kernel adds them: it
+    models each parameter's own effect, which a few dozen evaluations inform well. The weights have the
+    same LogNormal(0, 1) prior as the overlap kernel's lengthscales.
+    """
+
+    def __init__(self, num_dims: int) -> None:
+        super().__init__()
+        self.register_parameter("raw_weights", torch.nn.Parameter(torch.zeros(num_dims)))
+        self.register_constraint("raw_weights", Positive())
+        self.register_prior(
+            "weights_prior", LogNormalPrior(0.0, 1.0), lambda m: m.weights, lambda m, v: m._set_weights(v)
+        )
+
+    @property
+    def weights(self) -> Tensor:
+        return self.raw_weights_constraint.transform(self.raw_weights)
+
+    def _set_weights(self, value: Tensor) -> None:
+        value = torch.as_tensor(value).to(self.raw_weights)
+        self.initialize(raw_weights=self.raw_weights_constraint.inverse_transform(value))
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+        weights = self.weights / x1.shape[-1]
+        if diag:
+            return ((x1 == x2).to(x1.dtype) * weights).sum(-1)
+        if x1.dim() == 2 and x2.dim() == 2:
+            return weights.sum() - _weighted_mismatches(x1, x2, weights)
+        return ((x1.unsqueeze(-2) == x2.unsqueeze(-3)).to(x1.dtype) * weights).sum(-1)
 
 
 #: Codes up to this value take the one-hot route of :func:`_weighted_mismatches`.

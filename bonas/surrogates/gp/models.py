@@ -28,7 +28,12 @@ from bonas.spaces.base import SearchSpace
 from bonas.surrogates.base import Prediction, Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.gp.caches import FeatureStore, RowCache
 from bonas.surrogates.gp.fitting import fit_gp, is_degenerate
-from bonas.surrogates.gp.kernels import DenseLinearKernel, OverlapKernel, median_heuristic_rbf_kernel
+from bonas.surrogates.gp.kernels import (
+    AdditiveOverlapKernel,
+    DenseLinearKernel,
+    OverlapKernel,
+    median_heuristic_rbf_kernel,
+)
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
 from bonas.surrogates.gp.projection import project, training_columns
 from bonas.surrogates.gp.wl_depth import WLDepthSelection
@@ -38,6 +43,9 @@ WL_KERNELS = ("linear", "rbf")
 
 #: Kernels of :class:`PathGaussianProcess`.
 PATH_KERNELS = ("rbf", "matern")
+
+#: Kernels of :class:`CategoricalGaussianProcess`.
+CATEGORICAL_KERNELS = ("overlap", "additive")
 
 #: Default of ``max_fit_points`` (:class:`GaussianProcessSurrogate`).
 DEFAULT_MAX_FIT_POINTS = 200
@@ -253,17 +261,29 @@ class CategoricalGaussianProcess(GaussianProcessSurrogate):
     (computed by :class:`~bonas.surrogates.gp.kernels.OverlapKernel`), with one lengthscale ``l_i`` per
     parameter: a parameter that hardly matters gets a long lengthscale.
 
+    With ``kernel="additive"`` the kernel is instead
+    :class:`~bonas.surrogates.gp.kernels.AdditiveOverlapKernel`, a learned weighted share of matching
+    parameters. It is not the default: on the NB201 and AnalogNAS flat spaces (tuning seeds 100-119, 100
+    queries, ``bo-gp-categorical-tr``) it cut ImageNet16-120's mean regret (0.69 -> 0.42 at 50 queries,
+    0.23 -> 0.15 at 100) but raised CIFAR-10's (0.06 -> 0.18 at 50) and AnalogNAS's (0.08 -> 0.18 at 50).
+
     Args:
         space: the search space whose parameters are encoded.
-        ard: one lengthscale per parameter (True) or a single shared one.
+        ard: one lengthscale per parameter (True) or a single shared one (overlap kernel only).
+        kernel: ``overlap`` (the product kernel above) or ``additive``.
         options: ``seed``, ``max_iterations``, ``max_fit_points``, ``warm_start``: see
             :class:`GaussianProcessSurrogate`.
     """
 
     name = "gp-categorical"
 
-    def __init__(self, space: SearchSpace, *, ard: bool = True, **options: Any) -> None:
+    def __init__(
+        self, space: SearchSpace, *, ard: bool = True, kernel: str = "overlap", **options: Any
+    ) -> None:
         super().__init__(**options)
+        if kernel not in CATEGORICAL_KERNELS:
+            raise unknown_name("categorical GP kernel", kernel, CATEGORICAL_KERNELS)
+        self.kernel = kernel
         if not isinstance(space, SearchSpace):
             raise TypeError(
                 f"CategoricalGaussianProcess needs the search space, got {type(space).__name__}: {space!r}."
@@ -281,6 +301,8 @@ class CategoricalGaussianProcess(GaussianProcessSurrogate):
         return self._rows(architectures)
 
     def _kernel(self, x: Tensor) -> Kernel:
+        if self.kernel == "additive":
+            return ScaleKernel(AdditiveOverlapKernel(x.shape[-1]))
         # The LogNormal(0, 1) prior keeps lengthscales of parameters the data barely inform from running
         # off to 0 or infinity: with it, NB201 ranks better (Kendall tau 0.49-0.55 against 0.29-0.44 at
         # 150 points) and the fit converges in fewer steps.

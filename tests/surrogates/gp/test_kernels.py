@@ -9,7 +9,12 @@ import torch
 from botorch.models.kernels.categorical import CategoricalKernel
 from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
 
-from bonas.surrogates.gp import DenseLinearKernel, OverlapKernel, median_heuristic_rbf_kernel
+from bonas.surrogates.gp import (
+    AdditiveOverlapKernel,
+    DenseLinearKernel,
+    OverlapKernel,
+    median_heuristic_rbf_kernel,
+)
 
 
 def real_inputs(n: int = 12, d: int = 5, seed: int = 0) -> torch.Tensor:
@@ -25,6 +30,7 @@ def categorical_inputs(n: int = 12, d: int = 4, seed: int = 0) -> torch.Tensor:
 KERNELS: dict[str, tuple[Callable[[torch.Tensor], Kernel], Callable[[], torch.Tensor]]] = {
     "dense-linear": (lambda x: DenseLinearKernel().double(), real_inputs),
     "overlap": (lambda x: OverlapKernel(ard_num_dims=x.shape[-1]).double(), categorical_inputs),
+    "additive-overlap": (lambda x: AdditiveOverlapKernel(x.shape[-1]).double(), categorical_inputs),
     "median-rbf": (lambda x: median_heuristic_rbf_kernel(x).double(), real_inputs),
     "median-matern": (lambda x: median_heuristic_rbf_kernel(x, matern=True).double(), real_inputs),
 }
@@ -66,6 +72,29 @@ def test_dense_linear_kernel_is_the_scaled_inner_product() -> None:
         torch.testing.assert_close(kernel(x).to_dense(), variance * (x @ x.T))
         x.mul_(2.0)  # an in-place change must not reuse the kept Gram matrix
         torch.testing.assert_close(kernel(x).to_dense(), variance * (x @ x.T))
+
+
+def test_additive_overlap_kernel_is_the_weighted_share_of_matching_parameters() -> None:
+    x = categorical_inputs(n=9, d=4, seed=2)
+    kernel = AdditiveOverlapKernel(4).double()
+    weights = torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=torch.float64)
+    kernel._set_weights(weights)
+    expected = torch.tensor(
+        [
+            [
+                sum(w * (a == b) for w, a, b in zip(weights.tolist(), u.tolist(), v.tolist(), strict=True))
+                / 4
+                for v in x
+            ]
+            for u in x
+        ],
+        dtype=torch.float64,
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(kernel.weights, weights)
+        torch.testing.assert_close(kernel(x).to_dense(), expected)
+        # a batch of single points (the acquisition's shape) takes the broadcast route: same values
+        torch.testing.assert_close(kernel(x.unsqueeze(-2), x[:3]).to_dense(), expected[:, None, :3])
 
 
 @pytest.mark.parametrize("ard", [True, False])
