@@ -92,8 +92,10 @@ class AdditiveOverlapKernel(Kernel):
 
     The overlap kernel multiplies the parameters' similarities, so two architectures that differ on most
     parameters are hardly correlated however good each parameter's choice is. This kernel adds them: it
-    models each parameter's own effect, which a few dozen evaluations inform well. The weights have the
-    same LogNormal(0, 1) prior as the overlap kernel's lengthscales.
+    models each parameter's own effect, which a few dozen evaluations inform well. The weights have a
+    LogNormal(0, 1) prior, as the overlap kernel's lengthscales do (a large weight marks a parameter that
+    matters, where a large lengthscale marks one that does not). Under a ``ScaleKernel`` the weights' overall
+    scale and the outputscale overlap; the priors pin both.
     """
 
     def __init__(self, num_dims: int) -> None:
@@ -112,35 +114,65 @@ class AdditiveOverlapKernel(Kernel):
         value = torch.as_tensor(value).to(self.raw_weights)
         self.initialize(raw_weights=self.raw_weights_constraint.inverse_transform(value))
 
-    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+    def forward(
+        self, x1: Tensor, x2: Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any
+    ) -> Tensor:
+        if last_dim_is_batch:
+            raise NotImplementedError("AdditiveOverlapKernel does not support last_dim_is_batch.")
         weights = self.weights / x1.shape[-1]
         if diag:
             return ((x1 == x2).to(x1.dtype) * weights).sum(-1)
         if x1.dim() == 2 and x2.dim() == 2:
-            return weights.sum() - _weighted_mismatches(x1, x2, weights)
+            return _weighted_matches(x1, x2, weights)
         return ((x1.unsqueeze(-2) == x2.unsqueeze(-3)).to(x1.dtype) * weights).sum(-1)
 
 
-#: Codes up to this value take the one-hot route of :func:`_weighted_mismatches`.
+#: Codes up to this value take the one-hot route of :func:`_weighted_matches`.
 _MAX_ONE_HOT_LEVELS = 64
 
 
 def _weighted_mismatches(x1: Tensor, x2: Tensor, weights: Tensor) -> Tensor:
     """``n1 x n2`` sums ``sum_i weights_i [x1_i != x2_i]`` of ``n1 x d`` and ``n2 x d`` integer codes.
 
-    As ``sum_i weights_i`` minus a product of one-hot codes (``n1 x dL`` by ``dL x n2`` for codes below
-    ``L``), so scoring thousands of candidates against a long history needs no ``n1 x n2 x d`` tensor.
+    As ``sum_i weights_i`` minus :func:`_weighted_matches`'s product of one-hot codes, so scoring thousands
+    of candidates against a long history needs no ``n1 x n2 x d`` tensor.
     """
     if x1.numel() == 0 or x2.numel() == 0:
         return torch.zeros(x1.shape[0], x2.shape[0], dtype=x1.dtype)
+    levels = _one_hot_levels(x1, x2)
+    if levels is None:
+        return (x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(x1.dtype) @ weights
+    return weights.sum() - _one_hot_matches(x1, x2, weights, levels)
+
+
+def _weighted_matches(x1: Tensor, x2: Tensor, weights: Tensor) -> Tensor:
+    """``n1 x n2`` sums ``sum_i weights_i [x1_i == x2_i]`` of ``n1 x d`` and ``n2 x d`` integer codes.
+
+    A product of one-hot codes (``n1 x dL`` by ``dL x n2`` for codes below ``L``) where
+    :func:`_one_hot_levels` allows it, otherwise the ``n1 x n2 x d`` comparison.
+    """
+    if x1.numel() == 0 or x2.numel() == 0:
+        return torch.zeros(x1.shape[0], x2.shape[0], dtype=x1.dtype)
+    levels = _one_hot_levels(x1, x2)
+    if levels is None:
+        return (x1.unsqueeze(-2) == x2.unsqueeze(-3)).to(x1.dtype) @ weights
+    return _one_hot_matches(x1, x2, weights, levels)
+
+
+def _one_hot_matches(x1: Tensor, x2: Tensor, weights: Tensor, levels: int) -> Tensor:
+    """:func:`_weighted_matches` as a product of one-hot codes below ``levels``."""
+    one_hot1 = torch.nn.functional.one_hot(x1.long(), levels).to(x1.dtype).reshape(x1.shape[0], -1)
+    one_hot2 = torch.nn.functional.one_hot(x2.long(), levels).to(x1.dtype).reshape(x2.shape[0], -1)
+    return one_hot1 @ (one_hot2 * weights.repeat_interleave(levels)).T
+
+
+def _one_hot_levels(x1: Tensor, x2: Tensor) -> int | None:
+    """The number of levels ``L`` of non-empty ``x1`` and ``x2`` when they are non-negative integer codes
+    with ``L`` at most :data:`_MAX_ONE_HOT_LEVELS` (so one-hot codes are cheap), else None."""
     low = min(float(x1.min()), float(x2.min()))
     levels = int(max(float(x1.max()), float(x2.max()))) + 1
     integral = torch.equal(x1, x1.round()) and torch.equal(x2, x2.round())
-    if low < 0 or levels > _MAX_ONE_HOT_LEVELS or not integral:
-        return (x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(x1.dtype) @ weights
-    one_hot1 = torch.nn.functional.one_hot(x1.long(), levels).to(x1.dtype).reshape(x1.shape[0], -1)
-    one_hot2 = torch.nn.functional.one_hot(x2.long(), levels).to(x1.dtype).reshape(x2.shape[0], -1)
-    return weights.sum() - one_hot1 @ (one_hot2 * weights.repeat_interleave(levels)).T
+    return levels if low >= 0 and levels <= _MAX_ONE_HOT_LEVELS and integral else None
 
 
 class SparseProductRBFKernel(RBFKernel):

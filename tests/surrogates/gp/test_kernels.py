@@ -26,11 +26,20 @@ def categorical_inputs(n: int = 12, d: int = 4, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, 3, (n, d), generator=generator).to(torch.float64)
 
 
+def unequal_weights(kernel: AdditiveOverlapKernel) -> AdditiveOverlapKernel:
+    """``kernel`` with distinct weights, so a check mixing parameters up fails."""
+    kernel._set_weights(torch.linspace(0.3, 3.0, kernel.raw_weights.numel(), dtype=torch.float64))
+    return kernel
+
+
 #: name -> (kernel for training inputs x, inputs).
 KERNELS: dict[str, tuple[Callable[[torch.Tensor], Kernel], Callable[[], torch.Tensor]]] = {
     "dense-linear": (lambda x: DenseLinearKernel().double(), real_inputs),
     "overlap": (lambda x: OverlapKernel(ard_num_dims=x.shape[-1]).double(), categorical_inputs),
-    "additive-overlap": (lambda x: AdditiveOverlapKernel(x.shape[-1]).double(), categorical_inputs),
+    "additive-overlap": (
+        lambda x: unequal_weights(AdditiveOverlapKernel(x.shape[-1]).double()),
+        categorical_inputs,
+    ),
     "median-rbf": (lambda x: median_heuristic_rbf_kernel(x).double(), real_inputs),
     "median-matern": (lambda x: median_heuristic_rbf_kernel(x, matern=True).double(), real_inputs),
 }
@@ -75,26 +84,42 @@ def test_dense_linear_kernel_is_the_scaled_inner_product() -> None:
 
 
 def test_additive_overlap_kernel_is_the_weighted_share_of_matching_parameters() -> None:
-    x = categorical_inputs(n=9, d=4, seed=2)
-    kernel = AdditiveOverlapKernel(4).double()
+    generator = torch.Generator().manual_seed(2)
+    x1 = torch.randint(0, 5, (9, 4), generator=generator).to(torch.float64)
+    x2 = torch.randint(0, 5, (7, 4), generator=generator).to(torch.float64)
     weights = torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=torch.float64)
+    kernel = AdditiveOverlapKernel(4).double()
     kernel._set_weights(weights)
-    expected = torch.tensor(
-        [
+
+    def brute_force(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(
             [
-                sum(w * (a == b) for w, a, b in zip(weights.tolist(), u.tolist(), v.tolist(), strict=True))
-                / 4
-                for v in x
-            ]
-            for u in x
-        ],
-        dtype=torch.float64,
-    )
+                [sum(float(w) * (p == q) for w, p, q in zip(weights, u, v, strict=True)) / 4 for v in b]
+                for u in a
+            ],
+            dtype=torch.float64,
+        )
+
+    expected = brute_force(x1, x2)
     with torch.no_grad():
         torch.testing.assert_close(kernel.weights, weights)
-        torch.testing.assert_close(kernel(x).to_dense(), expected)
+        torch.testing.assert_close(kernel(x1, x2).to_dense(), expected)
+        # Codes that are not small non-negative integers take the comparison route, same values.
+        torch.testing.assert_close(kernel(x1 + 0.5, x2 + 0.5).to_dense(), expected)
+        torch.testing.assert_close(kernel(x1 - 3, x2 - 3).to_dense(), expected)
         # a batch of single points (the acquisition's shape) takes the broadcast route: same values
-        torch.testing.assert_close(kernel(x.unsqueeze(-2), x[:3]).to_dense(), expected[:, None, :3])
+        torch.testing.assert_close(kernel(x1.unsqueeze(-2), x2).to_dense(), expected[:, None, :])
+        torch.testing.assert_close(kernel(x1[:7], x2, diag=True), brute_force(x1[:7], x2).diagonal())
+
+
+def test_additive_overlap_kernel_weights_get_gradients_and_batched_dims_are_refused() -> None:
+    x = categorical_inputs(n=8, d=3, seed=4)
+    kernel = AdditiveOverlapKernel(3).double()
+    kernel(x).to_dense().sum().backward()
+    assert kernel.raw_weights.grad is not None
+    assert bool((kernel.raw_weights.grad != 0).all())
+    with pytest.raises(NotImplementedError, match="last_dim_is_batch"):
+        kernel.forward(x, x, last_dim_is_batch=True)
 
 
 @pytest.mark.parametrize("ard", [True, False])

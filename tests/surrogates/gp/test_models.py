@@ -114,6 +114,8 @@ def test_path_gp_rejects_bad_options() -> None:
 def test_categorical_gp_names_an_unknown_kernel_and_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match=r"'hamming'.*additive"):
         CategoricalGaussianProcess(nb201_table()[0], kernel="hamming")
+    with pytest.raises(ValueError, match="ard=False applies to the overlap kernel only"):
+        CategoricalGaussianProcess(nb201_table()[0], kernel="additive", ard=False)
 
 
 def test_categorical_gp_needs_a_space() -> None:
