@@ -25,12 +25,7 @@ from bonas.surrogates import (
     surrogate_names,
 )
 from bonas.surrogates.base import Surrogate
-from bonas.surrogates.gp import (
-    NOISE_FLOORS,
-    DenseLinearKernel,
-    GaussianProcessSurrogate,
-    fitting,
-)
+from bonas.surrogates.gp import NOISE_FLOORS, DenseLinearKernel, GaussianProcessSurrogate, fitting
 from bonas.testing.surrogates import SurrogateConformance, nb201_split, nb201_table
 
 GP_NAMES = ("gp-wl", "gp-categorical", "gp-path")
