@@ -118,6 +118,8 @@ def test_batch_size_reaches_the_searcher(tmp_path) -> None:
         (["--objective", "tests.slow_objectives:nb201_100ms", "--space", "nb202"], "Unknown search space 'nb202'"),
         (["--benchmark", "nb201-cifar10", "--option", "n_initial"], "--option 'n_initial' must read KEY=VALUE"),
         (["--benchmark", "nb201-cifar10", "--option", "colour=3"], "Searcher 'auto' does not take options ['colour']"),
+        (["--benchmark", "nb201-cifar10", "--searcher", "bo-gp-categorical", "--option", 'surrogate_options={"kernel": "hamming"}'],
+         "Searcher 'bo-gp-categorical': Unknown categorical GP kernel 'hamming'"),
         (["--benchmark", "nb201-cifar10", "--searcher", "optuna-tpe", "--batch-size", "2"], "one trial at a time"),
     ],
 )  # fmt: skip

@@ -55,7 +55,8 @@ mean value does not, and the race keeps a lucky single value from being reported
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,7 +68,7 @@ from bonas.errors import unknown_name
 from bonas.history import SearchHistory
 from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates import make_surrogate
+from bonas.surrogates import surrogate_factory
 from bonas.surrogates.base import Surrogate
 from bonas.surrogates.transforms import copula_transform, lower_copula_transform
 
@@ -86,6 +87,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         space: the search space.
         surrogate: a surrogate name (see :func:`bonas.surrogates.make_surrogate`) or a factory
             ``space -> Surrogate``.
+        surrogate_options: constructor options of the named surrogate (e.g. ``{"kernel": "additive"}``
+            for ``gp-categorical``).
         acquisition: ``log-ei``, ``ucb``, ``pi`` or ``thompson``, or full :class:`AcquisitionSettings`.
         n_initial: random proposals before the surrogate is used.
         candidates: candidate generation settings.
@@ -126,6 +129,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         space: SearchSpace,
         *,
         surrogate: str | Callable[[SearchSpace], Surrogate] = "gp-wl",
+        surrogate_options: Mapping[str, Any] | None = None,
         acquisition: str | AcquisitionSettings = "log-ei",
         n_initial: int = 10,
         candidates: CandidateSettings | None = None,
@@ -161,9 +165,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         if not race_width > 0:
             raise ValueError(f"race_width must be positive, got {race_width}.")
         super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
-        self.surrogate: Surrogate = (
-            make_surrogate(surrogate, space) if isinstance(surrogate, str) else surrogate(space)
-        )
+        self.surrogate: Surrogate = surrogate_factory(surrogate, surrogate_options)(space)
         if self.surrogate.requires_graph and not space.sample(np.random.default_rng(0)).cells:
             raise ValueError(
                 f"Surrogate {self.surrogate.name!r} models cell graphs, but space {space.name!r} defines none; "

@@ -69,7 +69,7 @@ from bonas.errors import InvalidArchitectureError, unknown_name
 from bonas.history import Constraint, Observation, SearchHistory, feasibility_rank, pareto_ranks
 from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import Categorical, Params, SearchSpace
-from bonas.surrogates import make_surrogate
+from bonas.surrogates import surrogate_factory
 from bonas.surrogates.base import Surrogate
 from bonas.surrogates.transforms import copula_transform
 
@@ -93,6 +93,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         space: the search space.
         surrogate: a surrogate name (see :func:`bonas.surrogates.make_surrogate`) or a factory
             ``space -> Surrogate``; one is fitted per modelled outcome.
+        surrogate_options: constructor options of the named surrogate (e.g. ``{"kernel": "additive"}``).
         acquisition: ``nehvi`` (qLogNEHVI) or ``parego`` (qLogNParEGO) for several objectives.
         cheap_metrics: ``architecture -> {metric: value}`` for metrics known without evaluating; outcomes
             on those metrics are used exactly instead of modelled.
@@ -117,6 +118,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         space: SearchSpace,
         *,
         surrogate: str | Callable[[SearchSpace], Surrogate] = "gp-wl-rbf",
+        surrogate_options: Mapping[str, Any] | None = None,
         acquisition: str = "nehvi",
         cheap_metrics: CheapMetrics | None = None,
         n_initial: int = 10,
@@ -140,9 +142,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         if cheap_metrics is not None and not callable(cheap_metrics):
             raise TypeError(f"cheap_metrics must be a function architecture -> dict, got {cheap_metrics!r}.")
         super().__init__(space, seed=seed, allow_repeats=allow_repeats, batch_size=batch_size)
-        self._surrogate_factory: Callable[[SearchSpace], Surrogate] = (
-            (lambda s: make_surrogate(surrogate, s)) if isinstance(surrogate, str) else surrogate
-        )
+        self._surrogate_factory = surrogate_factory(surrogate, surrogate_options)
         self.surrogate_name = (
             surrogate if isinstance(surrogate, str) else getattr(surrogate, "__name__", "custom")
         )

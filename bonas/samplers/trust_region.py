@@ -36,7 +36,6 @@ from bonas.candidates import CandidateSettings, generate_candidates, scores_whol
 from bonas.history import Observation, SearchHistory
 from bonas.samplers.bayesian import BayesianOptimizationSampler
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates import make_surrogate
 from bonas.surrogates.base import Surrogate, SurrogateNotFittedError
 from bonas.surrogates.gp.caches import RowCache
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
@@ -157,7 +156,10 @@ class TrustRegionBayesianSampler(BayesianOptimizationSampler):
         if n_candidates < 1:
             raise ValueError(f"n_candidates must be at least 1, got {n_candidates}.")
         options.setdefault("candidates", CandidateSettings(enumerate_below=enumerate_below))
-        super().__init__(space, surrogate=surrogate or _warm_categorical_gp, **options)
+        if surrogate is None:
+            surrogate = "gp-categorical"
+            options["surrogate_options"] = {"warm_start": True, **(options.get("surrogate_options") or {})}
+        super().__init__(space, surrogate=surrogate, **options)
         dims = len(space.parameters)
         self.schedule = TrustRegionSchedule(
             initial_radius=initial_radius if initial_radius is not None else max(1, dims // 2),
@@ -238,7 +240,3 @@ class TrustRegionBayesianSampler(BayesianOptimizationSampler):
         centre = self._codes([region.centre.architecture])
         distances = (self._codes(architectures) != centre).sum(dim=-1)
         return (distances <= region.radius).tolist()
-
-
-def _warm_categorical_gp(space: SearchSpace) -> Surrogate:
-    return make_surrogate("gp-categorical", space, warm_start=True)

@@ -8,7 +8,7 @@ Bayesian linear regression on a GCN embedding), ``gcn-gp`` (a GP on that embeddi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -47,6 +47,28 @@ def make_surrogate(name: str, space: SearchSpace, **options: Any) -> Surrogate:
     return _SURROGATES[name](space, **options)
 
 
+def surrogate_factory(
+    surrogate: str | Callable[[SearchSpace], Surrogate], options: Mapping[str, Any] | None = None
+) -> Callable[[SearchSpace], Surrogate]:
+    """``space -> Surrogate``: the surrogate called ``surrogate`` with constructor ``options``, or a factory as is.
+
+    Raises:
+        UnknownNameError: ``surrogate`` is a name but not one of :func:`surrogate_names`.
+        ValueError: ``options`` given with a factory (which takes its own options).
+    """
+    if not isinstance(surrogate, str):
+        if options:
+            raise ValueError(
+                f"surrogate_options {dict(options)} apply to a surrogate name, not to the factory {surrogate!r}: "
+                "build the surrogate with those options inside the factory, or give a surrogate name."
+            )
+        return surrogate
+    if surrogate not in _SURROGATES:
+        raise unknown_name("surrogate", surrogate, _SURROGATES)
+    kept = dict(options or {})
+    return partial(make_surrogate, surrogate, **kept)
+
+
 def surrogate_names() -> list[str]:
     return sorted(_SURROGATES)
 
@@ -65,5 +87,6 @@ __all__ = [
     "check_training_data",
     "copula_transform",
     "make_surrogate",
+    "surrogate_factory",
     "surrogate_names",
 ]

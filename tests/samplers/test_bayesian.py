@@ -110,6 +110,24 @@ def test_acquisition_settings_and_a_surrogate_factory_are_accepted(nb201: NB201S
     assert sampler.surrogate.name == "gp-categorical"
 
 
+def test_surrogate_options_build_the_named_surrogate_with_them(nb201: NB201Space) -> None:
+    sampler = make_sampler("bo-gp-wl-rbf", nb201, surrogate_options={"h": 1})
+    assert (sampler.surrogate.name, sampler.surrogate.h) == ("gp-wl-rbf", 1)
+    additive = make_sampler("bo-gp-categorical", nb201, surrogate_options={"kernel": "additive"})
+    assert additive.surrogate.kernel == "additive"
+
+
+def test_surrogate_options_with_a_factory_or_a_bad_kernel_are_refused_naming_them(nb201: NB201Space) -> None:
+    from bonas.surrogates import make_surrogate
+
+    with pytest.raises(ValueError, match=r"surrogate_options \{'h': 1\} apply to a surrogate name"):
+        BayesianOptimizationSampler(
+            nb201, surrogate=lambda space: make_surrogate("gp-wl", space), surrogate_options={"h": 1}
+        )
+    with pytest.raises(UnknownNameError, match="'hamming'"):
+        make_sampler("bo-gp-categorical", nb201, surrogate_options={"kernel": "hamming"})
+
+
 def test_propose_batch_rejects_q_below_one(nb201: NB201Space) -> None:
     sampler = BayesianOptimizationSampler(nb201, seed=0)
     with pytest.raises(ValueError, match="q must be at least 1, got 0"):

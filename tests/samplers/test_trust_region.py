@@ -128,6 +128,17 @@ def test_the_searcher_is_registered_with_a_warm_started_categorical_gp() -> None
     assert sampler.schedule.initial_radius == 6 and sampler.schedule.max_radius == 12
 
 
+def test_surrogate_options_reach_the_default_gp_and_keep_its_warm_start() -> None:
+    sampler = make_sampler(
+        "bo-gp-categorical-tr", wide_space(), seed=0, surrogate_options={"kernel": "additive"}
+    )
+    assert sampler.surrogate.name == "gp-categorical"
+    assert sampler.surrogate.kernel == "additive"
+    assert sampler.surrogate.warm_start
+    cold = make_sampler("bo-gp-categorical-tr", wide_space(), surrogate_options={"warm_start": False})
+    assert not cold.surrogate.warm_start
+
+
 def test_rejects_a_bad_candidate_count() -> None:
     with pytest.raises(ValueError, match="n_candidates"):
         TrustRegionBayesianSampler(wide_space(), n_candidates=0)
