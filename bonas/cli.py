@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bonas.errors import BonasError, unknown_name
+from bonas.errors import ArgumentTypeError, BonasError, unknown_name
 
 logger = logging.getLogger("bonas.cli")
 
@@ -487,7 +487,7 @@ def _make_sampler(args: argparse.Namespace, space: Any) -> Any:
         options["batch_size"] = args.batch_size
     try:
         return make_sampler(args.searcher, space, seed=args.seed, **options)
-    except ValueError as error:
+    except (ValueError, ArgumentTypeError) as error:
         raise CommandLineError(f"Searcher {args.searcher!r}: {error}") from None
     except TypeError as error:
         if "unexpected keyword argument" in str(error):

@@ -120,6 +120,10 @@ def test_batch_size_reaches_the_searcher(tmp_path) -> None:
         (["--benchmark", "nb201-cifar10", "--option", "colour=3"], "Searcher 'auto' does not take options ['colour']"),
         (["--benchmark", "nb201-cifar10", "--searcher", "bo-gp-categorical", "--option", 'surrogate_options={"kernel": "hamming"}'],
          "Searcher 'bo-gp-categorical': Unknown categorical GP kernel 'hamming'"),
+        (["--benchmark", "nb201-cifar10", "--searcher", "bo-gp-categorical", "--option", 'surrogate_options={"colour": 1}'],
+         "Searcher 'bo-gp-categorical': Surrogate 'gp-categorical' does not take the options ['colour']"),
+        (["--benchmark", "nb201-cifar10", "--searcher", "bo-gp-categorical", "--option", "surrogate_options=additive"],
+         "Searcher 'bo-gp-categorical': surrogate_options must map the surrogate's option names to values"),
         (["--benchmark", "nb201-cifar10", "--searcher", "optuna-tpe", "--batch-size", "2"], "one trial at a time"),
     ],
 )  # fmt: skip

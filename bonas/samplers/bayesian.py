@@ -88,7 +88,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         surrogate: a surrogate name (see :func:`bonas.surrogates.make_surrogate`) or a factory
             ``space -> Surrogate``.
         surrogate_options: constructor options of the named surrogate (e.g. ``{"kernel": "additive"}``
-            for ``gp-categorical``).
+            for ``gp-categorical``); refused with a factory, which takes its own.
         acquisition: ``log-ei``, ``ucb``, ``pi`` or ``thompson``, or full :class:`AcquisitionSettings`.
         n_initial: random proposals before the surrogate is used.
         candidates: candidate generation settings.

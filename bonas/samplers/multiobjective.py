@@ -93,7 +93,8 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         space: the search space.
         surrogate: a surrogate name (see :func:`bonas.surrogates.make_surrogate`) or a factory
             ``space -> Surrogate``; one is fitted per modelled outcome.
-        surrogate_options: constructor options of the named surrogate (e.g. ``{"kernel": "additive"}``).
+        surrogate_options: constructor options of the named surrogate (e.g. ``{"kernel": "additive"}``
+            for ``gp-categorical``); refused with a factory, which takes its own.
         acquisition: ``nehvi`` (qLogNEHVI) or ``parego`` (qLogNParEGO) for several objectives.
         cheap_metrics: ``architecture -> {metric: value}`` for metrics known without evaluating; outcomes
             on those metrics are used exactly instead of modelled.

@@ -36,6 +36,7 @@ from bonas.candidates import CandidateSettings, generate_candidates, scores_whol
 from bonas.history import Observation, SearchHistory
 from bonas.samplers.bayesian import BayesianOptimizationSampler
 from bonas.spaces.base import SearchSpace
+from bonas.surrogates import surrogate_options
 from bonas.surrogates.base import Surrogate, SurrogateNotFittedError
 from bonas.surrogates.gp.caches import RowCache
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
@@ -128,7 +129,8 @@ class TrustRegionBayesianSampler(BayesianOptimizationSampler):
         space: the search space.
         surrogate: as :class:`BayesianOptimizationSampler`: the categorical GP by default (an overlap
             kernel with one learned lengthscale per parameter), each fit started from the previous one's
-            hyperparameters.
+            hyperparameters. A surrogate named here starts each fit afresh unless its options say
+            ``warm_start=True``.
         enumerate_below: spaces with at most this many architectures are scored whole.
         initial_radius: the radius at the start and after a restart (None: half the parameters).
         success_tolerance, failure_tolerance: see :class:`TrustRegionSchedule` (None: the number of
@@ -138,6 +140,8 @@ class TrustRegionBayesianSampler(BayesianOptimizationSampler):
             default: on NAS-Bench-Graph citeseer (flat, 4 seeds, 100 queries) it changed no proposal
             under LogEI, whose choice already lies near the incumbent.
         options: the other options of :class:`BayesianOptimizationSampler` (``n_initial``, ``seed``...).
+            With the default surrogate, ``surrogate_options`` are laid over ``warm_start=True`` (e.g.
+            ``{"kernel": "additive"}``, or ``{"warm_start": False}`` to fit afresh each time).
     """
 
     def __init__(
@@ -158,7 +162,10 @@ class TrustRegionBayesianSampler(BayesianOptimizationSampler):
         options.setdefault("candidates", CandidateSettings(enumerate_below=enumerate_below))
         if surrogate is None:
             surrogate = "gp-categorical"
-            options["surrogate_options"] = {"warm_start": True, **(options.get("surrogate_options") or {})}
+            options["surrogate_options"] = {
+                "warm_start": True,
+                **surrogate_options(options.get("surrogate_options")),
+            }
         super().__init__(space, surrogate=surrogate, **options)
         dims = len(space.parameters)
         self.schedule = TrustRegionSchedule(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from bonas.errors import unknown_name
+from bonas.errors import ArgumentTypeError, InvalidArgumentError, unknown_name
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates.base import Prediction, Surrogate, SurrogateNotFittedError, check_training_data
 from bonas.surrogates.ensemble import PathEnsemble
@@ -36,15 +36,24 @@ _SURROGATES: dict[str, Callable[..., Surrogate]] = {
 }
 
 
-def make_surrogate(name: str, space: SearchSpace, **options: Any) -> Surrogate:
+def make_surrogate(name: str, space: SearchSpace, /, **options: Any) -> Surrogate:
     """A new unfitted surrogate called ``name`` for ``space``, with constructor ``options``.
 
     Raises:
         UnknownNameError: ``name`` is not one of :func:`surrogate_names`.
+        InvalidArgumentError: the surrogate takes no option of one of the names in ``options``.
     """
     if name not in _SURROGATES:
         raise unknown_name("surrogate", name, _SURROGATES)
-    return _SURROGATES[name](space, **options)
+    try:
+        return _SURROGATES[name](space, **options)
+    except TypeError as error:
+        if "unexpected keyword argument" not in str(error) and "multiple values" not in str(error):
+            raise
+        raise InvalidArgumentError(
+            f"Surrogate {name!r} does not take the options {sorted(options)} ({error}); "
+            f"help(bonas.surrogates.{_constructor(name).__name__}) lists the ones it takes."
+        ) from None
 
 
 def surrogate_factory(
@@ -52,21 +61,45 @@ def surrogate_factory(
 ) -> Callable[[SearchSpace], Surrogate]:
     """``space -> Surrogate``: the surrogate called ``surrogate`` with constructor ``options``, or a factory as is.
 
+    The options are checked when the factory builds a surrogate (a BO searcher builds one at once).
+
     Raises:
         UnknownNameError: ``surrogate`` is a name but not one of :func:`surrogate_names`.
-        ValueError: ``options`` given with a factory (which takes its own options).
+        ArgumentTypeError: ``options`` is not a mapping of option names to values.
+        InvalidArgumentError: ``options`` given with a factory (which takes its own options).
     """
+    kept = surrogate_options(options)
     if not isinstance(surrogate, str):
-        if options:
-            raise ValueError(
-                f"surrogate_options {dict(options)} apply to a surrogate name, not to the factory {surrogate!r}: "
+        if kept:
+            raise InvalidArgumentError(
+                f"surrogate_options {kept} apply to a surrogate name, not to the factory {surrogate!r}: "
                 "build the surrogate with those options inside the factory, or give a surrogate name."
             )
         return surrogate
     if surrogate not in _SURROGATES:
         raise unknown_name("surrogate", surrogate, _SURROGATES)
-    kept = dict(options or {})
     return partial(make_surrogate, surrogate, **kept)
+
+
+def surrogate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``options`` (None: empty), checked to map option names to values.
+
+    Raises:
+        ArgumentTypeError: ``options`` is not a mapping with string keys.
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping) or not all(isinstance(key, str) for key in options):
+        raise ArgumentTypeError(
+            f"surrogate_options must map the surrogate's option names to values, e.g. {{'kernel': 'additive'}}; "
+            f"got {options!r}."
+        )
+    return dict(options)
+
+
+def _constructor(name: str) -> Callable[..., Surrogate]:
+    constructor = _SURROGATES[name]
+    return constructor.func if isinstance(constructor, partial) else constructor
 
 
 def surrogate_names() -> list[str]:
@@ -89,4 +122,5 @@ __all__ = [
     "make_surrogate",
     "surrogate_factory",
     "surrogate_names",
+    "surrogate_options",
 ]

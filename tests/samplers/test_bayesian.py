@@ -20,7 +20,7 @@ import torch
 from bonas.acquisition import AcquisitionSettings, analytic_scores
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings
-from bonas.errors import UnknownNameError
+from bonas.errors import ArgumentTypeError, InvalidArgumentError, UnknownNameError
 from bonas.history import Constraint, Observation, SearchHistory
 from bonas.samplers import RandomSearchSampler, make_sampler
 from bonas.samplers import bayesian as bayesian_module
@@ -126,6 +126,17 @@ def test_surrogate_options_with_a_factory_or_a_bad_kernel_are_refused_naming_the
         )
     with pytest.raises(UnknownNameError, match="'hamming'"):
         make_sampler("bo-gp-categorical", nb201, surrogate_options={"kernel": "hamming"})
+    with pytest.raises(
+        InvalidArgumentError, match=r"Surrogate 'gp-categorical' does not take the options \['colour'\]"
+    ):
+        make_sampler("bo-gp-categorical", nb201, surrogate_options={"colour": 1})
+    with pytest.raises(InvalidArgumentError, match=r"does not take the options \['space'\]"):
+        make_sampler("bo-gp-categorical", nb201, surrogate_options={"space": nb201})
+    for not_a_mapping in ("additive", [("kernel", "additive")], {1: "additive"}):
+        with pytest.raises(
+            ArgumentTypeError, match="surrogate_options must map the surrogate's option names"
+        ):
+            make_sampler("bo-gp-categorical", nb201, surrogate_options=not_a_mapping)
 
 
 def test_propose_batch_rejects_q_below_one(nb201: NB201Space) -> None:

@@ -96,7 +96,7 @@ def test_parego_and_a_single_constrained_objective(space) -> None:
     assert single.best_value == feasible["accuracy"].max()
 
 
-def test_surrogate_options_build_every_outcome_model_with_them(space) -> None:
+def test_surrogate_options_reach_the_factory_of_the_outcome_models(space) -> None:
     sampler = make_sampler("mobo-gp-categorical", space, surrogate_options={"kernel": "additive"})
     assert isinstance(sampler, MultiObjectiveBOSampler)
     assert sampler._surrogate_factory(space).kernel == "additive"

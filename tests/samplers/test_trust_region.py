@@ -135,8 +135,19 @@ def test_surrogate_options_reach_the_default_gp_and_keep_its_warm_start() -> Non
     assert sampler.surrogate.name == "gp-categorical"
     assert sampler.surrogate.kernel == "additive"
     assert sampler.surrogate.warm_start
-    cold = make_sampler("bo-gp-categorical-tr", wide_space(), surrogate_options={"warm_start": False})
+    options = {"warm_start": False}
+    cold = make_sampler("bo-gp-categorical-tr", wide_space(), surrogate_options=options)
     assert not cold.surrogate.warm_start
+    assert options == {"warm_start": False}  # the caller's dict is not changed
+    with pytest.raises(ValueError, match="apply to a surrogate name, not to the factory"):
+        make_sampler(
+            "bo-gp-categorical-tr",
+            wide_space(),
+            surrogate=lambda space: make_surrogate("gp-categorical", space),
+            surrogate_options=options,
+        )
+    with pytest.raises(TypeError, match="surrogate_options must map"):
+        make_sampler("bo-gp-categorical-tr", wide_space(), surrogate_options="additive")
 
 
 def test_rejects_a_bad_candidate_count() -> None:
