@@ -48,7 +48,11 @@ def make_surrogate(name: str, space: SearchSpace, /, **options: Any) -> Surrogat
     try:
         return _SURROGATES[name](space, **options)
     except TypeError as error:
-        if "unexpected keyword argument" not in str(error) and "multiple values" not in str(error):
+        # Only the constructor's refusal of a given option name, not a TypeError from deeper inside.
+        refused = ("unexpected keyword argument" in str(error) or "multiple values" in str(error)) and any(
+            f"'{key}'" in str(error) for key in options
+        )
+        if not refused:
             raise
         raise InvalidArgumentError(
             f"Surrogate {name!r} does not take the options {sorted(options)} ({error}); "

@@ -132,6 +132,9 @@ def test_surrogate_options_with_a_factory_or_a_bad_kernel_are_refused_naming_the
         make_sampler("bo-gp-categorical", nb201, surrogate_options={"colour": 1})
     with pytest.raises(InvalidArgumentError, match=r"does not take the options \['space'\]"):
         make_sampler("bo-gp-categorical", nb201, surrogate_options={"space": nb201})
+    with pytest.raises(TypeError, match="not iterable") as raised:  # a bad value, not a refused name
+        make_sampler("bo-gp-wl", nb201, surrogate_options={"h_choices": 5})
+    assert not isinstance(raised.value, InvalidArgumentError)
     for not_a_mapping in ("additive", [("kernel", "additive")], {1: "additive"}):
         with pytest.raises(
             ArgumentTypeError, match="surrogate_options must map the surrogate's option names"
