@@ -36,7 +36,7 @@ from bonas.candidates import CandidateSettings, generate_candidates, scores_whol
 from bonas.history import Observation, SearchHistory
 from bonas.samplers.bayesian import BayesianOptimizationSampler
 from bonas.spaces.base import SearchSpace
-from bonas.surrogates import surrogate_options
+from bonas.surrogates import checked_surrogate_options
 from bonas.surrogates.base import Surrogate, SurrogateNotFittedError
 from bonas.surrogates.gp.caches import RowCache
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
@@ -164,7 +164,7 @@ class TrustRegionBayesianSampler(BayesianOptimizationSampler):
             surrogate = "gp-categorical"
             options["surrogate_options"] = {
                 "warm_start": True,
-                **surrogate_options(options.get("surrogate_options")),
+                **checked_surrogate_options(options.get("surrogate_options")),
             }
         super().__init__(space, surrogate=surrogate, **options)
         dims = len(space.parameters)

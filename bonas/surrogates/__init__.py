@@ -72,7 +72,7 @@ def surrogate_factory(
         ArgumentTypeError: ``options`` is not a mapping of option names to values.
         InvalidArgumentError: ``options`` given with a factory (which takes its own options).
     """
-    kept = surrogate_options(options)
+    kept = checked_surrogate_options(options)
     if not isinstance(surrogate, str):
         if kept:
             raise InvalidArgumentError(
@@ -85,7 +85,7 @@ def surrogate_factory(
     return partial(make_surrogate, surrogate, **kept)
 
 
-def surrogate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+def checked_surrogate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """A copy of ``options`` (None: empty), checked to map option names to values.
 
     Raises:
@@ -122,9 +122,9 @@ __all__ = [
     "SurrogateNotFittedError",
     "WLGaussianProcess",
     "check_training_data",
+    "checked_surrogate_options",
     "copula_transform",
     "make_surrogate",
     "surrogate_factory",
     "surrogate_names",
-    "surrogate_options",
 ]
