@@ -52,8 +52,8 @@ from benchmarks.pool import WarningLog, progress_bar, run_tasks
 logger = logging.getLogger(__name__)
 
 #: Supernet training regimes ranked: ``<regime>:<epochs>`` (see :mod:`bonas.training.weight_sharing`).
-REGIMES = ("uniform:12", "fair:12", "warmup:12", "uniform:36")
-QUICK_REGIMES = ("uniform:6", "fair:6", "warmup:6", "uniform:18")
+REGIMES = ("uniform:12", "fair:12", "warmup:12", "fair:24", "uniform:36")
+QUICK_REGIMES = ("uniform:6", "fair:6", "warmup:6", "fair:12", "uniform:18")
 #: Search methods, in table order; "@1/3" rows get a third of the budget.
 DEFAULT_METHODS = (
     "random",
