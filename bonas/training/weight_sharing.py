@@ -8,7 +8,11 @@
   of its ``K`` candidate operations once (a fresh permutation per edge), so every operation gets the
   same number of updates; for templates where every combination is an architecture (NB201);
 * ``warmup``: the whole supernet first (every edge a uniform mixture of its candidates, as DARTS
-  starts) for ``warmup_epochs``, then ``uniform``.
+  starts) for ``warmup_epochs``, then ``uniform``;
+* ``auto`` (the default): ``fair`` where it applies (the population is a space and every edge of the
+  supernet holds the same number of candidates, as NB201's), else ``uniform``. On the weight-sharing
+  bench balanced paths ranked cells better than uniform ones at 12 and 24 epochs (Kendall tau 0.22 and
+  0.32 against 0.11 and 0.25) and level at 36.
 
 :meth:`SupernetTrainer.score` recalibrates the batch-norm statistics of each architecture's path on a
 fixed set of training batches and returns its validation accuracy: the inherited-weight score.
@@ -39,7 +43,7 @@ from bonas.training.supernet import Choice, Mixture, SubnetPath, Supernet
 
 logger = logging.getLogger(__name__)
 
-REGIMES = ("uniform", "fair", "warmup")
+REGIMES = ("auto", "uniform", "fair", "warmup")
 SCHEDULES = ("cosine", "constant")
 
 #: Where architectures come from: a space (sampled uniformly) or a fixed list (drawn uniformly).
@@ -52,7 +56,7 @@ class SupernetSettings:
 
     Args:
         epochs: passes over the training split (the one-shot budget; the cosine schedule's length).
-        regime: ``uniform``, ``fair`` or ``warmup`` (see the module docstring).
+        regime: ``auto``, ``uniform``, ``fair`` or ``warmup`` (see the module docstring).
         warmup_epochs: for ``warmup``, the first epochs that train the whole supernet.
         batch_size: training minibatch size.
         lr: SGD (Nesterov momentum 0.9) learning rate.
@@ -68,7 +72,7 @@ class SupernetSettings:
     """
 
     epochs: int = 10
-    regime: str = "uniform"
+    regime: str = "auto"
     warmup_epochs: int = 2
     batch_size: int = 64
     lr: float = 0.05
@@ -143,6 +147,7 @@ class SupernetTrainer:
         self.rng = np.random.default_rng(s.seed)
         self.generator = torch.Generator().manual_seed(s.seed)
         self._fair_queue: list[SubnetPath] = []
+        self.regime = self._resolve_regime()
         # A fixed set of training batches for every recalibration, so scores are comparable.
         order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(s.seed + 1))
         size = min(len(order), s.recalibration_batches * s.batch_size)
@@ -160,10 +165,10 @@ class SupernetTrainer:
         epochs = s.epochs - self.epochs_done if epochs is None else epochs
         losses = []
         for _ in range(epochs):
-            if s.regime == "warmup" and self.epochs_done < s.warmup_epochs:
+            if self.regime == "warmup" and self.epochs_done < s.warmup_epochs:
                 mixture = self.uniform_mixture()
                 losses.append(self.train_steps(lambda _step, m=mixture: m, self.steps_per_epoch))
-            elif s.regime == "fair":
+            elif self.regime == "fair":
                 losses.append(self.train_steps(lambda _step: self._fair_path(), self.steps_per_epoch))
             else:
                 losses.append(self.train_steps(lambda _step: self._uniform_path(), self.steps_per_epoch))
@@ -251,17 +256,32 @@ class SupernetTrainer:
             return self.supernet.path(population.sample(self.rng))
         return self.supernet.path(population[int(self.rng.integers(len(population)))])
 
+    def _resolve_regime(self) -> str:
+        """The settings' regime, ``auto`` resolved (see the module docstring); ``fair`` checked."""
+        regime = self.settings.regime
+        fair_applies = self._fair_applies()
+        if regime == "fair" and not fair_applies:
+            raise InvalidArgumentError(
+                "SupernetSettings.regime='fair' needs every edge of the supernet to hold the same number of "
+                "candidates and fixed node labels (as NB201's); use regime='uniform' (or 'auto') for this "
+                "supernet."
+            )
+        if regime != "auto":
+            return regime
+        chosen = "fair" if fair_applies and isinstance(self.population, SearchSpace) else "uniform"
+        logger.info("Supernet training regime 'auto': %s.", chosen)
+        return chosen
+
+    def _fair_applies(self) -> bool:
+        template = self.supernet.template
+        sizes = {len(edge.ops) for edge in template.edges}
+        return len(sizes) == 1 and all(len(labels) == 1 for labels in template.nodes)
+
     def _fair_path(self) -> SubnetPath:
         """The next path of strict fairness: per edge, the candidates in a fresh random order."""
         if not self._fair_queue:
             template = self.supernet.template
-            sizes = {len(edge.ops) for edge in template.edges}
-            if len(sizes) != 1 or any(len(labels) != 1 for labels in template.nodes):
-                raise ValueError(
-                    "The 'fair' regime needs every edge to hold the same number of candidates and fixed node "
-                    "labels (as NB201); use 'uniform' for this supernet."
-                )
-            k = sizes.pop()
+            k = len(template.edges[0].ops)
             orders = [self.rng.permutation(k) for _ in template.edges]
             zeros = tuple(0 for _ in template.nodes)
             self._fair_queue = [
@@ -316,6 +336,10 @@ class SupernetTrainer:
             "train_seconds": self.train_seconds,
             "generator": self.generator.get_state(),
             "rng": repr(self.rng.bit_generator.state),
+            # The rest of the current round of fair paths (a round may span two epochs).
+            "fair_queue": [
+                [[list(ops) for ops in path.edges], list(path.nodes)] for path in self._fair_queue
+            ],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -328,6 +352,10 @@ class SupernetTrainer:
         self.train_seconds = float(state["train_seconds"])
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = ast.literal_eval(state["rng"])
+        self._fair_queue = [
+            SubnetPath(tuple(tuple(ops) for ops in edges), tuple(nodes))
+            for edges, nodes in state.get("fair_queue", [])
+        ]
         if self.steps_done % self.steps_per_epoch:
             # A checkpoint mid-epoch resumes with a fresh permutation for the rest of that epoch.
             self._order = torch.randperm(len(self.data.train_y), generator=self.generator).to(self.device)

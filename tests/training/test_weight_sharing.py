@@ -10,7 +10,7 @@ from bonas.errors import InvalidArgumentError, UnknownNameError
 from bonas.spaces import NB201Space
 from bonas.training.datasets import load_digits
 from bonas.training.networks import NetworkSettings
-from bonas.training.supernet import Mixture, SubnetPath, Supernet, SupernetCheckpointError
+from bonas.training.supernet import CellTemplate, Mixture, SubnetPath, Supernet, SupernetCheckpointError
 from bonas.training.weight_sharing import SupernetSettings, SupernetTrainer
 
 TINY = NetworkSettings(channels=4, cells_per_stage=1)
@@ -63,6 +63,28 @@ def test_fair_regime_runs_every_candidate_once_per_round(digits) -> None:
     assert trainer.epochs_done == 1
 
 
+def test_auto_regime_is_fair_where_it_applies_and_uniform_elsewhere(digits) -> None:
+    assert SupernetSettings().regime == "auto"
+    assert _trainer(digits).regime == "fair"  # NB201: five candidates on every edge
+    torch.manual_seed(0)
+    supernet = Supernet.for_space(SPACE, input_shape=digits.input_shape, num_classes=10, settings=TINY)
+    fixed = SupernetTrainer(supernet, digits, SupernetSettings(device="cpu"), population=_architectures(3))
+    assert fixed.regime == "uniform"  # fair paths would leave the given architectures
+    # Two cells that differ on one edge only: that edge holds two candidates, the others one.
+    cells = [SPACE.from_operations([op] + ["nor_conv_3x3"] * 5) for op in ("skip_connect", "avg_pool_3x3")]
+    union = Supernet(
+        CellTemplate.from_cells([c.cell() for c in cells]),
+        input_shape=digits.input_shape,
+        num_classes=10,
+        settings=TINY,
+    )
+    assert (
+        SupernetTrainer(union, digits, SupernetSettings(device="cpu"), population=cells).regime == "uniform"
+    )
+    with pytest.raises(InvalidArgumentError, match=r"regime='fair' needs every edge.*regime='uniform'"):
+        SupernetTrainer(union, digits, SupernetSettings(regime="fair", device="cpu"), population=SPACE)
+
+
 def test_warmup_trains_the_whole_supernet_first(digits, monkeypatch) -> None:
     trainer = _trainer(digits, regime="warmup", warmup_epochs=1, epochs=2)
     kinds = []
@@ -91,13 +113,17 @@ def test_train_on_a_batch_uses_only_its_operations(digits) -> None:
     assert union.edges[0].tolist() == [0.0, 0.5, 0.5, 0.0, 0.0]
 
 
-def test_a_resumed_checkpoint_continues_exactly(digits, tmp_path) -> None:
-    straight = _trainer(digits, epochs=2)
+@pytest.mark.parametrize("regime", ["uniform", "fair"])
+def test_a_resumed_checkpoint_continues_exactly(digits, tmp_path, regime) -> None:
+    # 26 minibatches an epoch: a round of 5 fair paths spans the checkpoint.
+    options = {"epochs": 2, "regime": regime, "batch_size": 48}
+    straight = _trainer(digits, **options)
+    assert straight.steps_per_epoch % 5 != 0
     straight.train()
-    first = _trainer(digits, epochs=2)
+    first = _trainer(digits, **options)
     first.train(1)
     first.save(tmp_path / "supernet.pt", note="half")
-    resumed = _trainer(digits, seed=0, epochs=2)
+    resumed = _trainer(digits, seed=0, **options)
     assert resumed.load(tmp_path / "supernet.pt") == {"note": "half"}
     assert resumed.epochs_done == 1
     resumed.train()
