@@ -393,7 +393,8 @@ def weight_sharing(
     """An objective that scores architectures of ``space`` by their inherited-weight validation accuracy.
 
     One-shot (``batches=None``): the first call trains a supernet holding every architecture of the
-    space (uniform single path by default, see :class:`~bonas.training.weight_sharing.SupernetSettings`),
+    space (FairNAS's balanced paths by default where they apply, as on NB201, else uniform single paths;
+    see :class:`~bonas.training.weight_sharing.SupernetSettings`),
     then each call recalibrates the batch norms of the architecture's path and measures validation
     accuracy: any searcher can use it, e.g. ``bonas.search(space, weight_sharing(space), sampler="nao")``.
 

@@ -9,10 +9,11 @@
   same number of updates; for templates where every combination is an architecture (NB201);
 * ``warmup``: the whole supernet first (every edge a uniform mixture of its candidates, as DARTS
   starts) for ``warmup_epochs``, then ``uniform``;
-* ``auto`` (the default): ``fair`` where it applies (the population is a space and every edge of the
-  supernet holds the same number of candidates, as NB201's), else ``uniform``. On the weight-sharing
-  bench balanced paths ranked cells better than uniform ones at 12 and 24 epochs (Kendall tau 0.22 and
-  0.32 against 0.11 and 0.25) and level at 36.
+* ``auto`` (the default): ``fair`` where it applies (every edge of the supernet holds the same number
+  of candidates, its nodes fixed labels, and the population is a space with one architecture per
+  combination of them, as NB201), else ``uniform``. On the weight-sharing bench balanced paths ranked
+  cells better than uniform ones at 12 and 24 epochs (Kendall tau 0.22 and 0.32 against 0.11 and 0.25)
+  and level at 36.
 
 :meth:`SupernetTrainer.score` recalibrates the batch-norm statistics of each architecture's path on a
 fixed set of training batches and returns its validation accuracy: the inherited-weight score.
@@ -35,11 +36,11 @@ import torch
 from torch import nn
 
 from bonas.architecture import Architecture
-from bonas.errors import InvalidArgumentError, unknown_name
+from bonas.errors import InvalidArgumentError, SearchSpaceTooLargeError, unknown_name
 from bonas.spaces.base import SearchSpace
 from bonas.torch_training import resolve_device
 from bonas.training.datasets import DatasetSplits
-from bonas.training.supernet import Choice, Mixture, SubnetPath, Supernet
+from bonas.training.supernet import Choice, Mixture, SubnetPath, Supernet, SupernetCheckpointError
 
 logger = logging.getLogger(__name__)
 
@@ -259,23 +260,46 @@ class SupernetTrainer:
     def _resolve_regime(self) -> str:
         """The settings' regime, ``auto`` resolved (see the module docstring); ``fair`` checked."""
         regime = self.settings.regime
-        fair_applies = self._fair_applies()
-        if regime == "fair" and not fair_applies:
+        obstacle = self._fair_obstacle()
+        if regime == "fair" and obstacle is not None:
             raise InvalidArgumentError(
-                "SupernetSettings.regime='fair' needs every edge of the supernet to hold the same number of "
-                "candidates and fixed node labels (as NB201's); use regime='uniform' (or 'auto') for this "
-                "supernet."
+                f"SupernetSettings.regime='fair' cannot train this supernet: {obstacle}. Use regime='uniform' "
+                "(or 'auto', which picks 'fair' only where it applies)."
             )
         if regime != "auto":
             return regime
-        chosen = "fair" if fair_applies and isinstance(self.population, SearchSpace) else "uniform"
-        logger.info("Supernet training regime 'auto': %s.", chosen)
+        chosen = "uniform" if obstacle is not None else "fair"
+        logger.debug("Supernet training regime 'auto': %s%s.", chosen, f" ({obstacle})" if obstacle else "")
         return chosen
 
-    def _fair_applies(self) -> bool:
+    def _fair_obstacle(self) -> str | None:
+        """Why strict fairness cannot train this supernet on its population, or None where it can.
+
+        Fair rounds run every combination of the edges' candidates, so every combination must be an
+        architecture of the population: a space of exactly as many architectures as combinations.
+        """
         template = self.supernet.template
-        sizes = {len(edge.ops) for edge in template.edges}
-        return len(sizes) == 1 and all(len(labels) == 1 for labels in template.nodes)
+        sizes = sorted({len(edge.ops) for edge in template.edges})
+        if len(sizes) != 1:
+            return f"its edges hold different numbers of candidate operations ({sizes})"
+        if any(len(labels) != 1 for labels in template.nodes):
+            return "some of its nodes have more than one candidate label"
+        population = self.population
+        if population is None:
+            return None if self.settings.regime == "fair" else "no population was given"
+        if not isinstance(population, SearchSpace):
+            return "the population is a list of architectures, and fair rounds would leave it"
+        combinations = sizes[0] ** len(template.edges)
+        try:
+            size = population.size()
+        except SearchSpaceTooLargeError:
+            size = None
+        if size != combinations:
+            return (
+                f"space {population.name!r} has {size if size is not None else 'too many to count'} "
+                f"architectures, not one per combination of the edges' candidates ({combinations})"
+            )
+        return None
 
     def _fair_path(self) -> SubnetPath:
         """The next path of strict fairness: per edge, the candidates in a fresh random order."""
@@ -336,6 +360,7 @@ class SupernetTrainer:
             "train_seconds": self.train_seconds,
             "generator": self.generator.get_state(),
             "rng": repr(self.rng.bit_generator.state),
+            "regime": self.regime,
             # The rest of the current round of fair paths (a round may span two epochs).
             "fair_queue": [
                 [[list(ops) for ops in path.edges], list(path.nodes)] for path in self._fair_queue
@@ -346,8 +371,23 @@ class SupernetTrainer:
         """Continue from :meth:`state` (the weights are loaded separately, with the supernet)."""
         import ast
 
+        epochs_done = int(state["epochs_done"])
+        recorded = state.get("regime")
+        if epochs_done < self.settings.epochs and recorded != self.regime:
+            if recorded is None:
+                logger.warning(
+                    "The supernet checkpoint does not record its training regime (written by an older bonas); "
+                    "its remaining epochs train in regime %r.",
+                    self.regime,
+                )
+            else:
+                raise SupernetCheckpointError(
+                    f"The supernet checkpoint was trained in regime {recorded!r} and has epochs left, but this "
+                    f"trainer's regime is {self.regime!r}; pass SupernetSettings(regime={recorded!r}) to continue "
+                    "it as it started."
+                )
         self.optimizer.load_state_dict(state["optimizer"])
-        self.epochs_done = int(state["epochs_done"])
+        self.epochs_done = epochs_done
         self.steps_done = int(state["steps_done"])
         self.train_seconds = float(state["train_seconds"])
         self.generator.set_state(state["generator"])

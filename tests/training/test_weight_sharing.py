@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from bonas.architecture import Cell
 from bonas.errors import InvalidArgumentError, UnknownNameError
-from bonas.spaces import NB201Space
+from bonas.spaces import Categorical, CategoricalSpace, NB201Space
 from bonas.training.datasets import load_digits
 from bonas.training.networks import NetworkSettings
 from bonas.training.supernet import CellTemplate, Mixture, SubnetPath, Supernet, SupernetCheckpointError
@@ -65,11 +66,18 @@ def test_fair_regime_runs_every_candidate_once_per_round(digits) -> None:
 
 def test_auto_regime_is_fair_where_it_applies_and_uniform_elsewhere(digits) -> None:
     assert SupernetSettings().regime == "auto"
-    assert _trainer(digits).regime == "fair"  # NB201: five candidates on every edge
-    torch.manual_seed(0)
-    supernet = Supernet.for_space(SPACE, input_shape=digits.input_shape, num_classes=10, settings=TINY)
-    fixed = SupernetTrainer(supernet, digits, SupernetSettings(device="cpu"), population=_architectures(3))
-    assert fixed.regime == "uniform"  # fair paths would leave the given architectures
+    assert _trainer(digits).regime == "fair"  # NB201: every combination of 5 ops on 6 edges is a cell
+    nb201 = Supernet.for_space(SPACE, input_shape=digits.input_shape, num_classes=10, settings=TINY)
+
+    def trainer(supernet, population, regime="auto"):
+        return SupernetTrainer(
+            supernet, digits, SupernetSettings(regime=regime, device="cpu"), population=population
+        )
+
+    listed = _architectures(3)
+    assert trainer(nb201, listed).regime == "uniform"  # fair paths would leave the given architectures
+    with pytest.raises(InvalidArgumentError, match="population is a list"):
+        trainer(nb201, listed, "fair")
     # Two cells that differ on one edge only: that edge holds two candidates, the others one.
     cells = [SPACE.from_operations([op] + ["nor_conv_3x3"] * 5) for op in ("skip_connect", "avg_pool_3x3")]
     union = Supernet(
@@ -78,11 +86,33 @@ def test_auto_regime_is_fair_where_it_applies_and_uniform_elsewhere(digits) -> N
         num_classes=10,
         settings=TINY,
     )
-    assert (
-        SupernetTrainer(union, digits, SupernetSettings(device="cpu"), population=cells).regime == "uniform"
+    assert trainer(union, SPACE).regime == "uniform"
+    with pytest.raises(
+        InvalidArgumentError, match=r"regime='fair'.*different numbers of candidate operations \(\[1, 2\]\)"
+    ):
+        trainer(union, SPACE, "fair")
+    # A space that forbids one combination: a fair round could run the forbidden cell.
+    ops = ("skip_connect", "nor_conv_3x3", "avg_pool_3x3")
+    constrained = CategoricalSpace(
+        "two-edges",
+        [Categorical("a", ops), Categorical("b", ops)],
+        constraint=lambda p: not (p["a"] == p["b"] == "nor_conv_3x3"),
+        graph=lambda p: Cell(
+            nodes=("input", "sum", "output"),
+            edges=((0, 1, str(p["a"])), (1, 2, str(p["b"]))),
+            inputs=(0,),
+            output=2,
+        ),
     )
-    with pytest.raises(InvalidArgumentError, match=r"regime='fair' needs every edge.*regime='uniform'"):
-        SupernetTrainer(union, digits, SupernetSettings(regime="fair", device="cpu"), population=SPACE)
+    supernet = Supernet(
+        CellTemplate.from_cells(a.cell() for a in constrained.enumerate()),
+        input_shape=digits.input_shape,
+        num_classes=10,
+        settings=TINY,
+    )
+    assert trainer(supernet, constrained).regime == "uniform"
+    with pytest.raises(InvalidArgumentError, match=r"has 8 architectures, not one per combination .*\(9\)"):
+        trainer(supernet, constrained, "fair")
 
 
 def test_warmup_trains_the_whole_supernet_first(digits, monkeypatch) -> None:
@@ -131,12 +161,32 @@ def test_a_resumed_checkpoint_continues_exactly(digits, tmp_path, regime) -> Non
         straight.supernet.state_dict().items(), resumed.supernet.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), name
+    # A checkpoint with epochs left continues only in the regime it was trained in.
+    other_regime = _trainer(
+        digits, seed=0, **{**options, "regime": {"uniform": "fair", "fair": "uniform"}[regime]}
+    )
+    with pytest.raises(SupernetCheckpointError, match=f"trained in regime '{regime}'.*regime='{regime}'"):
+        other_regime.load(tmp_path / "supernet.pt")
     wider = Supernet.for_space(
         SPACE, input_shape=digits.input_shape, num_classes=10, settings=NetworkSettings(8, 1)
     )
     other = SupernetTrainer(wider, digits, SupernetSettings(device="cpu"), population=SPACE)
     with pytest.raises(SupernetCheckpointError, match="channels"):
         other.load(tmp_path / "supernet.pt")
+
+
+def test_a_checkpoint_from_before_regimes_were_recorded_continues_with_a_warning(digits, caplog) -> None:
+    first = _trainer(digits, epochs=2, regime="fair")
+    first.train(1)
+    state = first.state()
+    del state["regime"], state["fair_queue"]
+    resumed = _trainer(digits, epochs=2, regime="fair")
+    with caplog.at_level("WARNING", logger="bonas.training.weight_sharing"):
+        resumed.restore(state)
+    assert resumed.epochs_done == 1
+    assert "does not record its training regime" in caplog.text and "'fair'" in caplog.text
+    resumed.train()
+    assert resumed.epochs_done == 2
 
 
 def test_settings_are_checked() -> None:
