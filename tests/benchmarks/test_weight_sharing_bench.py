@@ -17,6 +17,7 @@ from benchmarks.weight_sharing import (
     sample_cells,
     search_regime,
     search_table,
+    seed_agreement,
 )
 
 
@@ -97,3 +98,26 @@ def test_search_table_names_missing_methods() -> None:
     assert (
         "| enas | | | | | | n/a: no runner on this branch (benchmarks/weight_sharing_searchers.py) |" in text
     )
+
+
+def test_seed_agreement_over_pairs_and_halves() -> None:
+    # Four cells, four seeds: seeds 0 and 1 rank them alike, seeds 2 and 3 reverse the middle two.
+    values = {0: [1, 2, 3, 4], 1: [1, 2, 3, 4], 2: [1, 3, 2, 4], 3: [1, 3, 2, 4]}
+    cells = pd.DataFrame(
+        [
+            {"arch": f"c{i}", "seed": seed, "connected": i > 0, "val_accuracy": float(v)}
+            for seed, column in values.items()
+            for i, v in enumerate(column)
+        ]
+    )
+    agreement = seed_agreement(cells)
+    # Of the 6 seed pairs, 2 agree exactly (tau 1) and 4 swap one of 6 cell pairs (tau 2/3).
+    assert agreement["n_pairs"] == 6
+    assert agreement["pairs"] == pytest.approx((2 * 1 + 4 * 2 / 3) / 6)
+    # Connected cells c1..c3: a swap is one of 3 pairs (tau 1/3).
+    assert agreement["pairs_connected"] == pytest.approx((2 * 1 + 4 * 1 / 3) / 6)
+    assert agreement["halves"] == ("0, 1", "2, 3")
+    assert agreement["split_half"] == pytest.approx(2 / 3)
+    assert agreement["split_half_connected"] == pytest.approx(1 / 3)
+    two_seeds = seed_agreement(cells[cells["seed"] < 2])
+    assert two_seeds["pairs"] == pytest.approx(1.0) and "split_half" not in two_seeds
