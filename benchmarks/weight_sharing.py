@@ -27,7 +27,7 @@ Results go to ``results/weight_sharing/``: ``cells.csv`` (stand-alone ground tru
 
 Examples::
 
-    python -m benchmarks.weight_sharing            # about 30 min on 2 idle cores
+    python -m benchmarks.weight_sharing            # about 40 min on 2 idle cores
     python -m benchmarks.weight_sharing --quick    # a few minutes: smaller everything, 2 seeds
 """
 
