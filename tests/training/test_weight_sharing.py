@@ -74,6 +74,7 @@ def test_auto_regime_is_fair_where_it_applies_and_uniform_elsewhere(digits) -> N
             supernet, digits, SupernetSettings(regime=regime, device="cpu"), population=population
         )
 
+    assert trainer(nb201, None).regime == "fair"  # no population to leave: the template's combinations
     listed = _architectures(3)
     assert trainer(nb201, listed).regime == "uniform"  # fair paths would leave the given architectures
     with pytest.raises(InvalidArgumentError, match="population is a list"):
