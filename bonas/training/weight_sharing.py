@@ -261,13 +261,15 @@ class SupernetTrainer:
     def _resolve_regime(self) -> str:
         """The settings' regime, ``auto`` resolved (see the module docstring); ``fair`` checked."""
         regime = self.settings.regime
+        if regime not in ("fair", "auto"):
+            return regime  # no need to count the space
         obstacle = self._fair_obstacle()
         if regime == "fair" and obstacle is not None:
             raise InvalidArgumentError(
                 f"SupernetSettings.regime='fair' cannot train this supernet: {obstacle}. Use regime='uniform' "
                 "(or 'auto', which picks 'fair' only where it applies)."
             )
-        if regime != "auto":
+        if regime == "fair":
             return regime
         chosen = "uniform" if obstacle is not None else "fair"
         logger.debug("Supernet training regime 'auto': %s%s.", chosen, f" ({obstacle})" if obstacle else "")
