@@ -46,6 +46,7 @@ from bonas.surrogates.gp.kernels import (
     AdditiveOverlapKernel,
     DenseLinearKernel,
     OverlapKernel,
+    ValueShareKernel,
     median_heuristic_rbf_kernel,
 )
 from bonas.surrogates.gp.models import (
@@ -57,7 +58,7 @@ from bonas.surrogates.gp.models import (
     PathGaussianProcess,
     WLGaussianProcess,
 )
-from bonas.surrogates.gp.parameter_codes import ParameterCodes
+from bonas.surrogates.gp.parameter_codes import ParameterCodes, SharedChoices
 from bonas.surrogates.gp.posterior import PREDICT_CHUNK, FastMarginalsGP
 from bonas.surrogates.gp.projection import project, training_columns
 from bonas.surrogates.gp.wl_depth import WLDepthSelection
@@ -79,7 +80,9 @@ __all__ = [
     "ParameterCodes",
     "PathGaussianProcess",
     "RowCache",
+    "SharedChoices",
     "SurrogateNotFittedError",
+    "ValueShareKernel",
     "WLDepthSelection",
     "WLGaussianProcess",
     "fit_gp",

@@ -3,6 +3,8 @@
 * :class:`DenseLinearKernel`: ``variance * x1 @ x2.T`` (the WL GP's kernel on normalised WL features).
 * :class:`OverlapKernel`: BoTorch's categorical overlap kernel, same values, computed faster.
 * :class:`AdditiveOverlapKernel`: a weighted share of matching parameters (CoCaBO's categorical kernel).
+* :class:`ValueShareKernel`: a kernel on how often each value occurs among parameters with the same
+  choices (how many of a cell's edges hold each operation).
 * :func:`median_heuristic_rbf_kernel`: a scaled single-lengthscale RBF (or Matern-5/2) kernel whose
   lengthscale starts at, and has a LogNormal prior around, the median distance between training inputs.
 """
@@ -19,6 +21,8 @@ from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.priors import LogNormalPrior
 from torch import Tensor
+
+from bonas.surrogates.gp.parameter_codes import SharedChoices
 
 
 class DenseLinearKernel(Kernel):
@@ -85,6 +89,50 @@ class OverlapKernel(CategoricalKernel):
         if self._mismatches is None or self._mismatches[0] is not x1 or self._mismatches[1] != x1._version:
             self._mismatches = (x1, x1._version, (x1.unsqueeze(-2) != x1.unsqueeze(-3)).to(x1.dtype))
         return self._mismatches[2]
+
+
+class ValueShareKernel(Kernel):
+    """``base`` on the shares of values among parameters that have the same choices.
+
+    A set of parameters with the same choices (NB201's six edges, each choosing among the same five
+    operations) often acts through how many of them take each value as much as through which one does:
+    how many convolutions a cell has, how many edges are cut. The overlap kernel compares parameters one
+    by one and cannot see that two cells with their convolutions on different edges are alike. Here an
+    architecture's features are, per set, the share of its parameters taking each value (a histogram,
+    like the first iteration of the WL kernel on a cell graph), and ``base`` compares those. An inactive
+    parameter (the code ``levels``) counts towards no value.
+
+    Args:
+        groups: the sets of parameters (:meth:`ParameterCodes.shared_choices`), as code columns.
+        base: the kernel on the concatenated shares (``sum of levels`` features).
+    """
+
+    def __init__(self, groups: list[SharedChoices], base: Kernel) -> None:
+        super().__init__()
+        if not groups:
+            raise ValueError("ValueShareKernel needs at least one set of parameters with the same choices.")
+        self.groups = list(groups)
+        self.base = base
+        self._shares: tuple[Tensor, int, Tensor] | None = None
+
+    def shares(self, x: Tensor) -> Tensor:
+        """``... x sum(levels)`` shares of each value in each set, for ``... x p`` integer codes ``x``."""
+        parts = []
+        for group in self.groups:
+            codes = x[..., list(group.columns)].long()
+            one_hot = torch.nn.functional.one_hot(codes, group.levels + 1)[..., : group.levels]
+            parts.append(one_hot.sum(-2).to(x.dtype) / len(group.columns))
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+        if x1 is not x2:
+            return self.base.forward(self.shares(x1), self.shares(x2), diag=diag, **params)
+        # Fitting evaluates the training Gram matrix at every L-BFGS step with the same inputs: keep their
+        # shares (the same tensor twice, so the base kernel keeps what it computes from them too).
+        if self._shares is None or self._shares[0] is not x1 or self._shares[1] != x1._version:
+            self._shares = (x1, x1._version, self.shares(x1))
+        shares = self._shares[2]
+        return self.base.forward(shares, shares, diag=diag, **params)
 
 
 class AdditiveOverlapKernel(Kernel):

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from bonas.architecture import Architecture
 from bonas.errors import InvalidArchitectureError
 from bonas.spaces.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class SharedChoices:
+    """Parameters of a space that have the same choices: their code columns and their number of choices."""
+
+    columns: tuple[int, ...]
+    levels: int
 
 
 class ParameterCodes:
@@ -27,6 +37,18 @@ class ParameterCodes:
         self._choices = [
             (parameter.name, {value: index for index, value in enumerate(parameter.choices)})
             for parameter in space.parameters
+        ]
+
+    def shared_choices(self) -> list[SharedChoices]:
+        """Each set of at least two parameters whose choices are the same values in the same order (the
+        edges of a cell choosing among the same operations), in the order of their first column."""
+        columns: dict[tuple[tuple[str, object], ...], list[int]] = {}
+        for column, parameter in enumerate(self.space.parameters):
+            # Typed, so choices (1, 2) and (True, 2), equal in Python, stay apart.
+            key = tuple((type(choice).__name__, choice) for choice in parameter.choices)
+            columns.setdefault(key, []).append(column)
+        return [
+            SharedChoices(tuple(group), len(choices)) for choices, group in columns.items() if len(group) >= 2
         ]
 
     def __call__(self, architectures: list[Architecture]) -> Tensor:

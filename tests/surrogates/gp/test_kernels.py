@@ -13,6 +13,8 @@ from bonas.surrogates.gp import (
     AdditiveOverlapKernel,
     DenseLinearKernel,
     OverlapKernel,
+    SharedChoices,
+    ValueShareKernel,
     median_heuristic_rbf_kernel,
 )
 
@@ -32,12 +34,19 @@ def unequal_weights(kernel: AdditiveOverlapKernel) -> AdditiveOverlapKernel:
     return kernel
 
 
+#: Columns 0, 1 and 3 of :func:`categorical_inputs` as one set of parameters with the same 3 choices.
+SHARED = [SharedChoices(columns=(0, 1, 3), levels=3)]
+
 #: name -> (kernel for training inputs x, inputs).
 KERNELS: dict[str, tuple[Callable[[torch.Tensor], Kernel], Callable[[], torch.Tensor]]] = {
     "dense-linear": (lambda x: DenseLinearKernel().double(), real_inputs),
     "overlap": (lambda x: OverlapKernel(ard_num_dims=x.shape[-1]).double(), categorical_inputs),
     "additive-overlap": (
         lambda x: unequal_weights(AdditiveOverlapKernel(x.shape[-1]).double()),
+        categorical_inputs,
+    ),
+    "value-share": (
+        lambda x: ValueShareKernel(SHARED, ScaleKernel(RBFKernel()).double()),
         categorical_inputs,
     ),
     "median-rbf": (lambda x: median_heuristic_rbf_kernel(x).double(), real_inputs),
@@ -120,6 +129,27 @@ def test_additive_overlap_kernel_weights_get_gradients_and_batched_dims_are_refu
     assert bool((kernel.raw_weights.grad != 0).all())
     with pytest.raises(NotImplementedError, match="last_dim_is_batch"):
         kernel.forward(x, x, last_dim_is_batch=True)
+
+
+def test_value_share_kernel_compares_histograms_of_values_within_each_set() -> None:
+    # Two sets: columns 0-2 with 3 choices (code 3: inactive), columns 3-4 with 2 choices; column 5 alone.
+    groups = [SharedChoices(columns=(0, 1, 2), levels=3), SharedChoices(columns=(3, 4), levels=2)]
+    kernel = ValueShareKernel(groups, RBFKernel().double())
+    x = torch.tensor([[0, 0, 2, 1, 1, 5], [2, 0, 0, 1, 1, 0], [0, 3, 3, 0, 1, 5]], dtype=torch.float64)
+    expected = torch.tensor(
+        [[2 / 3, 0, 1 / 3, 0, 1], [2 / 3, 0, 1 / 3, 0, 1], [1 / 3, 0, 0, 1 / 2, 1 / 2]], dtype=torch.float64
+    )
+    torch.testing.assert_close(kernel.shares(x), expected)
+    with torch.no_grad():
+        gram = kernel(x).to_dense()
+        # The first two rows put the same values on other parameters of the set: alike to this kernel.
+        assert float(gram[0, 1]) == pytest.approx(1.0)
+        assert float(gram[0, 2]) < 1.0
+        torch.testing.assert_close(gram, kernel.base(expected).to_dense())
+        x.mul_(0).add_(1)  # an in-place change must not reuse the kept shares
+        torch.testing.assert_close(kernel(x).to_dense(), torch.ones(3, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="at least one set"):
+        ValueShareKernel([], RBFKernel())
 
 
 @pytest.mark.parametrize("ard", [True, False])

@@ -42,12 +42,23 @@ class TestWLGaussianProcessWithRBFKernel(SurrogateConformance):
 
 
 class TestCategoricalGaussianProcess(SurrogateConformance):
-    #: The overlap kernel sees six independent edge choices, not the graph (zero operations, isomorphic
-    #: cells), and NB201's accuracies have a long tail of broken cells: 0.21-0.44 over seeds 0-5.
+    #: The kernel sees six edge choices and how many edges hold each operation, not the graph (zero
+    #: operations, isomorphic cells), and NB201's accuracies have a long tail of broken cells.
     min_kendall_tau = 0.15
+    #: Its likelihood is flat along the two kernels' lengthscales: after a change of units, L-BFGS stops a
+    #: few thousandths away in them, and predictions move by up to 0.5% of the spread.
+    affine_tolerance = 1e-2
 
     def make_surrogate(self, space: SearchSpace) -> Surrogate:
         return make_surrogate("gp-categorical", space)
+
+
+class TestCategoricalGaussianProcessWithOverlapKernel(SurrogateConformance):
+    #: Six independent edge choices only: 0.21-0.44 over seeds 0-5.
+    min_kendall_tau = 0.15
+
+    def make_surrogate(self, space: SearchSpace) -> Surrogate:
+        return make_surrogate("gp-categorical", space, kernel="overlap")
 
 
 class TestCategoricalGaussianProcessWithAdditiveKernel(SurrogateConformance):
@@ -109,7 +120,7 @@ def test_path_gp_rejects_bad_options() -> None:
 def test_categorical_gp_names_an_unknown_kernel_and_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match=r"'hamming'.*additive"):
         CategoricalGaussianProcess(nb201_table()[0], kernel="hamming")
-    with pytest.raises(ValueError, match="ard=False applies to the overlap kernel only"):
+    with pytest.raises(ValueError, match="ard=False applies to the overlap kernels only"):
         CategoricalGaussianProcess(nb201_table()[0], kernel="additive", ard=False)
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from bonas.errors import InvalidArchitectureError
-from bonas.spaces import get_space, mlp_space
-from bonas.surrogates.gp import ParameterCodes
+from bonas.spaces import Categorical, CategoricalSpace, get_space, mlp_space
+from bonas.surrogates.gp import ParameterCodes, SharedChoices
 
 
 def test_codes_are_choice_indices_and_inactive_is_one_more() -> None:
@@ -37,3 +37,24 @@ def test_a_value_that_is_not_a_choice_is_refused() -> None:
     bad = dataclasses.replace(architecture, params=(("n_layers", 1), ("width_1", 48)))
     with pytest.raises(InvalidArchitectureError, match="width_1=48"):
         ParameterCodes(space, owner="gp-categorical")([bad])
+
+
+def test_parameters_with_the_same_choices_are_one_set() -> None:
+    space = CategoricalSpace(
+        "sets",
+        [
+            Categorical("op_a", ("conv", "pool", "skip")),
+            Categorical("flag", (1, 2)),
+            Categorical("op_b", ("conv", "pool", "skip")),
+            Categorical("lone", ("x", "y", "z")),
+            Categorical("op_c", ("conv", "pool", "skip")),
+            Categorical("reordered", ("pool", "conv", "skip")),
+            Categorical("typed", (True, 2)),
+        ],
+    )
+    shared = ParameterCodes(space, owner="gp-categorical").shared_choices()
+    # One set of three; a lone parameter, other orders and values equal only in Python (True == 1) are none.
+    assert shared == [SharedChoices(columns=(0, 2, 4), levels=3)]
+    assert ParameterCodes(mlp_space(max_layers=3), owner="gp").shared_choices() == [
+        SharedChoices(columns=(1, 2, 3), levels=len(mlp_space(max_layers=3).parameters[1].choices))
+    ]

@@ -11,7 +11,7 @@ import torch
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
 from bonas.surrogates import make_surrogate
-from bonas.surrogates.gp import FastMarginalsGP, fit_gp, median_heuristic_rbf_kernel
+from bonas.surrogates.gp import FastMarginalsGP, OverlapKernel, fit_gp, median_heuristic_rbf_kernel
 from bonas.surrogates.gp.fitting import fit_subset, start_from
 from bonas.surrogates.gp.models import GaussianProcessSurrogate
 
@@ -114,7 +114,10 @@ def test_ard_lengthscales_learn_which_parameters_matter() -> None:
     values = [float(a.param_dict["p0"] == 2) * 2.0 + float(a.param_dict["p1"]) for a in archs]
     surrogate = make_surrogate("gp-categorical", space)
     surrogate.fit(archs, values)
-    lengthscale = surrogate.model.covar_module.base_kernel.lengthscale.reshape(-1)
+    # The default kernel: the overlap kernel (one lengthscale per parameter) times one on value shares.
+    overlap = surrogate.model.covar_module.base_kernel.kernels[0]
+    assert isinstance(overlap, OverlapKernel)
+    lengthscale = overlap.lengthscale.reshape(-1)
     assert max(lengthscale[:2]) < 0.5 * min(lengthscale[2:])
 
 
