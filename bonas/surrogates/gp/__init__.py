@@ -4,8 +4,8 @@
   Weisfeiler-Lehman subtree counts (the normalised WL kernel), with the number of WL iterations ``h``
   chosen by marginal likelihood.
 * :class:`CategoricalGaussianProcess` (``gp-categorical``): an overlap (Hamming) kernel with one
-  lengthscale per parameter on the integer-coded parameters; an inactive conditional parameter is one
-  more category.
+  lengthscale per parameter on the integer-coded parameters (an inactive conditional parameter is one
+  more category), times an RBF kernel on the shares of values among parameters with the same choices.
 * :class:`PathGaussianProcess` (``gp-path``): an RBF kernel with a single lengthscale on BANANAS's path
   encoding.
 
