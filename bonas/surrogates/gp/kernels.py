@@ -116,13 +116,8 @@ class ValueShareKernel(Kernel):
         self._shares: tuple[Tensor, int, Tensor] | None = None
 
     def shares(self, x: Tensor) -> Tensor:
-        """``... x sum(levels)`` shares of each value in each set, for ``... x p`` integer codes ``x``."""
-        parts = []
-        for group in self.groups:
-            codes = x[..., list(group.columns)].long()
-            one_hot = torch.nn.functional.one_hot(codes, group.levels + 1)[..., : group.levels]
-            parts.append(one_hot.sum(-2).to(x.dtype) / len(group.columns))
-        return torch.cat(parts, dim=-1)
+        """:func:`value_shares` of ``x`` in this kernel's sets."""
+        return value_shares(x, self.groups)
 
     def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
         if x1 is not x2:
@@ -133,6 +128,17 @@ class ValueShareKernel(Kernel):
             self._shares = (x1, x1._version, self.shares(x1))
         shares = self._shares[2]
         return self.base.forward(shares, shares, diag=diag, **params)
+
+
+def value_shares(x: Tensor, groups: list[SharedChoices]) -> Tensor:
+    """``... x sum(levels)`` shares of each value in each set of ``groups``, for ``... x p`` integer codes
+    ``x`` (:class:`ValueShareKernel`'s features; an inactive parameter's code counts towards no value)."""
+    parts = []
+    for group in groups:
+        codes = x[..., list(group.columns)].long()
+        one_hot = torch.nn.functional.one_hot(codes, group.levels + 1)[..., : group.levels]
+        parts.append(one_hot.sum(-2).to(x.dtype) / len(group.columns))
+    return torch.cat(parts, dim=-1)
 
 
 class AdditiveOverlapKernel(Kernel):

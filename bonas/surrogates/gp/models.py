@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from botorch.models import SingleTaskGP
 from gpytorch.constraints import GreaterThan
-from gpytorch.kernels import Kernel, RBFKernel, ScaleKernel
+from gpytorch.kernels import Kernel, ScaleKernel
 from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
@@ -34,6 +34,7 @@ from bonas.surrogates.gp.kernels import (
     OverlapKernel,
     ValueShareKernel,
     median_heuristic_rbf_kernel,
+    value_shares,
 )
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
 from bonas.surrogates.gp.projection import project, training_columns
@@ -335,7 +336,7 @@ class CategoricalGaussianProcess(GaussianProcessSurrogate):
     def _share_kernel(self, x: Tensor) -> ValueShareKernel:
         """An RBF kernel on the shares of values (:class:`ValueShareKernel`) of training codes ``x``, its
         lengthscale at, with a LogNormal prior around, the median distance between their shares."""
-        shares = ValueShareKernel(self.shared_choices, RBFKernel()).shares(x)
+        shares = value_shares(x, self.shared_choices)
         return ValueShareKernel(self.shared_choices, median_heuristic_rbf_kernel(shares).base_kernel)
 
 
