@@ -3,8 +3,9 @@
 A user's own space usually arrives as a list of categorical choices with no graph. This is bonas's BO
 for it (``bo-gp-categorical-tr``, what ``auto`` picks for such a space): the categorical GP (an overlap
 kernel with one learned lengthscale per parameter times a kernel on the shares of values among
-parameters with the same choices, each fit started from the previous one's hyperparameters) and :class:`~bonas.samplers.bayesian.BayesianOptimizationSampler`'s proposals, with
-two changes to where the proposals that are not moves to the incumbent's neighbours look:
+parameters with the same choices, each fit started from the previous one's hyperparameters) and
+:class:`~bonas.samplers.bayesian.BayesianOptimizationSampler`'s proposals, with two changes to where
+the proposals that are not moves to the incumbent's neighbours look:
 
 * a space of up to ``enumerate_below`` (100,000) architectures is scored whole while the posterior
   variances of all of it stay cheap (:data:`WHOLE_SPACE_BUDGET`): a row of parameter codes is cheap
