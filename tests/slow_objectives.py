@@ -47,5 +47,29 @@ def no_space(architecture: Architecture) -> float:
     return 1.0
 
 
+class StallsAfter(SlowBenchmark):
+    """Answers its first ``quick`` lookups after ``seconds``, then stalls for ``stall`` seconds each.
+
+    The interrupt test signals the search while a trial is running; with a plain sleep the running
+    trial may finish between the test seeing it and the signal arriving on a loaded machine.
+    """
+
+    def __init__(self, benchmark: str, seconds: float, quick: int, stall: float) -> None:
+        super().__init__(benchmark, seconds)
+        self.quick = quick
+        self.stall = stall
+        self.calls = 0
+        self.name = f"{benchmark}+stall{stall:g}s-after-{quick}"
+
+    def __call__(self, architecture: Architecture) -> dict[str, float]:
+        self.calls += 1
+        if self.calls > self.quick:
+            time.sleep(self.stall)
+        return super().__call__(architecture)
+
+
+#: For the interrupt test: two trials complete, then the third runs until the signal ends it.
+nb201_stalls_after_two = StallsAfter("nb201-cifar10", 0.1, quick=2, stall=300.0)
+
 #: For the paused-worker test: a trial outlasts a short pause of its worker's heartbeat.
 nb201_700ms = SlowBenchmark("nb201-cifar10", 0.7)

@@ -183,7 +183,7 @@ def test_python_dash_m_and_the_console_script() -> None:
 def test_ctrl_c_ends_a_search_cleanly(tmp_path, signal_number: int) -> None:
     db = tmp_path / "int.db"
     open_storage(db)
-    command = [sys.executable, "-m", "bonas", "search", "--objective", "tests.slow_objectives:nb201_500ms",
+    command = [sys.executable, "-m", "bonas", "search", "--objective", "tests.slow_objectives:nb201_stalls_after_two",
                "--searcher", "random", "--storage", str(db), "--study", "i", "--no-annotate"]  # fmt: skip
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     process = subprocess.Popen(
