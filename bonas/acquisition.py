@@ -11,6 +11,11 @@ Given a fitted :class:`~bonas.surrogates.base.Surrogate` and encoded candidates,
   (BoTorch's ``EnsembleModel``, e.g. BANANAS's) it is independent Thompson sampling: per batch member,
   one ensemble member drawn at random, and the argmax of its predictions over every candidate.
 
+With ``success`` (each candidate's probability that its evaluation completes, from a
+:class:`~bonas.surrogates.failures.FailureModel`) a failed evaluation counts as no improvement: the analytic
+scores are weighted by it (:func:`weighted_scores`), Thompson sampling draws each candidate's success along
+with its value, and a batch's qLogNEI chooses among the candidates drawn to complete (one draw each).
+
 Monte-Carlo acquisitions sample an ensemble's members with BoTorch's ``IndexSampler`` (a Gaussian
 sampler has no meaning for a finite set of member predictions).
 """
@@ -93,6 +98,18 @@ def analytic_scores(
         return torch.cat([function(chunk.unsqueeze(-2)) for chunk in candidates.split(4096)])
 
 
+def weighted_scores(
+    scores: torch.Tensor, weights: torch.Tensor, settings: AcquisitionSettings
+) -> torch.Tensor:
+    """Analytic ``scores`` times ``weights`` in ``(0, 1]``: added as logarithms for LogEI and log PI, and for
+    UCB (whose values may be negative) multiplied where positive and divided where not, so that a smaller
+    weight always lowers the score."""
+    weights = weights.to(scores).clamp_min(1e-12)
+    if settings.name in ("log-ei", "pi"):
+        return scores + torch.log(weights)
+    return torch.where(scores > 0, scores * weights, scores / weights)
+
+
 def select(
     surrogate: Surrogate,
     candidates: torch.Tensor,
@@ -103,6 +120,7 @@ def select(
     pending: torch.Tensor | None,
     settings: AcquisitionSettings,
     generator: torch.Generator,
+    success: torch.Tensor | None = None,
 ) -> list[int]:
     """Indices of the ``q`` candidates to evaluate next (distinct).
 
@@ -115,19 +133,32 @@ def select(
         pending: ``p x d`` encoded architectures being evaluated now, or None.
         settings: the acquisition.
         generator: randomness for Thompson sampling and the QMC sampler.
+        success: ``n`` probabilities that each candidate's evaluation completes (None: all 1).
     """
     n = candidates.shape[0]
     if not 1 <= q <= n:
         raise ValueError(f"Cannot pick q={q} of {n} candidates.")
+    if success is not None and success.shape != (n,):
+        raise ValueError(
+            f"success must hold one probability per candidate ({n}), got shape {tuple(success.shape)}."
+        )
     if settings.name == "thompson" and isinstance(surrogate.model, EnsembleModel):
-        return _ensemble_thompson(surrogate.model, candidates, q, generator)
+        return _ensemble_thompson(surrogate.model, candidates, q, generator, success)
     scores = analytic_scores(surrogate, candidates, best_value, settings)
+    if success is not None:
+        scores = weighted_scores(scores, success, settings)
     if settings.name == "thompson":
-        return _thompson(surrogate, candidates, scores, q, settings, generator)
+        return _thompson(surrogate, candidates, scores, q, settings, generator, success)
     has_pending = pending is not None and pending.shape[0] > 0
     if q == 1 and not has_pending:
         return [int(torch.argmax(scores))]
+    if success is not None and bool((success < 1).any()):
+        # qLogNEI cannot weight by the chance to complete: leave out of its pool the candidates drawn to fail
+        # (one Bernoulli draw each), keeping at least q.
+        drawn = scores + _failure_draws(success, 1, generator).reshape(-1).to(scores)
+        scores = torch.where(torch.isfinite(drawn).sum() >= q, drawn, scores)
     pool = torch.topk(scores, min(n, max(settings.batch_pool, q))).indices
+    pool = pool[torch.isfinite(scores[pool])] if torch.isfinite(scores[pool]).sum() >= q else pool
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     choices = candidates[pool]
     # BoTorch also draws from the global generator (pruning the baseline): seed it, then restore it.
@@ -154,6 +185,7 @@ def _thompson(
     q: int,
     settings: AcquisitionSettings,
     generator: torch.Generator,
+    success: torch.Tensor | None,
 ) -> list[int]:
     pool = torch.topk(ucb, min(candidates.shape[0], max(settings.batch_pool, q))).indices
     with torch.no_grad():
@@ -173,6 +205,8 @@ def _thompson(
             factor = torch.diag(covariance.diagonal().clamp_min(0).sqrt())
         normal = torch.randn(len(pool), q, generator=generator, dtype=mean.dtype)
         draws = mean.unsqueeze(-1) + factor @ normal  # one joint posterior sample per batch member
+        if success is not None and bool((success[pool] < 1).any()):
+            draws = draws + _failure_draws(success[pool], q, generator).to(draws)
     chosen: list[int] = []
     for column in range(q):
         order = torch.argsort(draws[:, column], descending=True)
@@ -188,8 +222,20 @@ def _mc_sampler(surrogate: Surrogate, samples: int, seed: int) -> MCSampler:
     return SobolQMCNormalSampler(torch.Size([samples]), seed=seed)
 
 
+def _failure_draws(success: torch.Tensor, q: int, generator: torch.Generator) -> torch.Tensor:
+    """``n x q``: 0 where a candidate's evaluation is drawn to complete, ``-inf`` where drawn to fail (one
+    Bernoulli draw per candidate and batch member; a candidate certain to complete always does)."""
+    uniform = torch.rand(success.shape[0], q, generator=generator, dtype=torch.float64)
+    fails = uniform >= success.to(torch.float64).unsqueeze(-1)
+    return torch.zeros_like(uniform).masked_fill(fails, -torch.inf)
+
+
 def _ensemble_thompson(
-    model: EnsembleModel, candidates: torch.Tensor, q: int, generator: torch.Generator
+    model: EnsembleModel,
+    candidates: torch.Tensor,
+    q: int,
+    generator: torch.Generator,
+    success: torch.Tensor | None,
 ) -> list[int]:
     """Independent Thompson sampling: per pick, a random member's argmax among the unchosen candidates."""
     with torch.no_grad():
@@ -198,9 +244,14 @@ def _ensemble_thompson(
             dim=-1,
         )  # members x n
     members = torch.randint(values.shape[0], (q,), generator=generator)
+    failures = None
+    if success is not None and bool((success < 1).any()):
+        failures = _failure_draws(success, q, generator).to(values)
     chosen: list[int] = []
-    for member in members.tolist():
+    for column, member in enumerate(members.tolist()):
         draw = values[member].clone()
+        if failures is not None:
+            draw = draw + failures[:, column]
         draw[chosen] = -torch.inf
         chosen.append(int(torch.argmax(draw)))
     return chosen

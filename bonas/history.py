@@ -113,6 +113,8 @@ class SearchHistory:
         constraints: the study's constraints, in the order of :attr:`Observation.constraints`.
         signs: per objective, +1 when it is maximised and -1 when minimised (the factor between a
             metric's value and its signed value in the observations); empty when not known.
+        failed: architectures whose evaluation failed (the objective raised or returned a non-finite
+            value), in trial order; not interrupted trials, nor those of a lost worker.
     """
 
     observations: list[Observation] = field(default_factory=list)
@@ -121,6 +123,7 @@ class SearchHistory:
     objectives: tuple[str, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     signs: tuple[float, ...] = ()
+    failed: list[Architecture] = field(default_factory=list)
 
     @property
     def is_multi_objective(self) -> bool:
@@ -155,7 +158,7 @@ class SearchHistory:
         return max(means, key=feasibility_rank).architecture if means else None
 
     def prefix(self, n: int) -> SearchHistory:
-        """What was known after the first ``n`` observations: those, and nothing pending."""
+        """What was known after the first ``n`` observations: those, and nothing pending or failed."""
         observations = self.observations[:n]
         return SearchHistory(
             observations,
@@ -175,6 +178,7 @@ class SearchHistory:
             self.objectives,
             self.constraints,
             self.signs,
+            list(self.failed),
         )
 
     def is_new(self, architecture: Architecture) -> bool:
@@ -227,7 +231,13 @@ class SearchHistory:
                 values = (value, *o.values[1:]) if o.values else ()
                 observations.append(replace(o, value=value, values=values, fidelity=target_fidelity))
         return SearchHistory(
-            observations, list(self.pending), set(self.seen), self.objectives, self.constraints, self.signs
+            observations,
+            list(self.pending),
+            set(self.seen),
+            self.objectives,
+            self.constraints,
+            self.signs,
+            list(self.failed),
         )
 
 

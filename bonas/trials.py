@@ -268,6 +268,12 @@ def spent_query(trial: FrozenTrial) -> bool:
     return OBJECTIVE_SECONDS_ATTR in trial.user_attrs and not is_repeat(trial)
 
 
+def failed_evaluation(trial: FrozenTrial) -> bool:
+    """Whether the objective ran on the trial's architecture and failed (raised, or returned a non-finite
+    value); an interrupted trial, or one whose worker was lost, did not finish its objective."""
+    return trial.state == TrialState.FAIL and spent_query(trial)
+
+
 def evaluations(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
     """The trials that are evaluations (:func:`is_evaluation`), in order."""
     return [trial for trial in trials if is_evaluation(trial)]
@@ -347,7 +353,8 @@ def search_history(
     constraints: tuple[Constraint, ...] = (),
 ) -> SearchHistory:
     """What a sampler knows from ``trials``: evaluations (values times ``sign``, so larger is better),
-    running trials' architectures as pending, and every decoded architecture as seen.
+    running trials' architectures as pending, failed evaluations' as failed, and every decoded
+    architecture as seen.
 
     Args:
         trials: the study's trials, in order.
@@ -368,6 +375,8 @@ def search_history(
         history.seen.add(architecture.canonical_hash)
         if trial.state == TrialState.RUNNING:
             history.pending.append(architecture)
+        elif failed_evaluation(trial):
+            history.failed.append(architecture)
         elif is_evaluation(trial):
             values = tuple(s * float(v) for s, v in zip(signs, trial.values, strict=True))
             history.observations.append(

@@ -14,7 +14,7 @@ import pytest
 import scipy.stats
 import torch
 
-from bonas.acquisition import ACQUISITIONS, AcquisitionSettings, analytic_scores, select
+from bonas.acquisition import ACQUISITIONS, AcquisitionSettings, analytic_scores, select, weighted_scores
 from bonas.architecture import Architecture
 from bonas.errors import UnknownNameError
 from bonas.spaces.nb201 import NB201Space
@@ -33,7 +33,13 @@ class Problem:
     best_value: float
 
     def select(
-        self, settings: AcquisitionSettings, *, q: int = 1, pending: torch.Tensor | None = None, seed: int = 0
+        self,
+        settings: AcquisitionSettings,
+        *,
+        q: int = 1,
+        pending: torch.Tensor | None = None,
+        seed: int = 0,
+        success: torch.Tensor | None = None,
     ):
         return select(
             self.surrogate,
@@ -44,6 +50,7 @@ class Problem:
             pending=pending,
             settings=settings,
             generator=torch.Generator().manual_seed(seed),
+            success=success,
         )
 
     def scores(self, settings: AcquisitionSettings) -> torch.Tensor:
@@ -210,3 +217,50 @@ def test_select_rejects_q_outside_one_to_n(problem: Problem, name: str) -> None:
         problem.select(AcquisitionSettings(name), q=n + 1)
     with pytest.raises(ValueError, match="q=0"):
         problem.select(AcquisitionSettings(name), q=0)
+
+
+# -- candidates likely to fail --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["log-ei", "ucb", "pi"])
+def test_weighted_scores_are_lower_for_a_smaller_weight_whatever_the_sign(name: str) -> None:
+    settings = AcquisitionSettings(name)
+    scores = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], dtype=torch.float64)
+    for weight in (0.9, 0.5, 1e-3):
+        weighted = weighted_scores(scores, torch.full_like(scores, weight), settings)
+        assert (
+            (weighted < scores).all()
+            if name != "ucb"
+            else (weighted[scores != 0] < scores[scores != 0]).all()
+        )
+    assert torch.equal(weighted_scores(scores, torch.ones_like(scores), settings), scores)
+
+
+@pytest.mark.parametrize(
+    ("name", "q"), [("log-ei", 1), ("ucb", 1), ("pi", 1), ("thompson", 1), ("log-ei", 3)]
+)
+def test_a_candidate_certain_to_fail_is_never_chosen(problem: Problem, name: str, q: int) -> None:
+    settings = AcquisitionSettings(name)
+    for seed in range(3):
+        best = problem.select(settings, q=q, seed=seed)
+        success = torch.ones(problem.candidates.shape[0], dtype=torch.float64)
+        success[best] = 0.0
+        chosen = problem.select(settings, q=q, seed=seed, success=success)
+        assert not set(chosen) & set(best)
+        # Certain success everywhere changes nothing.
+        assert problem.select(settings, q=q, seed=seed, success=torch.ones_like(success)) == best
+
+
+def test_thompson_tries_a_candidate_in_proportion_to_its_chance_to_complete(problem: Problem) -> None:
+    settings = AcquisitionSettings("thompson")
+    plain = [problem.select(settings, seed=seed)[0] for seed in range(40)]
+    favourite = max(set(plain), key=plain.count)
+    success = torch.ones(problem.candidates.shape[0], dtype=torch.float64)
+    success[favourite] = 0.5
+    halved = [problem.select(settings, seed=seed, success=success)[0] for seed in range(40)]
+    assert 0 < halved.count(favourite) < plain.count(favourite)
+
+
+def test_success_needs_one_probability_per_candidate(problem: Problem) -> None:
+    with pytest.raises(ValueError, match="one probability per candidate"):
+        problem.select(AcquisitionSettings("log-ei"), success=torch.ones(3, dtype=torch.float64))

@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bonas.acquisition import AcquisitionSettings, analytic_scores, select
+from bonas.acquisition import AcquisitionSettings, analytic_scores, select, weighted_scores
 from bonas.architecture import Architecture
 from bonas.candidates import CandidateSettings, generate_candidates, scores_whole_space
 from bonas.errors import unknown_name
@@ -70,6 +70,7 @@ from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates import surrogate_factory
 from bonas.surrogates.base import Surrogate
+from bonas.surrogates.failures import completion_probability
 from bonas.surrogates.transforms import copula_transform, lower_copula_transform
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,12 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         race_width: the race's bounds, in noise standard deviations per ``sqrt(evaluations)``; the noise
             is pooled over repeated architectures, with the spread of the values' upper half as its prior.
         batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
+        model_failures: once an evaluation has failed (the objective raised, or returned a non-finite
+            value), weight each candidate's acquisition by its probability of completing, from a
+            :class:`~bonas.surrogates.failures.FailureModel` fitted on the failed and completed
+            architectures (a failed evaluation improves nothing). The value model never sees a failed
+            trial, so without this it keeps proposing in a region that fails (out of memory for the
+            deepest and widest cells).
     """
 
     def __init__(
@@ -145,6 +152,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         race_every: int | None = None,
         race_width: float = 1.0,
         batch_size: int = 1,
+        model_failures: bool = True,
     ) -> None:
         if n_initial < 1:
             raise ValueError(f"n_initial must be at least 1, got {n_initial}.")
@@ -187,6 +195,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         self.reevaluate = reevaluate
         self.race_every = (5 if self.noisy and allow_repeats else 0) if race_every is None else race_every
         self.race_width = race_width
+        self.model_failures = model_failures
         self._last_race: tuple[int, str] | None = None  # (observations, architecture) of the last race move
         self.surrogate.noisy = self.noisy
         self._torch_generator = torch.Generator().manual_seed(int(self._rng.integers(2**31)))
@@ -236,8 +245,9 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             candidates, encoded = self._local_search(
                 candidates, encoded, history, best_value, keep=self._local_search_keep(history)
             )
+        success = self._success_probability(history, candidates)
         if self.noisy and self.allow_repeats and q == 1 and pending is None and not neighbourhood:
-            return [candidates[self._augmented_choice(encoded, best_value)]]
+            return [candidates[self._augmented_choice(encoded, best_value, success)]]
         chosen = select(
             self.surrogate,
             encoded,
@@ -247,8 +257,17 @@ class BayesianOptimizationSampler(ArchitectureSampler):
             pending=pending,
             settings=self.neighbourhood_acquisition if neighbourhood else self.acquisition,
             generator=self._torch_generator,
+            success=success,
         )
         return [candidates[i] for i in chosen]
+
+    def _success_probability(
+        self, history: SearchHistory, candidates: list[Architecture]
+    ) -> torch.Tensor | None:
+        """Each candidate's probability that its evaluation completes (see ``model_failures``); None until
+        an evaluation has failed."""
+        success = completion_probability(self.space, history, candidates) if self.model_failures else None
+        return None if success is None else torch.as_tensor(success, dtype=torch.float64)
 
     def _global_candidates(self, history: SearchHistory, rng: np.random.Generator) -> list[Architecture]:
         """The candidates of a proposal that is not a trust-region move (see :mod:`bonas.candidates`)."""
@@ -262,26 +281,26 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         """Which architectures the hill climb on the acquisition may visit (None: any)."""
         return None
 
-    def _augmented_choice(self, encoded: torch.Tensor, best_value: float) -> int:
+    def _augmented_choice(
+        self, encoded: torch.Tensor, best_value: float, success: torch.Tensor | None
+    ) -> int:
         """The candidate of best augmented acquisition (Huang et al. 2006, "Global optimization of
         stochastic black-box systems via sequential kriging meta-models"): the acquisition times
         ``1 - tau / sqrt(sigma^2 + tau^2)``, with ``sigma^2`` the posterior variance of the candidate and
         ``tau^2`` the noise variance. Evaluating again an architecture whose value the evaluations
         already pin down (``sigma`` small against ``tau``) gains little, whatever the plain acquisition
         says: it improves on the best posterior mean in expectation, but another noisy value of it
-        hardly moves its posterior."""
+        hardly moves its posterior. With ``success`` the acquisition is also weighted by each candidate's
+        probability of completing."""
         scores = analytic_scores(self.surrogate, encoded, best_value, self.acquisition)
         with torch.no_grad():
             latent = self.surrogate.model.posterior(encoded.unsqueeze(-2)).variance.reshape(-1)
             noisy = self.surrogate.model.posterior(encoded[:1].unsqueeze(-2), observation_noise=True)
             noise = (noisy.variance.reshape(-1)[0] - latent[0]).clamp_min(1e-12)
         factor = (1.0 - torch.sqrt(noise / (latent + noise))).clamp_min(1e-12)
-        # LogEI and log PI are logarithms: the factor adds; UCB is scaled where it is positive.
-        if self.acquisition.name in ("log-ei", "pi"):
-            scores = scores + torch.log(factor)
-        else:
-            scores = torch.where(scores > 0, scores * factor, scores / factor)
-        return int(torch.argmax(scores))
+        if success is not None:
+            factor = factor * success.to(factor)
+        return int(torch.argmax(weighted_scores(scores, factor, self.acquisition)))
 
     def _fit(self, history: SearchHistory) -> float:
         """Fit the surrogate on ``history``; return the value to improve on (in the model's units): the

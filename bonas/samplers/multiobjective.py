@@ -71,6 +71,7 @@ from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import Categorical, Params, SearchSpace
 from bonas.surrogates import surrogate_factory
 from bonas.surrogates.base import Surrogate
+from bonas.surrogates.failures import completion_probability
 from bonas.surrogates.transforms import copula_transform
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,10 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         batch_size: architectures proposed jointly per batch (see :class:`ArchitectureSampler`).
         noisy: the modelled outcomes are noisy (None: ``allow_repeats``): each surrogate then learns its
             noise variance (see :attr:`Surrogate.noisy`) instead of interpolating the values.
+        model_failures: once an evaluation has failed (the objective raised, or returned a non-finite
+            value), each candidate stays in the running with its probability of completing, from a
+            :class:`~bonas.surrogates.failures.FailureModel` (one draw per candidate and proposal), as
+            :class:`~bonas.samplers.bayesian.BayesianOptimizationSampler` weighs it.
     """
 
     supports_multi_objective = True
@@ -131,6 +136,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         allow_repeats: bool = False,
         batch_size: int = 1,
         noisy: bool | None = None,
+        model_failures: bool = True,
     ) -> None:
         if acquisition not in MULTI_OBJECTIVE_ACQUISITIONS:
             raise unknown_name("multi-objective acquisition", acquisition, MULTI_OBJECTIVE_ACQUISITIONS)
@@ -161,6 +167,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         self.neighbourhood_every = neighbourhood_every
         self.batch_pool = batch_pool
         self.mc_samples = mc_samples
+        self.model_failures = model_failures
         self._cheap_cache: dict[str, Mapping[str, float]] = {}
         self._surrogates: dict[str, Surrogate] = {}
         self._region_bo: ArchitectureSampler | None = None
@@ -214,8 +221,23 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         candidates = neighbourhood or self._candidates(history, rng, cheap_constraints)
         if len(candidates) < q:
             return self._initial_batch(history, rng, q, cheap_constraints)
+        candidates = self._drawn_to_complete(history, candidates, q)
         chosen = self._select(history, candidates, q)
         return [candidates[i] for i in chosen]
+
+    def _drawn_to_complete(
+        self, history: SearchHistory, candidates: list[Architecture], q: int
+    ) -> list[Architecture]:
+        """``candidates`` less those drawn to fail (see ``model_failures``), keeping the ``q`` likeliest to
+        complete when fewer remain; the draws are seeded by the history's size, so a resumed search
+        draws the same."""
+        success = completion_probability(self.space, history, candidates) if self.model_failures else None
+        if success is None:
+            return candidates
+        draws = np.random.default_rng(self._torch_seed + len(history.observations) + len(history.failed))
+        completes = draws.random(len(candidates)) < success
+        keep = np.flatnonzero(completes) if completes.sum() >= q else np.argsort(-success, kind="stable")[:q]
+        return [candidates[i] for i in keep]
 
     def _is_single_objective_in_a_feasible_region(
         self, history: SearchHistory, cheap_constraints: Sequence[Constraint]
@@ -246,6 +268,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
                 allow_repeats=self.allow_repeats,
                 batch_size=self.batch_size,
                 noisy=self.noisy,
+                model_failures=self.model_failures,
             )
         return self._region_bo
 

@@ -25,7 +25,7 @@ from bonas.history import Constraint, Observation, SearchHistory
 from bonas.samplers import RandomSearchSampler, make_sampler
 from bonas.samplers import bayesian as bayesian_module
 from bonas.samplers.bayesian import BayesianOptimizationSampler
-from bonas.spaces import get_space
+from bonas.spaces import Categorical, CategoricalSpace, get_space
 from bonas.spaces.base import SearchSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.study import search
@@ -582,7 +582,7 @@ def test_the_augmented_acquisition_discounts_an_architecture_its_evaluations_pin
     pair = sampler.surrogate.encode([incumbent, unseen[below]])
     assert int(torch.argmax(analytic_scores(sampler.surrogate, pair, best_value, sampler.acquisition))) == 0
     # ... is preferred once one more evaluation's information is accounted for.
-    assert sampler._augmented_choice(pair, best_value) == 1
+    assert sampler._augmented_choice(pair, best_value, None) == 1
 
 
 def test_noisy_trust_region_moves_search_around_the_best_posterior_mean(nb201: NB201Space) -> None:
@@ -720,3 +720,91 @@ def test_the_race_noise_scales_with_the_values() -> None:
     scaled = [[1000 * v for v in g] for g in groups]
     assert bayesian_module._noise_sd(scaled) == pytest.approx(1000 * bayesian_module._noise_sd(groups))
     assert bayesian_module._noise_sd([[0.01], [0.02]]) == pytest.approx(0.005)
+
+
+# -- failed evaluations --------------------------------------------------------------------------------
+
+#: A user's space whose deepest and widest networks run out of memory; the best one is next to them.
+MEMORY_SPACE = CategoricalSpace(
+    "out-of-memory",
+    [
+        Categorical("depth", (1, 2, 3, 4)),
+        Categorical("width", (32, 64, 128, 256)),
+        Categorical("act", ("relu", "gelu", "silu")),
+        Categorical("norm", (True, False)),
+        Categorical("lr", (1e-3, 3e-3, 1e-2)),
+    ],
+)
+
+
+def out_of_memory_objective(architecture: Architecture) -> float:
+    p = architecture.param_dict
+    if p["depth"] == 4 and p["width"] == 256:
+        raise RuntimeError("CUDA out of memory")
+    return (
+        p["depth"]
+        - abs(np.log2(p["width"]) - 7)
+        + (p["act"] == "gelu")
+        + 0.5 * p["norm"]
+        - abs(np.log10(p["lr"]) + 2.5)
+    )
+
+
+def test_the_history_lists_failed_evaluations_but_not_interrupted_trials() -> None:
+    study = optuna.create_study(direction="maximize")
+    sampler = BayesianOptimizationSampler(MEMORY_SPACE, surrogate="gp-categorical", seed=0)
+    cells = [MEMORY_SPACE.sample(np.random.default_rng(i)) for i in range(4)]
+    ran = {"objective_seconds": 1.0}
+    for cell, state, attrs in [
+        (cells[0], optuna.trial.TrialState.COMPLETE, ran),
+        (cells[1], optuna.trial.TrialState.FAIL, {**ran, "fail_reason": "RuntimeError: CUDA out of memory"}),
+        (cells[2], optuna.trial.TrialState.FAIL, {"fail_reason": "interrupted"}),
+        (cells[3], optuna.trial.TrialState.FAIL, {"fail_reason": "worker lost (no heartbeat)"}),
+    ]:
+        params = MEMORY_SPACE.to_params(cell)
+        distributions = {n: optuna.distributions.CategoricalDistribution(
+            next(p.choices for p in MEMORY_SPACE.parameters if p.name == n)) for n in params}  # fmt: skip
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state,
+                value=1.0 if state == optuna.trial.TrialState.COMPLETE else None,
+                params=params,
+                distributions=distributions,
+                user_attrs=attrs,
+            )
+        )
+    history = sampler.history(study)
+    assert [o.architecture for o in history.observations] == [cells[0]]
+    assert history.failed == [cells[1]]
+    assert history.seen == {c.canonical_hash for c in cells}
+    assert history.copy().failed == [cells[1]] and history.at_one_fidelity().failed == [cells[1]]
+
+
+def test_bo_stops_proposing_where_evaluations_fail_once_it_has_seen_them() -> None:
+    failures = {}
+    for model_failures in (True, False):
+        failures[model_failures] = 0
+        for seed in (0, 3):
+            sampler = make_sampler("auto", MEMORY_SPACE, seed=seed, model_failures=model_failures)
+            result = search(MEMORY_SPACE, out_of_memory_objective, sampler=sampler, n_trials=25, seed=seed)
+            states = result.history["state"].tolist()
+            failures[model_failures] += states[sampler.n_initial :].count("FAIL")
+            assert result.best_value == pytest.approx(5.5 - abs(np.log10(3e-3) + 2.5))  # the optimum
+    # Measured: 2 failed proposals after the random initial design with the failure model, 9 without.
+    assert failures[True] * 2 < failures[False]
+
+
+def test_without_failures_the_failure_model_changes_nothing(nb201: NB201Space) -> None:
+    history = random_history(nb201, 15, seed=0, objective=conv_count)
+    chosen = [
+        BayesianOptimizationSampler(nb201, seed=0, model_failures=flag).propose(
+            history, np.random.default_rng(0)
+        )
+        for flag in (True, False)
+    ]
+    assert chosen[0] == chosen[1]
+    sampler = BayesianOptimizationSampler(nb201, seed=0)
+    assert sampler._success_probability(history, list(nb201.enumerate())[:5]) is None
+    history.failed.append(next(a for a in nb201.enumerate() if history.is_new(a)))
+    success = sampler._success_probability(history, list(nb201.enumerate())[:5])
+    assert success is not None and success.shape == (5,) and ((success >= 0) & (success <= 1)).all()

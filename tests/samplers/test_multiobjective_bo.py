@@ -170,3 +170,42 @@ def test_one_objective_under_a_cheap_constraint_searches_the_feasible_region(spa
     )  # fmt: skip
     assert result.history["feasible"].all() and sampler._region_bo is not None
     assert sampler._region_bo.noisy and sampler._region_bo.surrogate.noisy  # the region's BO models noise
+
+
+def test_candidates_likely_to_fail_are_mostly_left_out_once_evaluations_failed() -> None:
+    from bonas.history import Observation, SearchHistory
+    from bonas.spaces import Categorical, CategoricalSpace
+
+    space = CategoricalSpace(
+        "out-of-memory-mo",
+        [
+            Categorical("depth", (1, 2, 3, 4)),
+            Categorical("width", (32, 64, 128, 256)),
+            Categorical("act", ("a", "b")),
+        ],
+    )
+    every = list(space.enumerate())
+
+    def fails(a: Architecture) -> bool:
+        return a.param_dict["depth"] == 4 and a.param_dict["width"] == 256
+
+    rng = np.random.default_rng(0)
+    drawn = [every[i] for i in rng.choice(len(every), 16, replace=False)]
+    failed = [a for a in every if fails(a) and a.param_dict["act"] == "a"]
+    completed = [a for a in drawn if not fails(a)]
+    history = SearchHistory(
+        observations=[Observation(a, 1.0, (1.0, 2.0)) for a in completed],
+        seen={a.canonical_hash for a in completed + failed},
+        failed=failed,
+    )
+    unseen = [a for a in every if history.is_new(a)]
+    kept = MultiObjectiveBOSampler(space, surrogate="gp-categorical", seed=0)._drawn_to_complete(
+        history, unseen, 2
+    )
+    assert not any(fails(a) for a in kept)  # the unseen deepest widest cell (act "b")
+    assert len(kept) >= 0.8 * (len(unseen) - 1)
+    off = MultiObjectiveBOSampler(space, surrogate="gp-categorical", seed=0, model_failures=False)
+    assert off._drawn_to_complete(history, unseen, 2) == unseen
+    # Every candidate likely to fail: the q likeliest to complete are kept.
+    sampler = MultiObjectiveBOSampler(space, surrogate="gp-categorical", seed=0)
+    assert len(sampler._drawn_to_complete(history, [a for a in unseen if fails(a)], 1)) == 1

@@ -1,0 +1,175 @@
+"""``python -m benchmarks.failures``: BO when evaluations fail, with and without its failure model.
+
+A real search loses trials to the architecture itself: the deepest and widest cells run out of memory.
+Here NB201 (its cells, and the same space written flat) stands in for such a search: evaluating a cell
+whose parameter count lies above the ``--quantile`` of the table's (0.75 by default) raises "out of
+memory", and the best of the others is the optimum. The default searcher (``auto``) runs with its
+failure model (``model_failures=True``, the default) and without it, on the same seeds. Reported per
+benchmark and setting: the failed trials after the random initial design, and the validation regret
+against the best cell that fits, at 50 and 100 queries (mean ± std over seeds). Results go to
+``results/bench/failures.csv`` and ``.md``; third-party warnings to ``failures_warnings.log``.
+
+Examples::
+
+    python -m benchmarks.failures                       # 10 seeds, 100 queries, 2 processes
+    python -m benchmarks.failures --seeds 20 --benchmarks nb201-cifar100-flat
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from benchmarks.cache import write_csv
+from benchmarks.grid import cached_benchmark
+from benchmarks.pool import WarningLog, collecting_warnings
+from bonas.architecture import Architecture
+from bonas.errors import unknown_name
+from bonas.samplers import make_sampler
+from bonas.study import search
+from bonas.tabular import benchmark_names
+
+BENCHMARKS = ("nb201-cifar10", "nb201-cifar10-flat")
+#: The random initial design of ``auto`` on these spaces: failures there are not the model's.
+N_INITIAL = 10
+COLUMNS = ["benchmark", "model_failures", "seed", "failed_after_initial", "failed", "regret_50", "regret_100"]
+
+
+@dataclass(frozen=True)
+class OutOfMemory:
+    """A tabular benchmark whose cells above ``limit`` parameters (MB) fail, as a training run would."""
+
+    benchmark: str
+    data_dir: str | None
+    limit: float
+
+    def __call__(self, architecture: Architecture) -> dict[str, float]:
+        metrics = cached_benchmark(self.benchmark, self.data_dir)(architecture)
+        if metrics["params_mb"] > self.limit:
+            raise RuntimeError(
+                f"out of memory: {metrics['params_mb']:.3f} MB of parameters > {self.limit:.3f}"
+            )
+        return metrics
+
+
+def feasible_optimum(benchmark: str, data_dir: str | None, quantile: float) -> tuple[float, float]:
+    """The parameter limit (the ``quantile`` of the table's counts) and the best validation accuracy under it."""
+    table = cached_benchmark(benchmark, data_dir)
+    rows = [table(a) for a in table.space.enumerate()]
+    params = np.array([r["params_mb"] for r in rows])
+    limit = float(np.quantile(params, quantile))
+    return limit, max(r["val_accuracy"] for r, p in zip(rows, params, strict=True) if p <= limit)
+
+
+def run(task: tuple[str, bool, int, int, float, float, str | None]) -> tuple[dict[str, object], list[str]]:
+    benchmark, model_failures, seed, budget, limit, optimum, data_dir = task
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("bonas").setLevel(logging.ERROR)
+    with collecting_warnings() as messages:
+        space = cached_benchmark(benchmark, data_dir).space
+        sampler = make_sampler("auto", space, seed=seed, model_failures=model_failures)
+        result = search(
+            space,
+            OutOfMemory(benchmark, data_dir, limit),
+            sampler=sampler,
+            n_trials=budget,
+            seed=seed,
+            max_consecutive_failures=None,
+        )
+    frame = result.history
+    states = frame["state"].tolist()
+    best = frame["val_accuracy"].cummax().ffill().fillna(-np.inf).to_numpy()
+    row = {
+        "benchmark": benchmark,
+        "model_failures": model_failures,
+        "seed": seed,
+        "failed_after_initial": states[N_INITIAL:].count("FAIL"),
+        "failed": states.count("FAIL"),
+        "regret_50": optimum - best[min(49, len(best) - 1)],
+        "regret_100": optimum - best[min(99, len(best) - 1)],
+    }
+    return row, list(messages)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    lines = [
+        "| benchmark | failure model | seeds | failed after the initial 10 | val regret @50 | val regret @100 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (benchmark, model_failures), group in frame.groupby(["benchmark", "model_failures"], sort=False):
+        cells = [f"{group[c].mean():.3f} ± {group[c].std(ddof=1):.3f}" for c in ("regret_50", "regret_100")]
+        failed = (
+            f"{group['failed_after_initial'].mean():.1f} ± {group['failed_after_initial'].std(ddof=1):.1f}"
+        )
+        lines.append(
+            f"| {benchmark} | {'on' if model_failures else 'off'} | {len(group)} | {failed} | {' | '.join(cells)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.failures", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--benchmarks", nargs="+", default=list(BENCHMARKS), help="benchmarks whose metrics include params_mb"
+    )
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per setting")
+    parser.add_argument("--budget", type=int, default=100, help="queries per run")
+    parser.add_argument(
+        "--quantile", type=float, default=0.75, help="cells above this quantile of parameters fail"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="processes")
+    parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
+    parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
+    args = parser.parse_args(argv)
+    for name in args.benchmarks:
+        if name not in benchmark_names():
+            raise SystemExit(f"--benchmarks {name!r}: {unknown_name('benchmark', name, benchmark_names())}")
+    if args.seeds < 2 or args.budget < 1 or args.jobs < 1:
+        raise SystemExit(
+            f"Need --seeds >= 2 (for a spread), --budget >= 1 and --jobs >= 1; got {args.seeds}, {args.budget} "
+            f"and {args.jobs}."
+        )
+    if not 0 < args.quantile < 1:
+        raise SystemExit(
+            f"--quantile {args.quantile}: give a number strictly between 0 and 1 (0.75: a quarter fails)."
+        )
+    tasks = []
+    for name in args.benchmarks:
+        limit, optimum = feasible_optimum(name, args.data_dir, args.quantile)
+        print(
+            f"{name}: cells above {limit:.3f} MB of parameters fail; the best that fits scores {optimum:.3f}"
+        )
+        for model_failures in (True, False):
+            tasks += [
+                (name, model_failures, s, args.budget, limit, optimum, args.data_dir)
+                for s in range(args.seeds)
+            ]
+    warning_log = WarningLog(args.out / "failures_warnings.log")
+    rows = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = pool.map(run, tasks) if args.jobs > 1 else map(run, tasks)
+        for done, (row, messages) in enumerate(results, start=1):
+            warning_log.write(f"{row['benchmark']}/{row['model_failures']}/seed{row['seed']}", messages)
+            rows.append(row)
+            print(f"\r{done}/{len(tasks)} runs", end="", flush=True)
+    print()
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    write_csv(frame, args.out / "failures.csv")
+    table = markdown(frame)
+    (args.out / "failures.md").write_text(table + "\n")
+    print(table)
+    print(
+        f"Wrote {args.out / 'failures.csv'} and {args.out / 'failures.md'}; {warning_log.count} warnings in {warning_log.path}."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Which architectures an objective fails on: a classifier of failed against completed evaluations.
+
+A real training run fails for reasons tied to the architecture (out of memory for the widest and deepest
+cells, a loss that diverges without normalisation), and the value model never sees those trials: to it a
+region of failures is unexplored, so its acquisition keeps proposing there. :class:`FailureModel` learns
+from the architectures whose evaluation failed and those that completed, and gives each candidate its
+probability of failing, so that a searcher can leave out the likely failures (see
+:class:`~bonas.samplers.bayesian.BayesianOptimizationSampler`'s ``max_failure_probability``).
+
+The classifier is scikit-learn's random forest on a one-hot code of every parameter (an inactive
+conditional parameter is one more value): it needs no graph, so it serves every space, and a few trees
+capture a conjunction such as "deepest and widest" that a distance to the failed architectures would not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from bonas.architecture import Architecture
+from bonas.history import SearchHistory
+from bonas.spaces.base import SearchSpace
+from bonas.surrogates.gp.parameter_codes import ParameterCodes
+
+#: Trees of the forest: its probabilities move in steps of 1 / TREES.
+TREES = 64
+
+
+class FailureModel:
+    """The probability that evaluating an architecture of ``space`` fails, learned from past evaluations.
+
+    Args:
+        space: the search space.
+        seed: seed of the forest's randomness (a sampler passes one drawn from its own generator).
+    """
+
+    def __init__(self, space: SearchSpace, *, seed: int = 0) -> None:
+        self.space = space
+        self.seed = seed
+        self._codes = ParameterCodes(space, owner="FailureModel")
+        self._levels = [len(parameter.choices) + 1 for parameter in space.parameters]
+        self._forest: RandomForestClassifier | None = None
+
+    def fit(self, completed: list[Architecture], failed: list[Architecture]) -> FailureModel:
+        """Learn from the architectures whose evaluation completed and those whose evaluation failed.
+
+        Raises:
+            ValueError: either list is empty (there is nothing to tell apart).
+        """
+        if not completed or not failed:
+            raise ValueError(
+                f"FailureModel needs completed and failed evaluations, got {len(completed)} completed and "
+                f"{len(failed)} failed."
+            )
+        features = self._one_hot(completed + failed)
+        labels = np.array([0] * len(completed) + [1] * len(failed))
+        self._forest = RandomForestClassifier(
+            n_estimators=TREES, max_features=None, class_weight="balanced", random_state=self.seed, n_jobs=1
+        )
+        self._forest.fit(features, labels)
+        return self
+
+    def failure_probability(self, architectures: list[Architecture]) -> np.ndarray:
+        """Each architecture's probability of failing (the share of trees that vote for a failure)."""
+        if self._forest is None:
+            raise RuntimeError("FailureModel.failure_probability called before fit.")
+        if not architectures:
+            return np.zeros(0)
+        return self._forest.predict_proba(self._one_hot(architectures))[:, 1]
+
+    def _one_hot(self, architectures: list[Architecture]) -> np.ndarray:
+        codes = self._codes(architectures).numpy().astype(np.int64)
+        blocks = [
+            np.eye(levels, dtype=np.float32)[codes[:, column]] for column, levels in enumerate(self._levels)
+        ]
+        return np.concatenate(blocks, axis=1)
+
+
+def completion_probability(
+    space: SearchSpace, history: SearchHistory, candidates: list[Architecture]
+) -> np.ndarray | None:
+    """Each candidate's probability that its evaluation completes, from a :class:`FailureModel` fitted on
+    ``history``'s completed and failed evaluations; None while none has failed (or none has completed).
+    The forest's seed is the number of failures, so a resumed search proposes as the first run did."""
+    if not history.failed or not history.observations:
+        return None
+    completed = [o.architecture for o in history.observations]
+    model = FailureModel(space, seed=len(history.failed)).fit(completed, history.failed)
+    return 1.0 - model.failure_probability(candidates)

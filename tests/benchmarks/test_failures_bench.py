@@ -1,0 +1,99 @@
+"""``python -m benchmarks.failures``: BO on a table whose largest cells fail, with and without the failure model."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import benchmarks.failures as failures
+from bonas.architecture import Architecture
+from bonas.spaces.base import Categorical
+from bonas.spaces.categorical import CategoricalSpace
+from bonas.tabular.base import Optimum, TabularBenchmark
+
+
+class SizedTable(TabularBenchmark):
+    """A 6 x 6 x 2 table: accuracy grows with size ``a * b``, so the best cells are the ones that fail."""
+
+    name = "sized-table"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.space = CategoricalSpace(
+            "sized",
+            [
+                Categorical("a", tuple(range(1, 7))),
+                Categorical("b", tuple(range(1, 7))),
+                Categorical("c", (0, 1)),
+            ],
+        )
+
+    def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
+        p = architecture.param_dict
+        return {"val_accuracy": 50.0 + p["a"] * p["b"] + 0.5 * p["c"], "params_mb": float(p["a"] * p["b"])}
+
+    @property
+    def optimum(self) -> Optimum | None:
+        return None
+
+
+@pytest.fixture
+def sized_table(monkeypatch) -> None:
+    monkeypatch.setattr(failures, "cached_benchmark", lambda name, data_dir: SizedTable())
+    monkeypatch.setattr(failures, "benchmark_names", lambda: ["sized-table"])
+
+
+@pytest.mark.usefixtures("sized_table")
+def test_the_limit_is_a_quantile_of_the_sizes_and_the_optimum_the_best_that_fits() -> None:
+    limit, optimum = failures.feasible_optimum("sized-table", None, 0.75)
+    assert limit == 18.0  # the 0.75 quantile of the 72 products a * b
+    assert optimum == 50.0 + 18 + 0.5
+    with pytest.raises(RuntimeError, match=re.escape("out of memory: 36.000 MB of parameters > 18.000")):
+        failures.OutOfMemory("sized-table", None, limit)(
+            SizedTable().space.from_params({"a": 6, "b": 6, "c": 0})
+        )
+
+
+@pytest.mark.usefixtures("sized_table")
+def test_main_runs_both_settings_on_the_same_seeds_and_writes_the_table(tmp_path: Path) -> None:
+    argv = [
+        "--benchmarks",
+        "sized-table",
+        "--seeds",
+        "2",
+        "--budget",
+        "14",
+        "--jobs",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
+    assert failures.main(argv) == 0
+    frame = pd.read_csv(tmp_path / "failures.csv")
+    assert sorted(zip(frame["model_failures"], frame["seed"], strict=True)) == [
+        (False, 0),
+        (False, 1),
+        (True, 0),
+        (True, 1),
+    ]
+    assert (frame["failed"] >= frame["failed_after_initial"]).all() and (frame["regret_100"] >= 0).all()
+    table = (tmp_path / "failures.md").read_text()
+    assert "| sized-table | on | 2 |" in table and "| sized-table | off | 2 |" in table
+
+
+@pytest.mark.usefixtures("sized_table")
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--benchmarks", "nb202"], "--benchmarks 'nb202'"),
+        (["--seeds", "1"], "Need --seeds >= 2"),
+        (["--quantile", "1.5"], "--quantile 1.5: give a number strictly between 0 and 1"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them(argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit, match=message):
+        failures.main(["--benchmarks", "sized-table", *argv] if argv[0] != "--benchmarks" else argv)
