@@ -145,10 +145,10 @@ def select(
     if settings.name == "thompson" and isinstance(surrogate.model, EnsembleModel):
         return _ensemble_thompson(surrogate.model, candidates, q, generator, success)
     scores = analytic_scores(surrogate, candidates, best_value, settings)
+    if settings.name == "thompson":  # the draws weigh the chance to complete: the UCB pool does not
+        return _thompson(surrogate, candidates, scores, q, settings, generator, success)
     if success is not None:
         scores = weighted_scores(scores, success, settings)
-    if settings.name == "thompson":
-        return _thompson(surrogate, candidates, scores, q, settings, generator, success)
     has_pending = pending is not None and pending.shape[0] > 0
     if q == 1 and not has_pending:
         return [int(torch.argmax(scores))]
@@ -158,7 +158,8 @@ def select(
         drawn = scores + _failure_draws(success, 1, generator).reshape(-1).to(scores)
         scores = torch.where(torch.isfinite(drawn).sum() >= q, drawn, scores)
     pool = torch.topk(scores, min(n, max(settings.batch_pool, q))).indices
-    pool = pool[torch.isfinite(scores[pool])] if torch.isfinite(scores[pool]).sum() >= q else pool
+    if success is not None and torch.isfinite(scores[pool]).sum() >= q:
+        pool = pool[torch.isfinite(scores[pool])]
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     choices = candidates[pool]
     # BoTorch also draws from the global generator (pruning the baseline): seed it, then restore it.
@@ -205,13 +206,16 @@ def _thompson(
             factor = torch.diag(covariance.diagonal().clamp_min(0).sqrt())
         normal = torch.randn(len(pool), q, generator=generator, dtype=mean.dtype)
         draws = mean.unsqueeze(-1) + factor @ normal  # one joint posterior sample per batch member
+        failures = None
         if success is not None and bool((success[pool] < 1).any()):
-            draws = draws + _failure_draws(success[pool], q, generator).to(draws)
+            failures = _failure_draws(success[pool], q, generator).to(draws)
     chosen: list[int] = []
     for column in range(q):
-        order = torch.argsort(draws[:, column], descending=True)
-        pick = next(int(pool[i]) for i in order if int(pool[i]) not in chosen)
-        chosen.append(pick)
+        draw = draws[:, column].clone()
+        draw[[i for i, index in enumerate(pool.tolist()) if index in chosen]] = -torch.inf
+        if failures is not None:
+            draw = _unless_all_fail(draw, failures[:, column])
+        chosen.append(int(pool[int(torch.argmax(draw))]))
     return chosen
 
 
@@ -228,6 +232,13 @@ def _failure_draws(success: torch.Tensor, q: int, generator: torch.Generator) ->
     uniform = torch.rand(success.shape[0], q, generator=generator, dtype=torch.float64)
     fails = uniform >= success.to(torch.float64).unsqueeze(-1)
     return torch.zeros_like(uniform).masked_fill(fails, -torch.inf)
+
+
+def _unless_all_fail(draw: torch.Tensor, failures: torch.Tensor) -> torch.Tensor:
+    """``draw`` with the candidates drawn to fail left out (``failures``: 0 or ``-inf``), unless that
+    leaves none of those still open (finite in ``draw``): then ``draw`` as it is."""
+    drawn = draw + failures
+    return drawn if bool(torch.isfinite(drawn).any()) else draw
 
 
 def _ensemble_thompson(
@@ -250,9 +261,9 @@ def _ensemble_thompson(
     chosen: list[int] = []
     for column, member in enumerate(members.tolist()):
         draw = values[member].clone()
-        if failures is not None:
-            draw = draw + failures[:, column]
         draw[chosen] = -torch.inf
+        if failures is not None:
+            draw = _unless_all_fail(draw, failures[:, column])
         chosen.append(int(torch.argmax(draw)))
     return chosen
 

@@ -444,13 +444,13 @@ class _SearchLoop:
             raise
         except Exception as error:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
-            raise self._failure(trial, f"{type(error).__name__}: {error}") from None
+            raise self._failure(trial, f"{type(error).__name__}: {error}", by_objective=True) from None
         trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
         for name, number in metrics.items():
             trial.set_user_attr(name, number)
         for name, value in zip(self.outcomes.metrics, values, strict=True):
             if not math.isfinite(value):
-                raise self._failure(trial, f"objective returned {name}={value}")
+                raise self._failure(trial, f"objective returned {name}={value}", by_objective=True)
         if self.outcomes.constraints:
             broken = [
                 c.metric
@@ -458,7 +458,11 @@ class _SearchLoop:
                 if math.isnan(v)
             ]
             if broken:
-                raise self._failure(trial, f"objective returned NaN for the constraint metric {broken[0]!r}")
+                raise self._failure(
+                    trial,
+                    f"objective returned NaN for the constraint metric {broken[0]!r}",
+                    by_objective=True,
+                )
             trials.record_constraints(self.study, trial._trial_id, constraint_values)
         return self._told(values)
 
@@ -471,8 +475,13 @@ class _SearchLoop:
         sampler = self.study.sampler
         return sampler.proposal_history(trial) if isinstance(sampler, ArchitectureSampler) else None
 
-    def _failure(self, trial: optuna.Trial, reason: str) -> _TrialFailedError:
+    def _failure(self, trial: optuna.Trial, reason: str, *, by_objective: bool = False) -> _TrialFailedError:
+        """Record why the trial fails; ``by_objective``: the objective failed on the architecture (raised, or
+        returned a non-finite value), which the samplers' failure models learn from."""
         self._record_failure(trial, reason)
+        if by_objective:
+            with suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trials.record_objective_failure(self.study, trial._trial_id)
         return _TrialFailedError(reason)
 
     def _record_failure(self, trial: optuna.Trial, reason: str) -> None:

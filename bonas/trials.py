@@ -106,6 +106,9 @@ BOOKKEEPING_ATTRS = frozenset(
 
 #: Set when a wrapped Optuna sampler's proposal was a repeat and was replaced by a random new one.
 REPLACED_REPEAT_ATTR = "bonas:replaced_repeat"
+#: Set on a trial whose objective itself failed on the architecture: it raised, or returned a non-finite
+#: value (not an interrupt, a lost worker, a proposal failure or a retraining's missing metric).
+OBJECTIVE_FAILED_ATTR = "bonas:objective_failed"
 #: Optuna's own (set by ``RetryHeartbeatStaleTrialCallback``): the trials a retried trial repeats.
 RETRY_HISTORY_ATTR = "retry_history"
 #: ``fail_reason`` of a trial failed by the heartbeat check (Optuna cannot annotate a finished trial).
@@ -268,10 +271,20 @@ def spent_query(trial: FrozenTrial) -> bool:
     return OBJECTIVE_SECONDS_ATTR in trial.user_attrs and not is_repeat(trial)
 
 
+def record_objective_failure(study: optuna.Study, trial_id: int) -> None:
+    """Mark a running trial as failed by its objective on the architecture (:func:`failed_evaluation`)."""
+    study._storage.set_trial_system_attr(trial_id, OBJECTIVE_FAILED_ATTR, True)
+
+
 def failed_evaluation(trial: FrozenTrial) -> bool:
-    """Whether the objective ran on the trial's architecture and failed (raised, or returned a non-finite
-    value); an interrupted trial, or one whose worker was lost, did not finish its objective."""
-    return trial.state == TrialState.FAIL and spent_query(trial)
+    """Whether the objective failed on the trial's architecture (raised, or returned a non-finite value):
+    what a failure model learns from. An interrupted trial, a lost worker, a failed proposal and a
+    retraining that lacked a metric are failures too, but not the architecture's."""
+    return (
+        trial.state == TrialState.FAIL
+        and bool(trial.system_attrs.get(OBJECTIVE_FAILED_ATTR))
+        and not is_repeat(trial)
+    )
 
 
 def evaluations(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
+from botorch.models.ensemble import EnsembleModel
 
 from bonas.acquisition import ACQUISITIONS, AcquisitionSettings, analytic_scores, select, weighted_scores
 from bonas.architecture import Architecture
@@ -264,3 +265,42 @@ def test_thompson_tries_a_candidate_in_proportion_to_its_chance_to_complete(prob
 def test_success_needs_one_probability_per_candidate(problem: Problem) -> None:
     with pytest.raises(ValueError, match="one probability per candidate"):
         problem.select(AcquisitionSettings("log-ei"), success=torch.ones(3, dtype=torch.float64))
+
+
+class FixedEnsemble(EnsembleModel):
+    """An ensemble whose members' predictions are fixed: ``values`` is members x candidates, and a
+    candidate is encoded as its index."""
+
+    def __init__(self, values: torch.Tensor) -> None:
+        super().__init__()
+        self.values = values
+        self._num_outputs = 1
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:  # noqa: N803 (BoTorch names it X)
+        return self.values[:, X[..., 0].long()].unsqueeze(-1)
+
+
+@pytest.mark.parametrize("success", [[0.0] * 6, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+def test_ensemble_thompson_stays_distinct_when_every_open_candidate_is_drawn_to_fail(
+    success: list[float],
+) -> None:
+    values = torch.arange(6, dtype=torch.float64).repeat(3, 1)  # every member ranks candidate 5 first
+    surrogate = type("Stub", (), {"model": FixedEnsemble(values)})()
+    candidates = torch.arange(6, dtype=torch.float64).unsqueeze(-1)
+    chosen = select(
+        surrogate,
+        candidates,
+        q=3,
+        best_value=0.0,
+        observed=candidates[:1],
+        pending=None,
+        settings=AcquisitionSettings("thompson"),
+        generator=torch.Generator().manual_seed(0),
+        success=torch.tensor(success, dtype=torch.float64),
+    )
+    assert len(set(chosen)) == 3
+    if success[0] == 1.0:
+        assert chosen[0] == 0  # the one candidate certain to complete comes first
+    # Certain to fail everywhere: the plain ranking.
+    if not any(success):
+        assert chosen == [5, 4, 3]

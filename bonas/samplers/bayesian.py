@@ -267,7 +267,12 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         """Each candidate's probability that its evaluation completes (see ``model_failures``); None until
         an evaluation has failed."""
         success = completion_probability(self.space, history, candidates) if self.model_failures else None
-        return None if success is None else torch.as_tensor(success, dtype=torch.float64)
+        if success is None:
+            return None
+        completed = {o.architecture.canonical_hash for o in history.observations}
+        # An evaluated architecture proposed again (a noisy objective's re-evaluation) has completed.
+        success[[a.canonical_hash in completed for a in candidates]] = 1.0
+        return torch.as_tensor(success, dtype=torch.float64)
 
     def _global_candidates(self, history: SearchHistory, rng: np.random.Generator) -> list[Architecture]:
         """The candidates of a proposal that is not a trust-region move (see :mod:`bonas.candidates`)."""

@@ -4,8 +4,8 @@ A real training run fails for reasons tied to the architecture (out of memory fo
 cells, a loss that diverges without normalisation), and the value model never sees those trials: to it a
 region of failures is unexplored, so its acquisition keeps proposing there. :class:`FailureModel` learns
 from the architectures whose evaluation failed and those that completed, and gives each candidate its
-probability of failing, so that a searcher can leave out the likely failures (see
-:class:`~bonas.samplers.bayesian.BayesianOptimizationSampler`'s ``max_failure_probability``).
+probability of failing, so that a searcher can weigh its acquisition by the chance to complete (see
+:class:`~bonas.samplers.bayesian.BayesianOptimizationSampler`'s ``model_failures``).
 
 The classifier is scikit-learn's random forest on a one-hot code of every parameter (an inactive
 conditional parameter is one more value): it needs no graph, so it serves every space, and a few trees
@@ -14,13 +14,17 @@ capture a conjunction such as "deepest and widest" that a distance to the failed
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
 
 from bonas.architecture import Architecture
 from bonas.history import SearchHistory
 from bonas.spaces.base import SearchSpace
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import RandomForestClassifier
 
 #: Trees of the forest: its probabilities move in steps of 1 / TREES.
 TREES = 64
@@ -52,6 +56,8 @@ class FailureModel:
                 f"FailureModel needs completed and failed evaluations, got {len(completed)} completed and "
                 f"{len(failed)} failed."
             )
+        from sklearn.ensemble import RandomForestClassifier  # imported on first use: 0.8 s
+
         features = self._one_hot(completed + failed)
         labels = np.array([0] * len(completed) + [1] * len(failed))
         self._forest = RandomForestClassifier(

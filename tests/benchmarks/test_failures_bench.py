@@ -80,7 +80,10 @@ def test_main_runs_both_settings_on_the_same_seeds_and_writes_the_table(tmp_path
         (True, 0),
         (True, 1),
     ]
-    assert (frame["failed"] >= frame["failed_after_initial"]).all() and (frame["regret_100"] >= 0).all()
+    # A quarter of the table fails, its best cells: every run meets failures, and regret counts from the
+    # best cell that fits (the regret at 100 queries is that at the last query, 14).
+    assert (frame["failed"] >= 1).all() and (frame["regret_100"] >= 0).all()
+    assert (frame["regret_100"] <= frame["regret_50"]).all()
     table = (tmp_path / "failures.md").read_text()
     assert "| sized-table | on | 2 |" in table and "| sized-table | off | 2 |" in table
 

@@ -172,9 +172,11 @@ def test_one_objective_under_a_cheap_constraint_searches_the_feasible_region(spa
     assert sampler._region_bo.noisy and sampler._region_bo.surrogate.noisy  # the region's BO models noise
 
 
-def test_candidates_likely_to_fail_are_mostly_left_out_once_evaluations_failed() -> None:
+def test_candidates_likely_to_fail_are_mostly_left_out_once_evaluations_failed(monkeypatch) -> None:
     from bonas.history import Observation, SearchHistory
+    from bonas.samplers import multiobjective
     from bonas.spaces import Categorical, CategoricalSpace
+    from bonas.surrogates.failures import completion_probability
 
     space = CategoricalSpace(
         "out-of-memory-mo",
@@ -208,4 +210,9 @@ def test_candidates_likely_to_fail_are_mostly_left_out_once_evaluations_failed()
     assert off._drawn_to_complete(history, unseen, 2) == unseen
     # Every candidate likely to fail: the q likeliest to complete are kept.
     sampler = MultiObjectiveBOSampler(space, surrogate="gp-categorical", seed=0)
-    assert len(sampler._drawn_to_complete(history, [a for a in unseen if fails(a)], 1)) == 1
+    doomed = next(a for a in unseen if fails(a))
+    safe = next(a for a in unseen if a.param_dict["depth"] == 1)
+    assert completion_probability(space, history, [doomed])[0] < 0.1
+    # Fewer than q drawn to complete (one certain to fail): the q likeliest to complete, likeliest first.
+    monkeypatch.setattr(multiobjective, "completion_probability", lambda *_: np.array([0.0, 0.9]))
+    assert sampler._drawn_to_complete(history, [doomed, safe], 2) == [safe, doomed]
