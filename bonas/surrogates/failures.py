@@ -8,8 +8,14 @@ probability of failing, so that a searcher can weigh its acquisition by the chan
 :class:`~bonas.samplers.bayesian.BayesianOptimizationSampler`'s ``model_failures``).
 
 The classifier is scikit-learn's random forest on a one-hot code of every parameter (an inactive
-conditional parameter is one more value): it needs no graph, so it serves every space, and a few trees
-capture a conjunction such as "deepest and widest" that a distance to the failed architectures would not.
+conditional parameter is one more value) and, for parameters with the same choices, the share of them
+taking each value (NB201's six edges: how many hold a 3x3 convolution; :func:`value_shares`, the
+categorical GP's features): it needs no graph, so it serves every space; a few trees capture a
+conjunction such as "deepest and widest" that a distance to the failed architectures would not, and the
+shares a count such as "four or more convolutions" that splits on single edges would need many leaves
+for. On NB201 with the cells above the 75th percentile of parameters failing, from 60 random
+evaluations (5 draws): the one-hot code alone misses 37% of the failing cells and flags 16% of the
+others; with the shares 16% and 9%.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 from bonas.architecture import Architecture
 from bonas.history import SearchHistory
 from bonas.spaces.base import SearchSpace
+from bonas.surrogates.gp.kernels import value_shares
 from bonas.surrogates.gp.parameter_codes import ParameterCodes
 
 if TYPE_CHECKING:
@@ -43,6 +50,7 @@ class FailureModel:
         self.seed = seed
         self._codes = ParameterCodes(space, owner="FailureModel")
         self._levels = [len(parameter.choices) + 1 for parameter in space.parameters]
+        self._shared = self._codes.shared_choices()
         self._forest: RandomForestClassifier | None = None
 
     def fit(self, completed: list[Architecture], failed: list[Architecture]) -> FailureModel:
@@ -58,7 +66,7 @@ class FailureModel:
             )
         from sklearn.ensemble import RandomForestClassifier  # imported on first use: 0.8 s
 
-        features = self._one_hot(completed + failed)
+        features = self._features(completed + failed)
         labels = np.array([0] * len(completed) + [1] * len(failed))
         self._forest = RandomForestClassifier(
             n_estimators=TREES, max_features=None, class_weight="balanced", random_state=self.seed, n_jobs=1
@@ -72,13 +80,15 @@ class FailureModel:
             raise RuntimeError("FailureModel.failure_probability called before fit.")
         if not architectures:
             return np.zeros(0)
-        return self._forest.predict_proba(self._one_hot(architectures))[:, 1]
+        return self._forest.predict_proba(self._features(architectures))[:, 1]
 
-    def _one_hot(self, architectures: list[Architecture]) -> np.ndarray:
-        codes = self._codes(architectures).numpy().astype(np.int64)
-        blocks = [
-            np.eye(levels, dtype=np.float32)[codes[:, column]] for column, levels in enumerate(self._levels)
-        ]
+    def _features(self, architectures: list[Architecture]) -> np.ndarray:
+        """One-hot codes of every parameter, then the value shares of each set with the same choices."""
+        codes = self._codes(architectures)
+        columns = codes.numpy().astype(np.int64)
+        blocks = [np.eye(levels, dtype=np.float32)[columns[:, c]] for c, levels in enumerate(self._levels)]
+        if self._shared:
+            blocks.append(value_shares(codes, self._shared).numpy().astype(np.float32))
         return np.concatenate(blocks, axis=1)
 
 
