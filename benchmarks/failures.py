@@ -7,19 +7,20 @@ memory", and the best of the others is the optimum. The default searcher (``auto
 failure model (``model_failures=True``, the default) and without it, on the same seeds. Reported per
 benchmark and setting: the failed trials after the first 10 (the random initial design), and the validation regret
 against the best cell that fits, at 50 and 100 queries (mean ± std over seeds). Results go to
-``results/bench/failures.csv`` and ``.md``; third-party warnings to ``failures_warnings.log``.
+``results/bench/failures.csv`` and ``.md``; third-party warnings to ``failures_warnings.log``. Each run
+is cached under ``failures_runs/`` with the fingerprint of its settings and of the code it runs, so a
+re-run (``make bench``) computes only what is missing or changed.
 
 Examples::
 
-    python -m benchmarks.failures                       # 10 seeds, 100 queries, 2 processes
-    python -m benchmarks.failures --seeds 20 --benchmarks nb201-cifar100-flat
+    python -m benchmarks.failures                       # 20 seeds, 100 queries, 2 processes
+    python -m benchmarks.failures --quick               # the flat space, 2 seeds, 30 queries (regrets at 30)
+    python -m benchmarks.failures --seeds 5 --benchmarks nb201-cifar100-flat
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,9 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from benchmarks.cache import write_csv
+from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
 from benchmarks.grid import cached_benchmark
-from benchmarks.pool import WarningLog, collecting_warnings
+from benchmarks.pool import WarningLog, progress_bar, run_tasks
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
 from bonas.samplers import make_sampler
@@ -37,6 +38,9 @@ from bonas.study import search
 from bonas.tabular import benchmark_names
 
 BENCHMARKS = ("nb201-cifar10", "nb201-cifar10-flat")
+SEEDS, BUDGET = 20, 100
+#: ``--quick``: the flat space (its proposals are the cheap ones), 2 seeds, 30 queries.
+QUICK_BENCHMARKS, QUICK_SEEDS, QUICK_BUDGET = ("nb201-cifar10-flat",), 2, 30
 #: ``auto``'s random initial design lasts until 10 evaluations complete: failures among the first 10
 #: trials are not the model's (both settings share them, seed by seed).
 N_INITIAL = 10
@@ -69,21 +73,32 @@ def feasible_optimum(benchmark: str, data_dir: str | None, quantile: float) -> t
     return limit, max(r["val_accuracy"] for r, p in zip(rows, params, strict=True) if p <= limit)
 
 
-def run(task: tuple[str, bool, int, int, float, float, str | None]) -> tuple[dict[str, object], list[str]]:
-    benchmark, model_failures, seed, budget, limit, optimum, data_dir = task
+#: One run's settings: benchmark, model_failures, seed, budget, limit, optimum, data folder.
+Task = tuple[str, bool, int, int, float, float, str | None]
+
+
+def run(
+    benchmark: str,
+    model_failures: bool,
+    seed: int,
+    budget: int,
+    limit: float,
+    optimum: float,
+    data_dir: str | None,
+) -> dict[str, object]:
+    """One search of ``auto`` (with or without its failure model) on ``benchmark`` with its cells above
+    ``limit`` failing; its failed trials and regrets against ``optimum``."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    logging.getLogger("bonas").setLevel(logging.ERROR)
-    with collecting_warnings() as messages:
-        space = cached_benchmark(benchmark, data_dir).space
-        sampler = make_sampler("auto", space, seed=seed, model_failures=model_failures)
-        result = search(
-            space,
-            OutOfMemory(benchmark, data_dir, limit),
-            sampler=sampler,
-            n_trials=budget,
-            seed=seed,
-            max_consecutive_failures=None,
-        )
+    space = cached_benchmark(benchmark, data_dir).space
+    sampler = make_sampler("auto", space, seed=seed, model_failures=model_failures)
+    result = search(
+        space,
+        OutOfMemory(benchmark, data_dir, limit),
+        sampler=sampler,
+        n_trials=budget,
+        seed=seed,
+        max_consecutive_failures=None,
+    )
     frame = result.history
     states = frame["state"].tolist()
     best = frame["val_accuracy"].cummax().ffill().fillna(-np.inf).to_numpy()
@@ -96,7 +111,26 @@ def run(task: tuple[str, bool, int, int, float, float, str | None]) -> tuple[dic
         "regret_50": optimum - best[min(49, len(best) - 1)],
         "regret_100": optimum - best[min(99, len(best) - 1)],
     }
-    return row, list(messages)
+    return row
+
+
+def run_key(task: Task) -> str:
+    """The run's entry in the cache (``<benchmark>/model-on/seed3-q100``)."""
+    benchmark, model_failures, seed, budget = task[:4]
+    return f"{benchmark}/model-{'on' if model_failures else 'off'}/seed{seed}-q{budget}"
+
+
+def fingerprint(task: Task) -> str:
+    """Changes whenever the run's result could: its settings (the limit and optimum included), Optuna's
+    version, this harness, or the source of the sampler, the benchmark, the search loop and the failure
+    model (and every bonas module they import)."""
+    benchmark, model_failures, seed, _, _, _, data_dir = task
+    table = cached_benchmark(benchmark, data_dir)
+    sampler = make_sampler("auto", table.space, seed=seed, model_failures=model_failures)
+    roots = {type(sampler).__module__, type(table).__module__, type(table.space).__module__}
+    roots |= {"bonas.study", "bonas.surrogates.failures"}
+    harness = [Path(__file__), Path(__file__).with_name("pool.py")]
+    return fingerprint_of((task[:-1], optuna.__version__), [*harness, *bonas_sources(frozenset(roots))])
 
 
 def markdown(frame: pd.DataFrame) -> str:
@@ -118,10 +152,18 @@ def markdown(frame: pd.DataFrame) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.failures", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--benchmarks", nargs="+", default=list(BENCHMARKS), help="benchmarks whose metrics include params_mb"
+        "--benchmarks",
+        nargs="+",
+        help=f"benchmarks whose metrics include params_mb (default: {' '.join(BENCHMARKS)})",
     )
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per setting")
-    parser.add_argument("--budget", type=int, default=100, help="queries per run")
+    parser.add_argument("--seeds", type=int, help=f"seeds 0..N-1 per setting (default: {SEEDS})")
+    parser.add_argument("--budget", type=int, help=f"queries per run (default: {BUDGET})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"defaults {' '.join(QUICK_BENCHMARKS)}, {QUICK_SEEDS} seeds, {QUICK_BUDGET} queries",
+    )
+    parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
     parser.add_argument(
         "--quantile", type=float, default=0.75, help="cells above this quantile of parameters fail"
     )
@@ -129,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
     args = parser.parse_args(argv)
+    args.benchmarks = args.benchmarks or list(QUICK_BENCHMARKS if args.quick else BENCHMARKS)
+    args.seeds = args.seeds if args.seeds is not None else QUICK_SEEDS if args.quick else SEEDS
+    args.budget = args.budget if args.budget is not None else QUICK_BUDGET if args.quick else BUDGET
     for name in args.benchmarks:
         if name not in benchmark_names():
             raise SystemExit(f"--benchmarks {name!r}: {unknown_name('benchmark', name, benchmark_names())}")
@@ -153,22 +198,34 @@ def main(argv: list[str] | None = None) -> int:
                 for s in range(args.seeds)
             ]
     warning_log = WarningLog(args.out / "failures_warnings.log")
-    rows = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = pool.map(run, tasks) if args.jobs > 1 else map(run, tasks)
-        for done, (row, messages) in enumerate(results, start=1):
-            warning_log.write(f"{row['benchmark']}/{row['model_failures']}/seed{row['seed']}", messages)
-            rows.append(row)
-            print(f"\r{done}/{len(tasks)} runs", end="", flush=True)
-    print()
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    cache = ResultCache(args.out / "failures_runs")
+    with warning_log.capture("fingerprints"):  # building each run's sampler imports torch, which warns
+        keys = {task: (run_key(task), fingerprint(task)) for task in tasks}
+    rows = [] if args.force else [frame for task in tasks if (frame := cache.load(*keys[task])) is not None]
+    todo = [task for task in tasks if args.force or keys[task] not in cache]
+    with progress_bar(len(tasks), "failures bench", "run") as bar:
+        bar.update(len(tasks) - len(todo))
+        for task, row in run_tasks(
+            run,
+            todo,
+            jobs=args.jobs,
+            in_process=args.jobs == 1,
+            progress=bar.update,
+            warning_log=warning_log,
+            label=lambda task: f"{task[0]}/model_failures={task[1]}/seed{task[2]}",
+        ):
+            rows.append(pd.DataFrame([row], columns=COLUMNS))
+            cache.store(*keys[task], rows[-1])
+    # Runs finish in any order: the files list them by benchmark, setting (model on first) and seed.
+    frame = pd.concat(rows, ignore_index=True)
+    frame["_order"] = frame["benchmark"].map({name: i for i, name in enumerate(args.benchmarks)})
+    frame = frame.sort_values(["_order", "model_failures", "seed"], ascending=[True, False, True])
+    frame = frame.drop(columns="_order").reset_index(drop=True)
     write_csv(frame, args.out / "failures.csv")
     table = markdown(frame)
     (args.out / "failures.md").write_text(table + "\n")
     print(table)
-    print(
-        f"Wrote {args.out / 'failures.csv'} and {args.out / 'failures.md'}; {warning_log.count} warnings in {warning_log.path}."
-    )
+    print(f"Wrote {args.out / 'failures.csv'} and {args.out / 'failures.md'}. {warning_log.summary()}")
     return 0
 
 

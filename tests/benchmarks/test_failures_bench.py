@@ -100,3 +100,34 @@ def test_main_runs_both_settings_on_the_same_seeds_and_writes_the_table(tmp_path
 def test_bad_arguments_are_refused_naming_them(argv: list[str], message: str) -> None:
     with pytest.raises(SystemExit, match=message):
         failures.main(["--benchmarks", "sized-table", *argv] if argv[0] != "--benchmarks" else argv)
+
+
+@pytest.mark.usefixtures("sized_table")
+def test_a_rerun_reads_every_run_from_the_cache_and_force_recomputes(tmp_path: Path, monkeypatch) -> None:
+    argv = [
+        "--benchmarks",
+        "sized-table",
+        "--seeds",
+        "2",
+        "--budget",
+        "12",
+        "--jobs",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
+    assert failures.main(argv) == 0
+    first = (tmp_path / "failures.csv").read_text()
+    assert len(list((tmp_path / "failures_runs").rglob("*.csv"))) == 4
+
+    def no_search(*task: object) -> dict[str, object]:
+        raise AssertionError(f"run {task[:3]} was computed again, though cached")
+
+    monkeypatch.setattr(failures, "run", no_search)
+    assert failures.main(argv) == 0
+    assert (tmp_path / "failures.csv").read_text() == first
+    with pytest.raises(AssertionError, match="computed again"):
+        failures.main([*argv, "--force"])
+    # Another budget is another run: nothing of the 12-query runs is reused for it.
+    with pytest.raises(AssertionError, match="computed again"):
+        failures.main([*argv, "--budget", "13"])  # the last --budget counts
