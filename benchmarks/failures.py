@@ -21,6 +21,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +30,14 @@ import optuna
 import pandas as pd
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
-from benchmarks.grid import cached_benchmark
+from benchmarks.grid import benchmark_modules, cached_benchmark
 from benchmarks.pool import WarningLog, progress_bar, run_tasks
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
 from bonas.samplers import make_sampler
 from bonas.study import search
 from bonas.tabular import benchmark_names
+from bonas.tabular.base import NOISY_SUFFIX
 
 BENCHMARKS = ("nb201-cifar10", "nb201-cifar10-flat")
 SEEDS, BUDGET = 20, 100
@@ -44,7 +46,8 @@ QUICK_BENCHMARKS, QUICK_SEEDS, QUICK_BUDGET = ("nb201-cifar10-flat",), 2, 30
 #: ``auto``'s random initial design lasts until 10 evaluations complete: failures among the first 10
 #: trials are not the model's (both settings share them, seed by seed).
 N_INITIAL = 10
-COLUMNS = ["benchmark", "model_failures", "seed", "failed_after_initial", "failed", "regret_50", "regret_100"]
+#: Queries at which the regret is reported (those within the budget; the budget alone if it is smaller).
+REPORT_AT = (50, 100)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def run(
     """One search of ``auto`` (with or without its failure model) on ``benchmark`` with its cells above
     ``limit`` failing; its failed trials and regrets against ``optimum``."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("bonas").setLevel(logging.ERROR)  # every trial that fails would log a warning
     space = cached_benchmark(benchmark, data_dir).space
     sampler = make_sampler("auto", space, seed=seed, model_failures=model_failures)
     result = search(
@@ -102,16 +106,21 @@ def run(
     frame = result.history
     states = frame["state"].tolist()
     best = frame["val_accuracy"].cummax().ffill().fillna(-np.inf).to_numpy()
-    row = {
+    row: dict[str, object] = {
         "benchmark": benchmark,
         "model_failures": model_failures,
         "seed": seed,
         "failed_after_initial": states[N_INITIAL:].count("FAIL"),
         "failed": states.count("FAIL"),
-        "regret_50": optimum - best[min(49, len(best) - 1)],
-        "regret_100": optimum - best[min(99, len(best) - 1)],
     }
+    for query in report_at(budget):
+        row[f"regret_{query}"] = optimum - best[min(query, len(best)) - 1]
     return row
+
+
+def report_at(budget: int) -> tuple[int, ...]:
+    """The queries of :data:`REPORT_AT` within ``budget``, or ``(budget,)`` when it is below them all."""
+    return tuple(query for query in REPORT_AT if query <= budget) or (budget,)
 
 
 def run_key(task: Task) -> str:
@@ -127,24 +136,26 @@ def fingerprint(task: Task) -> str:
     benchmark, model_failures, seed, _, _, _, data_dir = task
     table = cached_benchmark(benchmark, data_dir)
     sampler = make_sampler("auto", table.space, seed=seed, model_failures=model_failures)
-    roots = {type(sampler).__module__, type(table).__module__, type(table.space).__module__}
-    roots |= {"bonas.study", "bonas.surrogates.failures"}
+    roots = {type(sampler).__module__, *benchmark_modules(table), "bonas.study", "bonas.surrogates.failures"}
     harness = [Path(__file__), Path(__file__).with_name("pool.py")]
     return fingerprint_of((task[:-1], optuna.__version__), [*harness, *bonas_sources(frozenset(roots))])
 
 
 def markdown(frame: pd.DataFrame) -> str:
+    """One row per benchmark and setting: failed trials after the first 10, and the regrets (mean ± std)."""
+    regrets = [column for column in frame.columns if column.startswith("regret_")]
     lines = [
-        "| benchmark | failure model | seeds | failed trials after the first 10 | val regret @50 | val regret @100 |",
-        "|---|---|---|---|---|---|",
+        "| benchmark | failure model | seeds | failed trials after the first 10 | "
+        + " | ".join(f"val regret @{column.removeprefix('regret_')}" for column in regrets)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(regrets),
     ]
     for (benchmark, model_failures), group in frame.groupby(["benchmark", "model_failures"], sort=False):
-        cells = [f"{group[c].mean():.3f} ± {group[c].std(ddof=1):.3f}" for c in ("regret_50", "regret_100")]
-        failed = (
-            f"{group['failed_after_initial'].mean():.1f} ± {group['failed_after_initial'].std(ddof=1):.1f}"
-        )
+        failed = group["failed_after_initial"]
+        cells = [f"{failed.mean():.1f} ± {failed.std(ddof=1):.1f}"]
+        cells += [f"{group[c].mean():.3f} ± {group[c].std(ddof=1):.3f}" for c in regrets]
         lines.append(
-            f"| {benchmark} | {'on' if model_failures else 'off'} | {len(group)} | {failed} | {' | '.join(cells)} |"
+            f"| {benchmark} | {'on' if model_failures else 'off'} | {len(group)} | {' | '.join(cells)} |"
         )
     return "\n".join(lines)
 
@@ -177,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.benchmarks:
         if name not in benchmark_names():
             raise SystemExit(f"--benchmarks {name!r}: {unknown_name('benchmark', name, benchmark_names())}")
+        if name.endswith(NOISY_SUFFIX):
+            raise SystemExit(
+                f"--benchmarks {name!r}: a noisy table has no fixed optimum to measure regret against; "
+                f"give {name.removesuffix(NOISY_SUFFIX)!r}."
+            )
     if args.seeds < 2 or args.budget < 1 or args.jobs < 1:
         raise SystemExit(
             f"Need --seeds >= 2 (for a spread), --budget >= 1 and --jobs >= 1; got {args.seeds}, {args.budget} "
@@ -201,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     cache = ResultCache(args.out / "failures_runs")
     with warning_log.capture("fingerprints"):  # building each run's sampler imports torch, which warns
         keys = {task: (run_key(task), fingerprint(task)) for task in tasks}
-    rows = [] if args.force else [frame for task in tasks if (frame := cache.load(*keys[task])) is not None]
-    todo = [task for task in tasks if args.force or keys[task] not in cache]
+    frames = {} if args.force else {task: cache.load(*keys[task]) for task in tasks}
+    todo = [task for task in tasks if frames.get(task) is None]
     with progress_bar(len(tasks), "failures bench", "run") as bar:
         bar.update(len(tasks) - len(todo))
         for task, row in run_tasks(
@@ -214,13 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             warning_log=warning_log,
             label=lambda task: f"{task[0]}/model_failures={task[1]}/seed{task[2]}",
         ):
-            rows.append(pd.DataFrame([row], columns=COLUMNS))
-            cache.store(*keys[task], rows[-1])
-    # Runs finish in any order: the files list them by benchmark, setting (model on first) and seed.
-    frame = pd.concat(rows, ignore_index=True)
-    frame["_order"] = frame["benchmark"].map({name: i for i, name in enumerate(args.benchmarks)})
-    frame = frame.sort_values(["_order", "model_failures", "seed"], ascending=[True, False, True])
-    frame = frame.drop(columns="_order").reset_index(drop=True)
+            frames[task] = pd.DataFrame([row])
+            cache.store(*keys[task], frames[task])
+    # In the order of the tasks (by benchmark, the model on first, seed), whatever order the runs finished in.
+    frame = pd.concat([frames[task] for task in tasks], ignore_index=True)
     write_csv(frame, args.out / "failures.csv")
     table = markdown(frame)
     (args.out / "failures.md").write_text(table + "\n")

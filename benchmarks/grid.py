@@ -13,7 +13,7 @@ from benchmarks.cache import bonas_sources, fingerprint_of
 from bonas.samplers import make_sampler
 from bonas.tabular import TabularBenchmark, load_benchmark
 from bonas.tabular.base import NOISY_SUFFIX
-from bonas.tabular.flat import FLAT_SUFFIX
+from bonas.tabular.flat import FLAT_SUFFIX, FlatBenchmark
 
 #: Queries per run, and the query counts reported in the summary.
 DEFAULT_BUDGET = 150
@@ -122,6 +122,15 @@ def cached_benchmark(name: str, data_dir: str | None) -> TabularBenchmark:
     return load_benchmark(name, data_dir=data_dir)
 
 
+def benchmark_modules(benchmark: TabularBenchmark) -> set[str]:
+    """The modules of ``benchmark``'s class and its space's, and of the table and space it wraps (a flat
+    benchmark does not import the table whose lookups it answers with)."""
+    tables = [benchmark]
+    if isinstance(benchmark, FlatBenchmark):
+        tables.append(benchmark.benchmark)
+    return {cls.__module__ for table in tables for cls in (type(table), type(table.space))}
+
+
 def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
     """Changes whenever the run's result could: its spec, the metrics its benchmark returns, or the
     source of the code it runs.
@@ -134,7 +143,7 @@ def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
     """
     benchmark = cached_benchmark(spec.benchmark, data_dir)
     sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed)
-    roots = {cls.__module__ for cls in (type(sampler), type(benchmark), type(benchmark.space))}
+    roots = {type(sampler).__module__, *benchmark_modules(benchmark)}
     harness = [Path(__file__).with_name(name) for name in ("runner.py", "pool.py")]
     settings = (spec, optuna.__version__, metric_names(spec.benchmark, data_dir))
     return fingerprint_of(settings, [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))])

@@ -44,7 +44,7 @@ class SizedTable(TabularBenchmark):
 @pytest.fixture
 def sized_table(monkeypatch) -> None:
     monkeypatch.setattr(failures, "cached_benchmark", lambda name, data_dir: SizedTable())
-    monkeypatch.setattr(failures, "benchmark_names", lambda: ["sized-table"])
+    monkeypatch.setattr(failures, "benchmark_names", lambda: ["sized-table", "nb201-cifar10-noisy"])
 
 
 @pytest.mark.usefixtures("sized_table")
@@ -74,18 +74,26 @@ def test_main_runs_both_settings_on_the_same_seeds_and_writes_the_table(tmp_path
     ]
     assert failures.main(argv) == 0
     frame = pd.read_csv(tmp_path / "failures.csv")
-    assert sorted(zip(frame["model_failures"], frame["seed"], strict=True)) == [
-        (False, 0),
-        (False, 1),
+    # In the order of the settings (the model on first) and seeds, whatever order the runs finished in.
+    assert list(zip(frame["model_failures"], frame["seed"], strict=True)) == [
         (True, 0),
         (True, 1),
+        (False, 0),
+        (False, 1),
     ]
     # A quarter of the table fails, its best cells: every run meets failures, and regret counts from the
-    # best cell that fits (the regret at 100 queries is that at the last query, 14).
-    assert (frame["failed"] >= 1).all() and (frame["regret_100"] >= 0).all()
-    assert (frame["regret_100"] <= frame["regret_50"]).all()
+    # best cell that fits. A budget below 50 queries reports the regret at its last query only.
+    assert [c for c in frame.columns if c.startswith("regret_")] == ["regret_14"]
+    assert (frame["failed"] >= 1).all() and (frame["regret_14"] >= 0).all()
     table = (tmp_path / "failures.md").read_text()
     assert "| sized-table | on | 2 |" in table and "| sized-table | off | 2 |" in table
+    assert table.splitlines()[0].endswith("| val regret @14 |")
+
+
+def test_regret_is_reported_at_the_queries_within_the_budget() -> None:
+    assert failures.report_at(100) == (50, 100)
+    assert failures.report_at(70) == (50,)
+    assert failures.report_at(30) == (30,)
 
 
 @pytest.mark.usefixtures("sized_table")
@@ -95,6 +103,10 @@ def test_main_runs_both_settings_on_the_same_seeds_and_writes_the_table(tmp_path
         (["--benchmarks", "nb202"], "--benchmarks 'nb202'"),
         (["--seeds", "1"], "Need --seeds >= 2"),
         (["--quantile", "1.5"], "--quantile 1.5: give a number strictly between 0 and 1"),
+        (
+            ["--benchmarks", "nb201-cifar10-noisy"],
+            "no fixed optimum to measure regret against; give 'nb201-cifar10'",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_naming_them(argv: list[str], message: str) -> None:
@@ -128,6 +140,6 @@ def test_a_rerun_reads_every_run_from_the_cache_and_force_recomputes(tmp_path: P
     assert (tmp_path / "failures.csv").read_text() == first
     with pytest.raises(AssertionError, match="computed again"):
         failures.main([*argv, "--force"])
-    # Another budget is another run: nothing of the 12-query runs is reused for it.
+    # Another quantile is another limit under the same keys: the fingerprint tells the runs apart.
     with pytest.raises(AssertionError, match="computed again"):
-        failures.main([*argv, "--budget", "13"])  # the last --budget counts
+        failures.main([*argv, "--quantile", "0.5"])

@@ -273,6 +273,18 @@ def test_a_run_depends_on_its_own_searchers_code_only() -> None:
     assert "bonas/samplers/evolution.py" not in bayesian
 
 
+def test_a_flat_benchmark_counts_the_modules_of_the_table_it_wraps() -> None:
+    # A flat table answers through the NB201 table without importing it: a change to NB201's lookup
+    # must still invalidate the flat runs.
+    flat = benchmarks.grid.cached_benchmark("nb201-cifar10-flat", None)
+    assert benchmarks.grid.benchmark_modules(flat) == {
+        "bonas.tabular.flat",
+        "bonas.spaces.categorical",
+        "bonas.tabular.nb201",
+        "bonas.spaces.nb201",
+    }
+
+
 def test_a_run_is_fingerprinted_with_the_metrics_its_data_folder_gives(tmp_path: Path) -> None:
     # Without nb201_test_accuracy.csv the runs have no test regret: once the file is there they run again.
     spec = RunSpec("nb201-cifar10", "random", 0, 15)
