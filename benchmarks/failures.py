@@ -6,7 +6,8 @@ whose parameter count lies above the ``--quantile`` of the table's (0.75 by defa
 memory", and the best of the others is the optimum. The default searcher (``auto``) runs with its
 failure model (``model_failures=True``, the default) and without it, on the same seeds. Reported per
 benchmark and setting: the failed trials after the first 10 (the random initial design), and the validation regret
-against the best cell that fits, at 50 and 100 queries (mean ± std over seeds). Results go to
+against the best cell that fits after 50 and 100 trials, failed ones included (a failed training run
+costs time too; each search runs until 100 evaluations complete), mean ± std over seeds. Results go to
 ``results/bench/failures.csv`` and ``.md``; third-party warnings to ``failures_warnings.log``. Each run
 is cached under ``failures_runs/`` with the fingerprint of its settings and of the code it runs, so a
 re-run (``make bench``) computes only what is missing or changed.
@@ -41,7 +42,7 @@ from bonas.tabular.base import NOISY_SUFFIX
 
 BENCHMARKS = ("nb201-cifar10", "nb201-cifar10-flat")
 SEEDS, BUDGET = 20, 100
-#: ``--quick``: the flat space (its proposals are the cheap ones), 2 seeds, 30 queries.
+#: ``--quick``: the flat space only, 2 seeds, 30 queries (4 runs, about 40 s of CPU).
 QUICK_BENCHMARKS, QUICK_SEEDS, QUICK_BUDGET = ("nb201-cifar10-flat",), 2, 30
 #: ``auto``'s random initial design lasts until 10 evaluations complete: failures among the first 10
 #: trials are not the model's (both settings share them, seed by seed).
