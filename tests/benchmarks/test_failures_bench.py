@@ -58,20 +58,25 @@ def test_the_limit_is_a_quantile_of_the_sizes_and_the_optimum_the_best_that_fits
         )
 
 
-@pytest.mark.usefixtures("sized_table")
-def test_main_runs_both_settings_on_the_same_seeds_and_writes_the_table(tmp_path: Path) -> None:
-    argv = [
+def small_run(out: Path, *, budget: int) -> list[str]:
+    """Arguments of a bench on the sized table: 2 seeds, in this process, results under ``out``."""
+    return [
         "--benchmarks",
         "sized-table",
         "--seeds",
         "2",
         "--budget",
-        "14",
+        str(budget),
         "--jobs",
         "1",
         "--out",
-        str(tmp_path),
+        str(out),
     ]
+
+
+@pytest.mark.usefixtures("sized_table")
+def test_main_runs_both_settings_on_the_same_seeds_and_writes_the_table(tmp_path: Path) -> None:
+    argv = small_run(tmp_path, budget=14)
     assert failures.main(argv) == 0
     frame = pd.read_csv(tmp_path / "failures.csv")
     # In the order of the settings (the model on first) and seeds, whatever order the runs finished in.
@@ -116,18 +121,7 @@ def test_bad_arguments_are_refused_naming_them(argv: list[str], message: str) ->
 
 @pytest.mark.usefixtures("sized_table")
 def test_a_rerun_reads_every_run_from_the_cache_and_force_recomputes(tmp_path: Path, monkeypatch) -> None:
-    argv = [
-        "--benchmarks",
-        "sized-table",
-        "--seeds",
-        "2",
-        "--budget",
-        "12",
-        "--jobs",
-        "1",
-        "--out",
-        str(tmp_path),
-    ]
+    argv = small_run(tmp_path, budget=12)
     assert failures.main(argv) == 0
     first = (tmp_path / "failures.csv").read_text()
     assert len(list((tmp_path / "failures_runs").rglob("*.csv"))) == 4
