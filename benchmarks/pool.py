@@ -88,23 +88,33 @@ class _Collector(logging.Handler):
         self.messages.append(self.format(record).replace("\n", " | "))
 
 
+#: Libraries whose loggers print through their own handler instead of propagating to the root logger.
+_LOGGERS_WITH_OWN_HANDLERS = ("optuna", "torch")
+
+
 @contextmanager
 def collecting_warnings() -> Iterator[list[str]]:
     """Collect, not print, the warnings and WARNING+ log records raised inside the block.
 
-    Optuna's loggers print through their own handler and do not propagate; inside the block they
-    propagate to the collector instead. The list yielded is complete once the block has ended.
+    Optuna's and torch's loggers print through their own handlers and do not propagate (torch's says,
+    for one, "No CUDA runtime is found" when BoTorch compiles its fused qLogNEHVI kernel); inside the
+    block they propagate to the collector instead. The list yielded is complete once the block has ended.
     """
     messages: list[str] = []
-    root, optuna_root = logging.getLogger(), logging.getLogger("optuna")
-    saved = (root.handlers[:], optuna_root.handlers[:], optuna_root.propagate)
-    root.handlers, optuna_root.handlers, optuna_root.propagate = [_Collector(messages)], [], True
+    root = logging.getLogger()
+    own = [logging.getLogger(name) for name in _LOGGERS_WITH_OWN_HANDLERS]
+    saved_root, saved_own = root.handlers[:], [(logger.handlers[:], logger.propagate) for logger in own]
+    root.handlers = [_Collector(messages)]
+    for logger in own:
+        logger.handlers, logger.propagate = [], True
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             yield messages
     finally:
-        root.handlers, optuna_root.handlers, optuna_root.propagate = saved
+        root.handlers = saved_root
+        for logger, (handlers, propagate) in zip(own, saved_own, strict=True):
+            logger.handlers, logger.propagate = handlers, propagate
         messages += [_one_line(warning) for warning in caught]
 
 

@@ -30,9 +30,10 @@ def fail_on_two(x: int) -> int:
 
 
 def warn_noisily(x: int) -> int:
-    """x, after a Python warning, an Optuna warning and a plain logging warning."""
+    """x, after a Python warning, an Optuna warning, a torch warning and a plain logging warning."""
     warnings.warn(f"deprecated thing {x}", DeprecationWarning, stacklevel=1)
     optuna.logging.get_logger("optuna.samplers").warning(f"falling back to random {x}")
+    logging.getLogger("torch.utils.cpp_extension").warning(f"No CUDA runtime is found {x}")
     logging.getLogger("somelib").warning(f"library note {x}")
     return x
 
@@ -85,17 +86,19 @@ def test_warnings_of_tasks_go_to_the_log_file_not_the_terminal(
     assert results == {(x,): x for x in range(3)}
     out, err = capfd.readouterr()
     assert "falling back" not in out + err and "deprecated thing" not in out + err
+    assert "No CUDA runtime" not in out + err
     lines = log.path.read_text().splitlines()
-    assert log.count == len(lines) == 9
+    assert log.count == len(lines) == 12
     for x in range(3):
         mine = [line for line in lines if line.startswith(f"[({x},)] ")]
-        assert len(mine) == 3
+        assert len(mine) == 4
+        assert any(f"torch.utils.cpp_extension: No CUDA runtime is found {x}" in line for line in mine)
         assert any(f"optuna.samplers: falling back to random {x}" in line for line in mine)
         assert any(f"somelib: library note {x}" in line for line in mine)
         assert any(f"DeprecationWarning: deprecated thing {x}" in line for line in mine)
-    assert log.summary() == f"9 warnings (mostly third-party) written to {log.path}."
-    # Optuna's own handler is back once the tasks are done.
-    assert not logging.getLogger("optuna").propagate
+    assert log.summary() == f"12 warnings (mostly third-party) written to {log.path}."
+    # Optuna's and torch's own handlers are back once the tasks are done.
+    assert not logging.getLogger("optuna").propagate and not logging.getLogger("torch").propagate
 
 
 def test_a_bench_without_warnings_says_so(tmp_path: Path) -> None:
@@ -126,6 +129,6 @@ def test_capture_logs_what_the_bench_process_itself_warns(
         warn_noisily(7)
     out, err = capfd.readouterr()
     assert "7" not in out + err
-    assert log.count == 3 and all(
+    assert log.count == 4 and all(
         line.startswith("[bench setup] ") for line in log.path.read_text().splitlines()
     )
