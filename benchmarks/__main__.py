@@ -31,9 +31,10 @@ from benchmarks.grid import (
     default_searchers,
     grid,
 )
-from benchmarks.pool import WarningLog, progress_bar
+from benchmarks.pool import progress_bar
 from benchmarks.report import comparison_table, flat_comparison, markdown_table, plot_curves, summarise
 from benchmarks.runner import run_grid
+from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.samplers import sampler_names
 from bonas.tabular import benchmark_names

@@ -32,7 +32,8 @@ import pandas as pd
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
 from benchmarks.grid import benchmark_modules, cached_benchmark
-from benchmarks.pool import WarningLog, progress_bar, run_tasks
+from benchmarks.pool import progress_bar, run_tasks
+from benchmarks.warning_log import WarningLog
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
 from bonas.samplers import make_sampler

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 import bonas
-from benchmarks.pool import WarningLog
+from benchmarks.warning_log import WarningLog
 from bonas.architecture import Architecture
 from bonas.training import NetworkSettings, TrainingSettings
 

@@ -41,8 +41,9 @@ import pandas as pd
 from scipy import stats
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
-from benchmarks.pool import Progress, WarningLog, progress_bar, run_tasks
+from benchmarks.pool import Progress, progress_bar, run_tasks
 from benchmarks.predictor_models import REFERENCE_ENCODINGS, REFERENCES, fit_reference, fit_surrogate
+from benchmarks.warning_log import WarningLog
 from bonas.architecture import Architecture
 from bonas.errors import unknown_name
 from bonas.tabular import TabularBenchmark, load_benchmark

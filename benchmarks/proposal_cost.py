@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 
 from benchmarks.cache import write_csv
-from benchmarks.pool import WarningLog
+from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.history import Observation, SearchHistory
 from bonas.samplers import auto_searcher, make_sampler

@@ -27,7 +27,8 @@ import pandas as pd
 
 from benchmarks.cache import ResultCache
 from benchmarks.grid import RunSpec, cached_benchmark, fingerprint
-from benchmarks.pool import Progress, WarningLog, run_tasks
+from benchmarks.pool import Progress, run_tasks
+from benchmarks.warning_log import WarningLog
 from bonas.samplers import ArchitectureSampler, make_sampler
 from bonas.tabular import TabularBenchmark, load_benchmark
 
@@ -177,7 +178,7 @@ def run_grid(
 ) -> dict[RunSpec, pd.DataFrame]:
     """Run every spec not already cached (same fingerprint) under ``out``; return every run's frame.
 
-    The runs' warnings go to ``warning_log`` when one is given (see :class:`benchmarks.pool.WarningLog`).
+    The runs' warnings go to ``warning_log`` when one is given (see :class:`benchmarks.warning_log.WarningLog`).
     """
     runs = run_cache(out)
     with warning_log.capture("bench setup") if warning_log is not None else nullcontext():

@@ -48,7 +48,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.cache import write_csv
-from benchmarks.pool import WarningLog, progress_bar, run_tasks
+from benchmarks.pool import progress_bar, run_tasks
+from benchmarks.warning_log import WarningLog
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import benchmarks.pool
-from benchmarks.pool import WarningLog, init_worker, run_tasks
+from benchmarks.pool import init_worker, run_tasks
+from benchmarks.warning_log import WarningLog
 
 
 def square_in_worker(x: int) -> tuple[int, int, str | None, int]:

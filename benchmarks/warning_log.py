@@ -1,0 +1,126 @@
+"""The log file that takes bench tasks' warnings and log records off the terminal.
+
+Its own module, outside the bench caches' fingerprints (unlike :mod:`benchmarks.pool`, whose worker
+settings can change results): how warnings are collected never changes what a run computes.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
+
+
+class WarningLog:
+    """The warnings and log records (WARNING and above) of bench tasks, written to one file and counted.
+
+    Third-party libraries warn a lot in a bench (Optuna's ``GPSampler`` falls back to random sampling
+    hundreds of times on NB301's conditional space); on the terminal they would bury the progress bar
+    and the tables. The file is started afresh for each invocation.
+
+    Args:
+        path: the log file (its folder is created).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+
+    def write(self, label: str, messages: list[str]) -> None:
+        """Append ``messages`` of the task called ``label``."""
+        append_to(self.path, label, messages)
+
+    @property
+    def count(self) -> int:
+        """The messages in the file, including those worker processes wrote while starting."""
+        with self.path.open() as file:
+            return sum(1 for _ in file)
+
+    @contextmanager
+    def capture(self, label: str) -> Iterator[None]:
+        """Append the warnings raised inside the block (in this process) under ``label``."""
+        with collecting_warnings() as messages:
+            yield
+        self.write(label, messages)
+
+    def summary(self) -> str:
+        """One line for the terminal: how many warnings, and where they are."""
+        if not self.count:
+            return "No warnings."
+        return f"{self.count} warnings (mostly third-party) written to {self.path}."
+
+
+def append_to(path: Path, label: str, messages: list[str]) -> None:
+    """Append ``messages`` to the log file at ``path``, one line each, labelled."""
+    if messages:
+        with path.open("a") as file:
+            file.writelines(f"[{label}] {message}\n" for message in messages)
+
+
+def _one_line(warning: warnings.WarningMessage) -> str:
+    text = warnings.formatwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return text.strip().replace("\n", " | ")
+
+
+class _Collector(logging.Handler):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.messages = messages
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(self.format(record).replace("\n", " | "))
+
+
+#: Libraries whose loggers print through their own handler instead of propagating to the root logger.
+_LOGGERS_WITH_OWN_HANDLERS = ("optuna", "torch")
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """Collect, not print, the warnings and WARNING+ log records raised inside the block.
+
+    Optuna's and torch's loggers print through their own handlers and do not propagate (torch's says,
+    for one, "No CUDA runtime is found" when BoTorch compiles its fused qLogNEHVI kernel); inside the
+    block they propagate to the collector instead. The list yielded is complete once the block has ended.
+    """
+    messages: list[str] = []
+    root = logging.getLogger()
+    own = [logging.getLogger(name) for name in _LOGGERS_WITH_OWN_HANDLERS]
+    saved_root, saved_own = root.handlers[:], [(logger.handlers[:], logger.propagate) for logger in own]
+    root.handlers = [_Collector(messages)]
+    for logger in own:
+        logger.handlers, logger.propagate = [], True
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            yield messages
+    finally:
+        root.handlers = saved_root
+        for logger, (handlers, propagate) in zip(own, saved_own, strict=True):
+            logger.handlers, logger.propagate = handlers, propagate
+        messages += [_one_line(warning) for warning in caught]
+
+
+def run_collecting_warnings(function: Callable[..., Result], *task: Any) -> tuple[Result, list[str]]:
+    """``function(*task)`` and the warnings and WARNING+ log records it raised (see :func:`collecting_warnings`)."""
+    with collecting_warnings() as messages:
+        result = function(*task)
+    return result, messages
+
+
+def log_warnings_of_this_process(path: Path) -> None:
+    """Append the Python warnings this process raises from now on to the log file at ``path`` (under
+    "worker start") instead of printing them: a worker's, while it imports a task's modules."""
+
+    def to_log(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+        warning = warnings.WarningMessage(message, category, filename, lineno, file, line)
+        append_to(path, "worker start", [_one_line(warning)])
+
+    warnings.showwarning = to_log
