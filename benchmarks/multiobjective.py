@@ -14,6 +14,11 @@ Two kinds of problem, each searcher run on each with the same seeds:
   evaluation: minus the table's worst feasible accuracy). ``feasible_share`` is the share of evaluations
   after the first 10 (bonas's initial design) that satisfy the constraint.
 
+Beside the searchers, each multi-objective problem gets two informed references: the hypervolume regret
+(on validation accuracy) of the first 100 entries by Pareto layers of *test* accuracy and latency, and of
+100 drawn from the best tenth by those layers, as a searcher that knew which architectures are good by a
+measure the validation noise does not touch would pick them (see ``benchmarks.table_signal``).
+
 Latency is a cheap metric of the tables (known without training): bonas's BO uses it exactly, the other
 searchers see it only in evaluated trials. Results (per-run CSVs cached under ``<out>/runs``, so an
 interrupted bench resumes), ``summary.csv``, ``summary.md``, Pareto-front and regret-curve plots go to
@@ -29,6 +34,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import bisect
 import logging
 import sys
 import time
@@ -45,11 +51,13 @@ from benchmarks.mo_problems import (
     Problem,
     RunSpec,
     benchmark_of,
+    hypervolume,
     non_dominated,
     run_one,
     table_of,
 )
-from benchmarks.pool import WarningLog, progress_bar, run_tasks
+from benchmarks.pool import progress_bar, run_tasks
+from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.samplers import make_sampler, sampler_names
 from bonas.tabular.nb201 import LATENCY_DEVICES, LATENCY_FILE, NB201Benchmark, latency_metric
@@ -83,6 +91,10 @@ QUICK_PROBLEMS = ("nb201-cifar10:pixel3", "nb201-cifar10:pixel3<=p25")
 #: The problem whose table the proposal overhead is measured on.
 OVERHEAD_PROBLEM = "nb201-cifar10:pixel3"
 QUICK_SEEDS, QUICK_BUDGET = 2, 50
+#: The informed references of a multi-objective problem: ``INFORMED_QUERIES`` entries taken by Pareto
+#: layers of test accuracy and latency, and as many drawn ``INFORMED_DRAWS`` times from the table's best
+#: ``INFORMED_FRACTION`` by those layers.
+INFORMED_QUERIES, INFORMED_FRACTION, INFORMED_DRAWS = 100, 0.1, 200
 
 
 def fingerprint(spec: RunSpec) -> str:
@@ -194,6 +206,80 @@ def ratio_table(summary: pd.DataFrame, at: int = 100) -> str:
             + f" | {'n/a' if not best > 0 else f'{ours / best:.2f}'} |"
         )
     return "\n".join(lines)
+
+
+def pareto_layers(accuracy: np.ndarray, latency: np.ndarray) -> np.ndarray:
+    """Each entry's non-dominated layer for accuracy (max) and latency (min): 0 for the Pareto front, 1
+    for the front of the rest, and so on. In two dimensions by one pass in order of latency: an entry
+    goes to the first layer none of whose (faster) members is at least as accurate. Of entries equal in
+    both, all but the first go a layer down."""
+    layers = np.empty(len(accuracy), dtype=int)
+    best: list[float] = []  # best[k]: minus the highest accuracy of layer k so far (increasing in k)
+    for i in np.lexsort((-accuracy, latency)):
+        k = bisect.bisect_right(best, -accuracy[i])
+        if k == len(best):
+            best.append(-accuracy[i])
+        else:
+            best[k] = min(best[k], -accuracy[i])
+        layers[i] = k
+    return layers
+
+
+def informed_reference(name: str, seed: int = 0) -> dict[str, float] | None:
+    """What a searcher that knew each entry's test accuracy and latency, and nothing else, would reach on
+    a multi-objective problem, scored as the searchers are (hypervolume regret on validation accuracy):
+    the first ``INFORMED_QUERIES`` entries by Pareto layers of test accuracy and latency (by test accuracy
+    within a layer), and ``INFORMED_QUERIES`` drawn at random from the best ``INFORMED_FRACTION`` by those
+    layers (mean and std over ``INFORMED_DRAWS`` draws). Not a bound: a searcher also sees the validation
+    values it measures. None for a constrained problem or a table without test accuracies.
+    """
+    problem = Problem.parse(name)
+    if problem.constrained:
+        return None
+    rows = list(benchmark_of(problem.benchmark).table_rows())
+    if not rows or "test_accuracy" not in rows[0]:
+        return None
+    table = table_of(problem)
+    test = np.array([r["test_accuracy"] for r in rows], dtype=float)
+    order = np.lexsort((-test, pareto_layers(test, table.latency)))
+    optimum = hypervolume(table.front(), table)
+
+    def regret(chosen: np.ndarray) -> float:
+        return optimum - hypervolume(np.stack([table.accuracy[chosen], table.latency[chosen]], -1), table)
+
+    best = order[: max(INFORMED_QUERIES, int(INFORMED_FRACTION * len(order)))]
+    rng = np.random.default_rng(seed)
+    draws = [regret(rng.choice(best, INFORMED_QUERIES, replace=False)) for _ in range(INFORMED_DRAWS)]
+    return {
+        "first_by_test_layers": regret(order[:INFORMED_QUERIES]),
+        "drawn_mean": float(np.mean(draws)),
+        "drawn_std": float(np.std(draws)),
+    }
+
+
+def informed_markdown(problems: Sequence[str]) -> str:
+    """The informed references of the multi-objective ``problems`` (see :func:`informed_reference`)."""
+    lines = [
+        f"| problem | first {INFORMED_QUERIES} by test Pareto layers | {INFORMED_QUERIES} drawn from the "
+        f"test-best {INFORMED_FRACTION:.0%} (mean ± std over {INFORMED_DRAWS}) |",
+        "|---|---|---|",
+    ]
+    for name in problems:
+        reference = informed_reference(name)
+        if reference is not None:
+            lines.append(
+                f"| {name} | {reference['first_by_test_layers']:.4f} | "
+                f"{reference['drawn_mean']:.4f} ± {reference['drawn_std']:.4f} |"
+            )
+    if len(lines) == 2:
+        return ""
+    return "\n".join(
+        [
+            "### Informed references (hypervolume regret of a searcher that knew test accuracy)",
+            "",
+            *lines,
+        ]
+    )
 
 
 def plot(runs: dict[RunSpec, pd.DataFrame], out: Path) -> list[Path]:
@@ -457,6 +543,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in problems
     )
     text = markdown(summary, report_at)
+    informed = informed_markdown(problems)
+    if informed:
+        text += "\n" + informed + "\n"
     (args.out / "summary.md").write_text(f"{text}\n{references}\n\nWall time {elapsed:.0f} s.\n")
     overhead_missing = missing_data(OVERHEAD_PROBLEM)
     if overhead_missing is not None:

@@ -6,8 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.mo_problems import Problem, RunSpec, Table, hypervolume, run_one
-from benchmarks.multiobjective import markdown, ratio_table, summarise
+from benchmarks import multiobjective
+from benchmarks.mo_problems import Problem, RunSpec, Table, hypervolume, non_dominated, run_one
+from benchmarks.multiobjective import (
+    informed_markdown,
+    informed_reference,
+    markdown,
+    pareto_layers,
+    ratio_table,
+    summarise,
+)
 
 
 def test_problems_parse_into_benchmark_latency_and_kind() -> None:
@@ -102,3 +110,55 @@ def test_a_mistyped_problem_is_an_error_naming_it_not_a_missing_file(
     printed = capsys.readouterr()
     assert named in printed.err and "Skipping" not in printed.out
     assert not (tmp_path / "summary.md").exists()
+
+
+@pytest.mark.parametrize("tied", ["accuracy", "latency"])
+def test_pareto_layers_peel_fronts_as_repeated_non_dominated_sorting(tied: str) -> None:
+    # Ties in one objective at a time (no two entries equal in both, where the two methods differ).
+    rng = np.random.default_rng(3)
+    coarse, distinct = rng.integers(0, 8, 60).astype(float), rng.permutation(60).astype(float)
+    accuracy, latency = (coarse, distinct) if tied == "accuracy" else (distinct, coarse)
+    left, expected, k = np.arange(60), np.empty(60, dtype=int), 0
+    while len(left):
+        front = left[non_dominated(np.stack([accuracy[left], latency[left]], -1))]
+        expected[front], left, k = k, np.setdiff1d(left, front), k + 1
+    assert k > 3 and (pareto_layers(accuracy, latency) == expected).all()
+
+
+class _FourEntries:
+    """A table whose validation front is A alone; by test accuracy, B (more accurate, slower) ranks first."""
+
+    rows = (
+        {"val_accuracy": 100.0, "test_accuracy": 90.0, "latency_s": 1.0},  # A
+        {"val_accuracy": 60.0, "test_accuracy": 95.0, "latency_s": 1.5},  # B
+        {"val_accuracy": 40.0, "test_accuracy": 10.0, "latency_s": 10.0},  # C
+        {"val_accuracy": 70.0, "test_accuracy": 20.0, "latency_s": 10.0},  # D
+    )
+
+    def table_rows(self):  # type: ignore[no-untyped-def]
+        return iter(self.rows)
+
+
+def test_the_informed_reference_scores_entries_chosen_by_test_accuracy_on_validation(monkeypatch) -> None:
+    fake = _FourEntries()
+    monkeypatch.setattr(multiobjective, "benchmark_of", lambda name: fake)
+    monkeypatch.setattr(
+        multiobjective,
+        "table_of",
+        lambda problem: Table(
+            np.array([r["val_accuracy"] for r in fake.rows]), np.array([r["latency_s"] for r in fake.rows])
+        ),
+    )
+    monkeypatch.setattr(multiobjective, "INFORMED_FRACTION", 0.5)
+    # Box: accuracy 65 (the median) to 100, latency 10 to 1; A alone fills it. Test layers: B, A | D | C.
+    monkeypatch.setattr(multiobjective, "INFORMED_QUERIES", 1)
+    one = informed_reference("fake:latency")
+    assert one is not None and one["first_by_test_layers"] == pytest.approx(1.0)  # B: below the median
+    assert 0.3 < one["drawn_mean"] < 0.7 and one["drawn_std"] == pytest.approx(0.5, abs=0.05)
+    monkeypatch.setattr(multiobjective, "INFORMED_QUERIES", 2)
+    two = informed_reference("fake:latency")
+    assert two is not None and two["first_by_test_layers"] == pytest.approx(0.0)
+    assert "| fake:latency | 0.0000 | 0.0000 ± 0.0000 |" in informed_markdown(["fake:latency"])
+    assert informed_reference("fake:latency<=p25") is None
+    fake.rows = tuple({k: v for k, v in row.items() if k != "test_accuracy"} for row in fake.rows)
+    assert informed_reference("fake:latency") is None and informed_markdown(["fake:latency"]) == ""
