@@ -50,6 +50,7 @@ from benchmarks.mo_problems import (
     INITIAL_DESIGN,
     Problem,
     RunSpec,
+    Table,
     benchmark_of,
     hypervolume,
     non_dominated,
@@ -214,13 +215,13 @@ def pareto_layers(accuracy: np.ndarray, latency: np.ndarray) -> np.ndarray:
     goes to the first layer none of whose (faster) members is at least as accurate. Of entries equal in
     both, all but the first go a layer down."""
     layers = np.empty(len(accuracy), dtype=int)
-    best: list[float] = []  # best[k]: minus the highest accuracy of layer k so far (increasing in k)
+    best: list[float] = []  # best[k]: minus the highest accuracy of layer k so far (non-decreasing in k)
     for i in np.lexsort((-accuracy, latency)):
-        k = bisect.bisect_right(best, -accuracy[i])
+        k = bisect.bisect_right(best, -accuracy[i])  # layers before k hold an entry at least as accurate
         if k == len(best):
             best.append(-accuracy[i])
         else:
-            best[k] = min(best[k], -accuracy[i])
+            best[k] = -accuracy[i]
         layers[i] = k
     return layers
 
@@ -231,15 +232,19 @@ def informed_reference(name: str, seed: int = 0) -> dict[str, float] | None:
     the first ``INFORMED_QUERIES`` entries by Pareto layers of test accuracy and latency (by test accuracy
     within a layer), and ``INFORMED_QUERIES`` drawn at random from the best ``INFORMED_FRACTION`` by those
     layers (mean and std over ``INFORMED_DRAWS`` draws). Not a bound: a searcher also sees the validation
-    values it measures. None for a constrained problem or a table without test accuracies.
+    values it measures. None for a constrained problem, a table without test accuracies or one of fewer
+    than ``INFORMED_QUERIES`` entries.
     """
     problem = Problem.parse(name)
     if problem.constrained:
         return None
     rows = list(benchmark_of(problem.benchmark).table_rows())
-    if not rows or "test_accuracy" not in rows[0]:
+    if len(rows) < INFORMED_QUERIES or "test_accuracy" not in rows[0]:
         return None
-    table = table_of(problem)
+    table = Table(
+        np.array([r["val_accuracy"] for r in rows], dtype=float),
+        np.array([r[problem.latency] for r in rows], dtype=float),
+    )
     test = np.array([r["test_accuracy"] for r in rows], dtype=float)
     order = np.lexsort((-test, pareto_layers(test, table.latency)))
     optimum = hypervolume(table.front(), table)
@@ -535,7 +540,6 @@ def main(argv: list[str] | None = None) -> int:
     report_at = tuple(q for q in REPORT_AT if q <= budget) or (budget,)
     summary = summarise(runs, report_at)  # type: ignore[arg-type]
     write_csv(summary, args.out / "summary.csv")
-    elapsed = time.perf_counter() - started
     references = "\n".join(
         f"- {name}: reference point (val accuracy {table_of(Problem.parse(name)).reference[0]:.3f}, "
         f"{Problem.parse(name).latency} {table_of(Problem.parse(name)).reference[1]:.4g})"
@@ -543,10 +547,16 @@ def main(argv: list[str] | None = None) -> int:
         for name in problems
     )
     text = markdown(summary, report_at)
-    informed = informed_markdown(problems)
+    with warning_log.capture("informed references"):
+        informed = informed_markdown(problems)
+    elapsed = time.perf_counter() - started
+    (args.out / "summary.md").write_text(
+        f"{text}\n{references}\n"
+        + (f"\n{informed}\n" if informed else "")
+        + f"\nWall time {elapsed:.0f} s.\n"
+    )
     if informed:
         text += "\n" + informed + "\n"
-    (args.out / "summary.md").write_text(f"{text}\n{references}\n\nWall time {elapsed:.0f} s.\n")
     overhead_missing = missing_data(OVERHEAD_PROBLEM)
     if overhead_missing is not None:
         print(f"No proposal overhead ({OVERHEAD_PROBLEM}): {overhead_missing}")

@@ -6,6 +6,7 @@ settings can change results): how warnings are collected never changes what a ru
 
 from __future__ import annotations
 
+import importlib
 import logging
 import warnings
 from collections.abc import Callable, Iterator
@@ -78,21 +79,37 @@ class _Collector(logging.Handler):
         self.messages.append(self.format(record).replace("\n", " | "))
 
 
-#: Libraries whose loggers print through their own handler instead of propagating to the root logger.
-_LOGGERS_WITH_OWN_HANDLERS = ("optuna", "torch")
+#: Libraries whose loggers print through their own handlers instead of propagating to the root logger.
+_LIBRARIES_WITH_OWN_HANDLERS = ("optuna", "torch")
+
+
+def _own_handler_loggers() -> list[logging.Logger]:
+    """The loggers of :data:`_LIBRARIES_WITH_OWN_HANDLERS`, sub-loggers included, that print on their own.
+
+    The libraries are imported first: they set their loggers up on import, which inside a block would
+    undo the block's settings and, after it, be undone."""
+    for library in _LIBRARIES_WITH_OWN_HANDLERS:
+        importlib.import_module(library)
+    loggers = []
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        ours = any(name == lib or name.startswith(f"{lib}.") for lib in _LIBRARIES_WITH_OWN_HANDLERS)
+        if ours and isinstance(logger, logging.Logger) and (logger.handlers or not logger.propagate):
+            loggers.append(logger)
+    return loggers
 
 
 @contextmanager
 def collecting_warnings() -> Iterator[list[str]]:
     """Collect, not print, the warnings and WARNING+ log records raised inside the block.
 
-    Optuna's and torch's loggers print through their own handlers and do not propagate (torch's says,
-    for one, "No CUDA runtime is found" when BoTorch compiles its fused qLogNEHVI kernel); inside the
-    block they propagate to the collector instead. The list yielded is complete once the block has ended.
+    Optuna's and torch's loggers (torch's sub-loggers too) print through their own handlers and do not
+    propagate (torch's says, for one, "No CUDA runtime is found" when BoTorch compiles its fused
+    qLogNEHVI kernel); inside the block they propagate to the collector instead, and afterwards they are
+    as they were. The list yielded is complete once the block has ended.
     """
     messages: list[str] = []
     root = logging.getLogger()
-    own = [logging.getLogger(name) for name in _LOGGERS_WITH_OWN_HANDLERS]
+    own = _own_handler_loggers()
     saved_root, saved_own = root.handlers[:], [(logger.handlers[:], logger.propagate) for logger in own]
     root.handlers = [_Collector(messages)]
     for logger in own:

@@ -142,19 +142,14 @@ class _FourEntries:
 def test_the_informed_reference_scores_entries_chosen_by_test_accuracy_on_validation(monkeypatch) -> None:
     fake = _FourEntries()
     monkeypatch.setattr(multiobjective, "benchmark_of", lambda name: fake)
-    monkeypatch.setattr(
-        multiobjective,
-        "table_of",
-        lambda problem: Table(
-            np.array([r["val_accuracy"] for r in fake.rows]), np.array([r["latency_s"] for r in fake.rows])
-        ),
-    )
     monkeypatch.setattr(multiobjective, "INFORMED_FRACTION", 0.5)
     # Box: accuracy 65 (the median) to 100, latency 10 to 1; A alone fills it. Test layers: B, A | D | C.
     monkeypatch.setattr(multiobjective, "INFORMED_QUERIES", 1)
     one = informed_reference("fake:latency")
     assert one is not None and one["first_by_test_layers"] == pytest.approx(1.0)  # B: below the median
     assert 0.3 < one["drawn_mean"] < 0.7 and one["drawn_std"] == pytest.approx(0.5, abs=0.05)
+    monkeypatch.setattr(multiobjective, "INFORMED_QUERIES", 5)
+    assert informed_reference("fake:latency") is None  # fewer entries than queries
     monkeypatch.setattr(multiobjective, "INFORMED_QUERIES", 2)
     two = informed_reference("fake:latency")
     assert two is not None and two["first_by_test_layers"] == pytest.approx(0.0)

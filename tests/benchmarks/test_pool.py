@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -16,7 +18,7 @@ import torch
 
 import benchmarks.pool
 from benchmarks.pool import init_worker, run_tasks
-from benchmarks.warning_log import WarningLog
+from benchmarks.warning_log import WarningLog, collecting_warnings
 
 
 def square_in_worker(x: int) -> tuple[int, int, str | None, int]:
@@ -133,3 +135,38 @@ def test_capture_logs_what_the_bench_process_itself_warns(
     assert log.count == 4 and all(
         line.startswith("[bench setup] ") for line in log.path.read_text().splitlines()
     )
+
+
+def _logger_states() -> dict[str, tuple[list[logging.Handler], bool]]:
+    names = ["", *(n for n in logging.Logger.manager.loggerDict if n.split(".")[0] in ("optuna", "torch"))]
+    loggers = [logging.getLogger(n) for n in names]
+    return {n: (logger.handlers[:], logger.propagate) for n, logger in zip(names, loggers, strict=True)}
+
+
+def test_loggers_are_as_they_were_after_a_block_even_one_that_raises() -> None:
+    before = _logger_states()
+    with collecting_warnings() as messages:
+        logging.getLogger("torch._dynamo").warning("a note from a torch sub-logger")
+    assert any("a note from a torch sub-logger" in m for m in messages)
+    assert _logger_states() == before
+    with pytest.raises(KeyError), collecting_warnings():
+        raise KeyError("boom")
+    assert _logger_states() == before
+
+
+def test_torch_first_imported_inside_a_block_still_logs_to_the_collector() -> None:
+    # torch sets its loggers up on import: a block must not be undone by that, nor undo it after.
+    script = (
+        "import logging, sys\n"
+        "from benchmarks.warning_log import collecting_warnings\n"
+        "assert 'torch' not in sys.modules\n"
+        "with collecting_warnings() as messages:\n"
+        "    import torch\n"
+        "    logging.getLogger('torch.utils.cpp_extension').warning('No CUDA runtime is found')\n"
+        "print(messages)\n"
+        "print(logging.getLogger('torch').propagate, len(logging.getLogger('torch').handlers))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "No CUDA runtime" not in done.stderr
+    assert "torch.utils.cpp_extension: No CUDA runtime is found" in done.stdout
+    assert done.stdout.splitlines()[-1] == "False 1"  # torch's own handler, as torch set it
