@@ -280,7 +280,7 @@ def _run_search(args: argparse.Namespace) -> int:
             "give a worker its share with --n-trials N, or --total-trials T to stop once the study holds T."
         )
     space, objective, objective_name = _load_objective(args)
-    sampler = _make_sampler(args, space)
+    sampler = _make_sampler(args, space, objective)
     study_name = args.study or f"{objective_name}-{args.searcher}"
     n_trials = args.n_trials or args.total_trials or 100
     storage = open_storage(
@@ -471,9 +471,13 @@ def _load_objective(args: argparse.Namespace) -> tuple[Any, Callable[..., Any], 
     return space, NamedObjective(function, getattr(function, "name", args.function)), args.function
 
 
-def _make_sampler(args: argparse.Namespace, space: Any) -> Any:
-    from bonas.samplers import make_sampler
+def _make_sampler(args: argparse.Namespace, space: Any, objective: Any) -> Any:
+    """The searcher as :func:`bonas.search` would build it from its name: ``auto`` picks the
+    multi-objective BO for several objectives or constraints, and a searcher that can use the
+    objective's cheap metrics (a benchmark's latencies) gets them."""
+    from bonas.search_inputs import check_outcomes, resolved_sampler
 
+    outcomes = check_outcomes(args.objectives, args.constraints, args.metric, args.direction)
     options: dict[str, Any] = {}
     for item in args.option:
         key, equals, text = item.partition("=")
@@ -486,7 +490,17 @@ def _make_sampler(args: argparse.Namespace, space: Any) -> Any:
     if args.batch_size != 1:
         options["batch_size"] = args.batch_size
     try:
-        return make_sampler(args.searcher, space, seed=args.seed, **options)
+        sampler, _ = resolved_sampler(
+            args.searcher,
+            space,
+            args.seed,
+            None,
+            None,
+            outcomes=outcomes,
+            objective=objective,
+            options=options,
+        )
+        return sampler
     except (ValueError, ArgumentTypeError) as error:
         raise CommandLineError(f"Searcher {args.searcher!r}: {error}") from None
     except TypeError as error:

@@ -17,6 +17,7 @@ Each refusal names the bad value and the fix.
 
 from __future__ import annotations
 
+import logging
 import numbers
 import re
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ from bonas.samplers import (
     multi_objective_sampler_names,
 )
 from bonas.spaces.base import SearchSpace
+
+logger = logging.getLogger(__name__)
 
 
 class ObjectiveError(BonasError, ValueError):
@@ -126,22 +129,30 @@ def resolved_sampler(
     batch_size: int | None,
     outcomes: Outcomes | None = None,
     objective: object = None,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[optuna.samplers.BaseSampler, bool]:
     """The sampler to run and whether repeats are evaluated, after checking an instance's settings.
 
-    A searcher given by name gets the objective's cheap metrics (``objective.cheap_metrics``, see
-    :func:`bonas.samplers.make_sampler`) when it can use them; ``auto`` with several objectives or
-    constraints picks bonas's multi-objective BO (:func:`bonas.samplers.auto_searcher`).
+    A searcher given by name is built with ``options`` (its constructor's keyword arguments) and gets
+    the objective's cheap metrics (``objective.cheap_metrics``, see :func:`bonas.samplers.make_sampler`)
+    when it can use them; ``auto`` with several objectives or constraints picks bonas's multi-objective
+    BO (:func:`bonas.samplers.auto_searcher`).
     """
     outcomes = outcomes or Outcomes((("value", "maximize"),))
     if isinstance(sampler, str):
-        options: dict[str, Any] = {}
+        options = dict(options or {})
         if allow_repeats:
             options["allow_repeats"] = True
         if batch_size is not None and batch_size != 1:
             options["batch_size"] = batch_size
         if sampler == "auto" and (outcomes.is_multi_objective or outcomes.constraints):
             sampler = auto_searcher(space, multi_objective=True)
+            logger.info(
+                "Searcher 'auto' picked %r for space %r (%s).",
+                sampler,
+                space.name,
+                "several objectives" if outcomes.is_multi_objective else "one objective with constraints",
+            )
         cheap = getattr(objective, "cheap_metrics", None)
         if cheap is not None and accepts_cheap_metrics(sampler):
             options["cheap_metrics"] = cheap

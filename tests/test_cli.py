@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+import bonas.search_inputs
 from bonas.cli import INTERRUPTED_EXIT_CODE, main
 from bonas.storage import open_storage
 from bonas.trials import history_frame
@@ -240,6 +242,31 @@ def test_a_multi_objective_constrained_search_and_its_pareto_front(tmp_path, cap
     assert f"Pareto front ({len(front)} architectures):" in shown
     assert all(t.user_attrs["arch"] in shown for t in front)
     assert "maximize, minimize" in shown and "params_mb<=0.5" in shown
+
+
+def test_auto_on_the_command_line_picks_the_multi_objective_bo_with_the_cheap_metrics(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    # The command line builds the searcher as bonas.search does from its name: 'auto' with two
+    # objectives is the multi-objective BO (it was the single-objective one, refused), and the
+    # benchmark's latencies reach it as cheap metrics.
+    built = []
+    original = bonas.search_inputs.make_sampler
+
+    def spy(name, space, **options):  # type: ignore[no-untyped-def]
+        built.append((name, sorted(options)))
+        return original(name, space, **options)
+
+    monkeypatch.setattr(bonas.search_inputs, "make_sampler", spy)
+    args = [
+        "search", "--benchmark", "nb201-cifar10", "--storage", str(tmp_path / "auto.db"), "--no-annotate",
+        "--objective", "val_accuracy:max", "--objective", "latency_s:min", "--n-trials", "4", "--study", "a",
+    ]  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="bonas"):
+        assert main(args) == 0
+    assert built == [("mobo-gp-wl-rbf", ["cheap_metrics", "seed"])]
+    assert "Searcher 'auto' picked 'mobo-gp-wl-rbf' for space 'nb201' (several objectives)" in caplog.text
+    assert len(load(tmp_path / "auto.db", "a").directions) == 2
 
 
 @pytest.mark.parametrize(
