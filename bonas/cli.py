@@ -264,6 +264,26 @@ _positive_int = _whole_number(1)
 
 
 def _run_search(args: argparse.Namespace) -> int:
+    """``bonas search`` and ``bonas worker``; with a file storage, installed libraries' warnings go to
+    ``warnings.log`` in the storage's artifact folder (see :mod:`bonas.library_warnings`)."""
+    from bonas.library_warnings import library_warnings_to
+    from bonas.storage import artifact_dir
+
+    try:
+        folder = artifact_dir(args.storage)
+    except Exception:  # a bad storage is reported by the search itself
+        folder = None
+    if folder is None:
+        return _search(args)
+    with library_warnings_to(folder / "warnings.log") as library:
+        try:
+            return _search(args)
+        finally:
+            if (line := library.summary()) is not None:
+                logger.info(line)
+
+
+def _search(args: argparse.Namespace) -> int:
     import optuna
 
     from bonas.reports import studies_table

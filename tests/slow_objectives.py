@@ -73,3 +73,22 @@ nb201_stalls_after_two = StallsAfter("nb201-cifar10", 0.1, quick=2, stall=300.0)
 
 #: For the paused-worker test: a trial outlasts a short pause of its worker's heartbeat.
 nb201_700ms = SlowBenchmark("nb201-cifar10", 0.7)
+
+
+class WarnsAsALibrary(SlowBenchmark):
+    """A lookup that warns twice: as an installed library would (from a file in site-packages) and as the
+    user's own objective code."""
+
+    def __call__(self, architecture: Architecture) -> dict[str, float]:
+        import sysconfig
+        import warnings
+        from pathlib import Path
+
+        library = str(Path(sysconfig.get_paths()["purelib"]) / "somelib" / "core.py")
+        warnings.warn_explicit("somelib is deprecating this call", FutureWarning, library, 7)
+        warnings.warn("my objective's own note", UserWarning, stacklevel=1)
+        return super().__call__(architecture)
+
+
+#: For the command line's warning log: library warnings to the file, the user's own on the terminal.
+nb201_warns = WarnsAsALibrary("nb201-cifar10", 0.0)

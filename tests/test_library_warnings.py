@@ -1,0 +1,66 @@
+"""Installed libraries' warnings during a command-line search go to a file (``bonas.library_warnings``)."""
+
+from __future__ import annotations
+
+import logging
+import sysconfig
+import warnings
+from pathlib import Path
+
+import pytest
+
+from bonas.cli import main
+from bonas.library_warnings import is_library_file, library_warnings_to
+
+LIBRARY_FILE = str(Path(sysconfig.get_paths()["purelib"]) / "somelib" / "core.py")
+
+
+def test_library_warnings_go_to_the_file_and_the_users_own_still_show(tmp_path: Path) -> None:
+    torch_logger = logging.getLogger("torch")
+    path = tmp_path / "logs" / "warnings.log"
+    with pytest.warns(UserWarning, match="my own note") as shown:
+        with library_warnings_to(path) as record:
+            warnings.warn_explicit("deprecated in somelib", FutureWarning, LIBRARY_FILE, 3)
+            logging.getLogger("torch.utils.cpp_extension").warning("No CUDA runtime is found")
+            warnings.warn("my own note", UserWarning, stacklevel=1)
+        handlers_after = torch_logger.handlers[:]
+    assert [str(w.message) for w in shown] == ["my own note"]
+    lines = path.read_text().splitlines()
+    assert record.count == len(lines) == 2
+    assert "FutureWarning: deprecated in somelib" in lines[0]
+    assert lines[1] == "WARNING torch.utils.cpp_extension: No CUDA runtime is found"
+    assert (
+        record.summary()
+        == f"2 warnings of installed libraries (torch, BoTorch, Optuna, ...) written to {path}."
+    )
+    # torch prints through its own handler again, and the warning hook is Python's again.
+    assert handlers_after and all(h.__class__.__name__ != "_ToFile" for h in handlers_after)
+    assert warnings.showwarning.__module__ == "warnings"
+
+
+def test_nothing_is_written_when_no_library_warns(tmp_path: Path) -> None:
+    with library_warnings_to(tmp_path / "warnings.log") as record:
+        pass
+    assert record.count == 0 and record.summary() is None and not (tmp_path / "warnings.log").exists()
+
+
+def test_bonas_and_the_users_code_are_not_libraries() -> None:
+    import bonas
+
+    assert is_library_file(LIBRARY_FILE) and is_library_file(logging.__file__)
+    assert not is_library_file(bonas.__file__) and not is_library_file(__file__)
+
+
+def test_a_command_line_search_writes_library_warnings_beside_its_storage(tmp_path, capsys, caplog) -> None:
+    db = tmp_path / "w.db"
+    args = [
+        "search", "--objective", "tests.slow_objectives:nb201_warns", "--searcher", "random", "--storage", str(db),
+        "--no-annotate", "--n-trials", "3", "--study", "w",
+    ]  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="bonas"):
+        assert main(args) == 0
+    log = tmp_path / "w.db-artifacts" / "warnings.log"
+    assert "FutureWarning: somelib is deprecating this call" in log.read_text()
+    assert "my objective's own note" not in log.read_text()  # the user's code is not a library
+    assert "somelib" not in capsys.readouterr().err
+    assert f"written to {log}" in caplog.text
