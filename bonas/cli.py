@@ -267,8 +267,16 @@ def _run_search(args: argparse.Namespace) -> int:
     """``bonas search`` and ``bonas worker``; with a file storage, installed libraries' warnings go to
     ``warnings.log`` in the storage's artifact folder (see :mod:`bonas.library_warnings`)."""
     from bonas.library_warnings import library_warnings_to
+    from bonas.samplers import sampler_names
     from bonas.storage import artifact_dir
 
+    if args.searcher not in sampler_names():
+        raise unknown_name("searcher", args.searcher, sampler_names())
+    _split_objectives(args)
+    if args.command == "worker" and args.n_trials is None and args.total_trials is None:
+        raise CommandLineError(
+            "give a worker its share with --n-trials N, or --total-trials T to stop once the study holds T."
+        )
     try:
         folder = artifact_dir(args.storage)
     except Exception:  # a bad storage is reported by the search itself
@@ -287,18 +295,10 @@ def _search(args: argparse.Namespace) -> int:
     import optuna
 
     from bonas.reports import studies_table
-    from bonas.samplers import sampler_names
     from bonas.storage import artifact_dir, describe, open_storage
     from bonas.study import search
     from bonas.trials import evaluation_rows
 
-    if args.searcher not in sampler_names():
-        raise unknown_name("searcher", args.searcher, sampler_names())
-    _split_objectives(args)
-    if args.command == "worker" and args.n_trials is None and args.total_trials is None:
-        raise CommandLineError(
-            "give a worker its share with --n-trials N, or --total-trials T to stop once the study holds T."
-        )
     space, objective, objective_name = _load_objective(args)
     sampler = _make_sampler(args, space, objective)
     study_name = args.study or f"{objective_name}-{args.searcher}"
@@ -495,9 +495,15 @@ def _make_sampler(args: argparse.Namespace, space: Any, objective: Any) -> Any:
     """The searcher as :func:`bonas.search` would build it from its name: ``auto`` picks the
     multi-objective BO for several objectives or constraints, and a searcher that can use the
     objective's cheap metrics (a benchmark's latencies) gets them."""
-    from bonas.search_inputs import check_outcomes, resolved_sampler
+    from bonas.search_inputs import (
+        SamplerMismatchError,
+        check_known_metrics,
+        check_outcomes,
+        resolved_sampler,
+    )
 
     outcomes = check_outcomes(args.objectives, args.constraints, args.metric, args.direction)
+    check_known_metrics(objective, outcomes)
     options: dict[str, Any] = {}
     for item in args.option:
         key, equals, text = item.partition("=")
@@ -521,6 +527,8 @@ def _make_sampler(args: argparse.Namespace, space: Any, objective: Any) -> Any:
             options=options,
         )
         return sampler
+    except SamplerMismatchError:
+        raise  # its message names the searcher
     except (ValueError, ArgumentTypeError) as error:
         raise CommandLineError(f"Searcher {args.searcher!r}: {error}") from None
     except TypeError as error:

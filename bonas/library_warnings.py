@@ -4,14 +4,16 @@ A search imports torch, BoTorch, GPyTorch and Optuna, which warn about their own
 jitter and missing GPUs (``torch.jit.script is deprecated``, ``A not p.d., added jitter``, ``No CUDA
 runtime is found``): on the terminal they bury what bonas says about the search. Inside
 :func:`library_warnings_to`, Python warnings raised from installed packages and the standard library,
-and the records of torch's loggers (which print through their own handlers), are appended to a file;
-bonas's own warnings and those of the user's code (an objective function) still print.
+and the records below ERROR that torch's loggers print through their own terminal handlers, are appended
+to a file; bonas's own warnings and those of the user's code outside installed packages (an objective
+function in a script or a checkout) still print.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import site
 import sysconfig
 import warnings
 from collections.abc import Iterator
@@ -34,41 +36,70 @@ class LibraryWarnings:
         """One line for the terminal, or None when there was nothing."""
         if not self.count:
             return None
-        return f"{self.count} warnings of installed libraries (torch, BoTorch, Optuna, ...) written to {self.path}."
+        noun = "warning" if self.count == 1 else "warnings"
+        return f"{self.count} {noun} of installed libraries (torch, BoTorch, Optuna, ...) written to {self.path}."
 
 
-def _library_roots() -> tuple[str, ...]:
+def _library_roots() -> tuple[Path, ...]:
     paths = sysconfig.get_paths()
-    return tuple(str(Path(paths[key]).resolve()) for key in ("purelib", "platlib", "stdlib") if key in paths)
+    found = [paths[key] for key in ("purelib", "platlib", "stdlib") if key in paths]
+    found += [*site.getsitepackages(), site.getusersitepackages()]
+    return tuple(dict.fromkeys(Path(p).resolve() for p in found))
 
 
-def is_library_file(filename: str, roots: tuple[str, ...] | None = None) -> bool:
+def is_library_file(filename: str, roots: tuple[Path, ...] | None = None) -> bool:
     """Whether ``filename`` belongs to an installed package or the standard library (not to bonas, which
-    may be installed too, nor to the user's code)."""
+    may be installed too, nor to the user's code outside them)."""
     roots = _library_roots() if roots is None else roots
     try:
-        path = str(Path(filename).resolve())
+        path = Path(filename).resolve()
     except (OSError, RuntimeError):  # pragma: no cover - an unreadable path
         return False
-    bonas_root = str(Path(__file__).resolve().parent)
-    return path.startswith(roots) and not path.startswith(bonas_root)
+    bonas_root = Path(__file__).resolve().parent
+    return any(path.is_relative_to(root) for root in roots) and not path.is_relative_to(bonas_root)
 
 
 class _ToFile(logging.Handler):
+    """Writes the records below ERROR of a library's logger to the file (errors stay on the terminal)."""
+
     def __init__(self, record: LibraryWarnings) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__()
         self.record = record
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.addFilter(lambda r: r.levelno < logging.ERROR)
 
     def emit(self, record: logging.LogRecord) -> None:
-        _append(self.record, self.format(record))
+        try:
+            _append(self.record, self.format(record))
+        except Exception:  # a log that cannot be written must not fail the search
+            self.handleError(record)
 
 
 def _append(record: LibraryWarnings, text: str) -> None:
     record.path.parent.mkdir(parents=True, exist_ok=True)
-    with record.path.open("a") as file:
+    with record.path.open("a", encoding="utf-8", errors="backslashreplace") as file:
         file.write(text.strip().replace("\n", " | ") + "\n")
     record.count += 1
+
+
+class _ErrorsOf(logging.Handler):
+    """Passes a terminal handler the records of ERROR and above only (the handler itself, which other
+    loggers may share, is left as it is)."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__(logging.ERROR)
+        self.handler = handler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handler.handle(record)
+
+
+def _is_terminal(handler: logging.Handler) -> bool:
+    """A handler that prints to a stream (torch's ``_StderrHandler``, a ``StreamHandler``): not a file's,
+    nor torch's trace handler (``TORCH_TRACE``), which writes its own files."""
+    if isinstance(handler, logging.FileHandler) or type(handler).__name__ == "LazyTraceHandler":
+        return False
+    return getattr(handler, "stream", None) is not None
 
 
 @contextmanager
@@ -81,26 +112,32 @@ def library_warnings_to(path: Path) -> Iterator[LibraryWarnings]:
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
         if is_library_file(filename, roots):
-            _append(record, warnings.formatwarning(message, category, filename, lineno, line))
-        else:
-            shown(message, category, filename, lineno, file, line)
+            try:
+                _append(record, warnings.formatwarning(message, category, filename, lineno, line))
+                return
+            except (OSError, UnicodeError):  # the log cannot be written: show it instead
+                pass
+        shown(message, category, filename, lineno, file, line)
 
     for library in _LIBRARY_LOGGERS:
         importlib.import_module(library)  # it sets its loggers up on import: before they are switched
-    loggers = [
-        logger
-        for name, logger in list(logging.Logger.manager.loggerDict.items())
-        if name.split(".")[0] in _LIBRARY_LOGGERS and isinstance(logger, logging.Logger) and logger.handlers
-    ]
-    saved = [logger.handlers[:] for logger in loggers]
-    handler = _ToFile(record)
-    for logger in loggers:
+    to_file = _ToFile(record)
+    saved: list[tuple[logging.Logger, list[logging.Handler]]] = []
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.split(".")[0] not in _LIBRARY_LOGGERS or not isinstance(logger, logging.Logger):
+            continue
+        if not any(_is_terminal(handler) for handler in logger.handlers):
+            continue
+        saved.append((logger, logger.handlers))
         # One that propagates reaches the file through its library's logger.
-        logger.handlers = [] if logger.propagate else [handler]
+        logger.handlers = [
+            *(_ErrorsOf(h) if _is_terminal(h) else h for h in logger.handlers),
+            *([] if logger.propagate else [to_file]),
+        ]
     warnings.showwarning = show
     try:
         yield record
     finally:
         warnings.showwarning = shown
-        for logger, handlers in zip(loggers, saved, strict=True):
+        for logger, handlers in saved:
             logger.handlers = handlers

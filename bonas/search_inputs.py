@@ -191,12 +191,12 @@ def check_sampler_outcomes(sampler: optuna.samplers.BaseSampler, outcomes: Outco
     if outcomes.is_multi_objective and not sampler.supports_multi_objective:
         raise SamplerMismatchError(
             f"The searcher {sampler!r} optimises one objective; for {len(outcomes.objectives)} objectives use "
-            f"one of {', '.join(map(repr, multi_objective_sampler_names()))} (or 'auto')."
+            f"one of {', '.join(map(repr, multi_objective_sampler_names()))}."
         )
     if outcomes.constraints and not sampler.supports_constraints:
         raise SamplerMismatchError(
             f"The searcher {sampler!r} does not take constraints into account; with constraints use one of "
-            f"{', '.join(map(repr, multi_objective_sampler_names()))} (or 'auto')."
+            f"{', '.join(map(repr, multi_objective_sampler_names()))}."
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bonas.cli import main
-from bonas.library_warnings import is_library_file, library_warnings_to
+from bonas.library_warnings import _ErrorsOf, _ToFile, is_library_file, library_warnings_to
 
 LIBRARY_FILE = str(Path(sysconfig.get_paths()["purelib"]) / "somelib" / "core.py")
 
@@ -33,9 +33,26 @@ def test_library_warnings_go_to_the_file_and_the_users_own_still_show(tmp_path: 
         record.summary()
         == f"2 warnings of installed libraries (torch, BoTorch, Optuna, ...) written to {path}."
     )
-    # torch prints through its own handler again, and the warning hook is Python's again.
-    assert handlers_after and all(h.__class__.__name__ != "_ToFile" for h in handlers_after)
+    _assert_as_before(handlers_after)
+
+
+def _assert_as_before(torch_handlers: list[logging.Handler]) -> None:
+    """torch prints through its own handler, unfiltered, and the warning hook is Python's again."""
+    assert torch_handlers and not any(isinstance(h, _ToFile | _ErrorsOf) for h in torch_handlers)
     assert warnings.showwarning.__module__ == "warnings"
+
+
+def test_torch_errors_stay_on_the_terminal_and_all_is_restored_after_an_exception(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "warnings.log"
+    with pytest.raises(KeyboardInterrupt), library_warnings_to(path) as record:
+        logging.getLogger("torch._dynamo").info("a debug trace line")
+        logging.getLogger("torch").error("torch failed loudly")
+        raise KeyboardInterrupt
+    assert "torch failed loudly" in capfd.readouterr().err
+    assert record.count == 0 or "torch failed loudly" not in path.read_text()
+    _assert_as_before(logging.getLogger("torch").handlers[:])
 
 
 def test_nothing_is_written_when_no_library_warns(tmp_path: Path) -> None:
@@ -49,6 +66,10 @@ def test_bonas_and_the_users_code_are_not_libraries() -> None:
 
     assert is_library_file(LIBRARY_FILE) and is_library_file(logging.__file__)
     assert not is_library_file(bonas.__file__) and not is_library_file(__file__)
+    # bonas installed beside other packages is still bonas; a package named like it is not.
+    installed = (Path(bonas.__file__).resolve().parent.parent,)
+    assert not is_library_file(bonas.__file__, installed)
+    assert is_library_file(str(installed[0] / "bonas_ext" / "core.py"), installed)
 
 
 def test_a_command_line_search_writes_library_warnings_beside_its_storage(tmp_path, capsys, caplog) -> None:
@@ -64,3 +85,4 @@ def test_a_command_line_search_writes_library_warnings_beside_its_storage(tmp_pa
     assert "my objective's own note" not in log.read_text()  # the user's code is not a library
     assert "somelib" not in capsys.readouterr().err
     assert f"written to {log}" in caplog.text
+    assert "Study 'w' in" in caplog.text  # bonas's own log, written inside the block, still shows
