@@ -6,13 +6,14 @@ settings can change results): how warnings are collected never changes what a ru
 
 from __future__ import annotations
 
-import importlib
 import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+from bonas.library_warnings import loggers_of
 
 Result = TypeVar("Result")
 
@@ -84,18 +85,9 @@ _LIBRARIES_WITH_OWN_HANDLERS = ("optuna", "torch")
 
 
 def _own_handler_loggers() -> list[logging.Logger]:
-    """The loggers of :data:`_LIBRARIES_WITH_OWN_HANDLERS`, sub-loggers included, that print on their own.
-
-    The libraries are imported first: they set their loggers up on import, which inside a block would
-    undo the block's settings and, after it, be undone."""
-    for library in _LIBRARIES_WITH_OWN_HANDLERS:
-        importlib.import_module(library)
-    loggers = []
-    for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        ours = any(name == lib or name.startswith(f"{lib}.") for lib in _LIBRARIES_WITH_OWN_HANDLERS)
-        if ours and isinstance(logger, logging.Logger) and (logger.handlers or not logger.propagate):
-            loggers.append(logger)
-    return loggers
+    """The loggers of :data:`_LIBRARIES_WITH_OWN_HANDLERS`, sub-loggers included, that print on their own."""
+    loggers = loggers_of(_LIBRARIES_WITH_OWN_HANDLERS)
+    return [logger for logger in loggers if logger.handlers or not logger.propagate]
 
 
 @contextmanager

@@ -16,7 +16,7 @@ import logging
 import site
 import sysconfig
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +102,18 @@ def _is_terminal(handler: logging.Handler) -> bool:
     return getattr(handler, "stream", None) is not None
 
 
+def loggers_of(libraries: Sequence[str]) -> list[logging.Logger]:
+    """The loggers of ``libraries`` and their sub-loggers that exist, each library imported first: a
+    library sets its loggers up on import, which would otherwise undo (or come after) any change to them."""
+    for library in libraries:
+        importlib.import_module(library)
+    return [
+        logger
+        for name, logger in list(logging.Logger.manager.loggerDict.items())
+        if name.split(".")[0] in libraries and isinstance(logger, logging.Logger)
+    ]
+
+
 @contextmanager
 def library_warnings_to(path: Path) -> Iterator[LibraryWarnings]:
     """Append the library warnings raised inside the block to the file at ``path`` (created when the
@@ -119,13 +131,9 @@ def library_warnings_to(path: Path) -> Iterator[LibraryWarnings]:
                 pass
         shown(message, category, filename, lineno, file, line)
 
-    for library in _LIBRARY_LOGGERS:
-        importlib.import_module(library)  # it sets its loggers up on import: before they are switched
     to_file = _ToFile(record)
     saved: list[tuple[logging.Logger, list[logging.Handler]]] = []
-    for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if name.split(".")[0] not in _LIBRARY_LOGGERS or not isinstance(logger, logging.Logger):
-            continue
+    for logger in loggers_of(_LIBRARY_LOGGERS):
         if not any(_is_terminal(handler) for handler in logger.handlers):
             continue
         saved.append((logger, logger.handlers))
