@@ -198,7 +198,13 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
     parser.add_argument(
         "--study",
         required=worker,
-        help="study name" + ("" if worker else " (default: <benchmark or objective>-<searcher>)"),
+        help="study name"
+        + (
+            ""
+            if worker
+            else " (default: <benchmark or objective>-<searcher>, then the searched metrics unless it is "
+            "val_accuracy alone, and -constrained with constraints)"
+        ),
     )
     parser.add_argument(
         "--seed",
@@ -301,7 +307,7 @@ def _search(args: argparse.Namespace) -> int:
 
     space, objective, objective_name = _load_objective(args)
     sampler = _make_sampler(args, space, objective)
-    study_name = args.study or f"{objective_name}-{args.searcher}"
+    study_name = args.study or _default_study_name(args, objective_name)
     n_trials = args.n_trials or args.total_trials or 100
     storage = open_storage(
         args.storage, heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period
@@ -489,6 +495,19 @@ def _load_objective(args: argparse.Namespace) -> tuple[Any, Callable[..., Any], 
             "(nb201, darts, nbgraph, nbgraph-proteins, mlp)."
         )
     return space, NamedObjective(function, getattr(function, "name", args.function)), args.function
+
+
+def _default_study_name(args: argparse.Namespace, objective_name: str) -> str:
+    """``<benchmark or objective>-<searcher>``, then the searched metrics unless the search is the
+    default (``val_accuracy`` alone), and ``-constrained`` with constraints: searches of different
+    outcomes in one storage do not meet under one name, where the second would be refused."""
+    metrics = list(args.objectives) if args.objectives else [args.metric]
+    parts = [objective_name, args.searcher]
+    if metrics != ["val_accuracy"]:
+        parts += metrics
+    if args.constraints:
+        parts.append("constrained")
+    return "-".join(parts)
 
 
 def _make_sampler(args: argparse.Namespace, space: Any, objective: Any) -> Any:

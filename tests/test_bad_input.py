@@ -74,7 +74,10 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
     ("extra", "named"),
     [
         (["--direction", "minimize"], "direction 'maximize' (asked: 'minimize')"),
-        (["--metric", "test_accuracy"], "metric 'val_accuracy' (asked: 'test_accuracy')"),
+        (
+            ["--metric", "test_accuracy", "--study", "nb201-cifar10-auto"],
+            "metric 'val_accuracy' (asked: 'test_accuracy')",
+        ),
     ],
 )
 def test_cli_continuing_a_study_with_other_settings_fails(tmp_path, capsys, extra, named) -> None:
@@ -95,6 +98,31 @@ def test_cli_continuing_a_study_with_other_settings_fails(tmp_path, capsys, extr
     assert named in err
     study = optuna.load_study(study_name="nb201-cifar10-auto", storage=f"sqlite:///{db}")
     assert len(study.trials) == 3 and study.user_attrs["metric"] == "val_accuracy"
+
+
+def test_cli_searches_of_other_outcomes_get_their_own_default_studies(tmp_path, capsys) -> None:
+    # Without --study, a search of other metrics (or with constraints) does not meet the default one,
+    # which would refuse it.
+    db = tmp_path / "m.db"
+    base = [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--n-trials",
+        "3",
+        "--storage",
+        str(db),
+        "--no-annotate",
+    ]
+    assert main(base) == 0
+    assert main([*base, "--metric", "test_accuracy"]) == 0
+    assert main([*base, "--constraint", "params_mb<=0.5"]) == 0
+    names = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{db}")}
+    assert names == {
+        "nb201-cifar10-auto",
+        "nb201-cifar10-auto-test_accuracy",
+        "nb201-cifar10-auto-constrained",
+    }
 
 
 def test_cli_continuing_a_study_on_another_benchmark_fails(tmp_path, capsys) -> None:

@@ -3,19 +3,22 @@
 The first ``python`` block (the Python API) runs in this process; the blocks of the section
 "Check your own space or surrogate" are test files, run by pytest in a fresh directory, without this
 checkout's conftest or pytest settings, as a user would run them. The other blocks (training on real
-datasets) take minutes and are not run.
+datasets) take minutes and are not run. The ``bonas search`` and ``bonas show`` commands run in order,
+with fewer trials.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bonas.cli import main
 from tests.conftest import require_shared_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -119,3 +122,32 @@ def test_readme_weight_sharing_example_runs(tmp_path: Path, monkeypatch: pytest.
     assert (history["fidelity"] == "stand-alone").sum() == 2
     best = history.loc[history["arch"] == str(namespace["result"].best_architecture), "fidelity"]  # type: ignore[attr-defined]
     assert "stand-alone" in set(best)
+
+
+def readme_commands(*subcommands: str) -> list[list[str]]:
+    """The README's ``bonas`` commands (of ``bash`` blocks, continuation lines joined, comments and a
+    trailing ``&`` dropped) whose subcommand is one of ``subcommands``, in order."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line.split(" #")[0].removesuffix("&"))
+            if len(words) > 1 and words[0] == "bonas" and words[1] in subcommands:
+                commands.append(words[1:])
+    return commands
+
+
+def test_readme_command_line_examples_run_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path
+) -> None:
+    # The hardware-aware search, then the single-objective one and its continuation, in one storage, as
+    # a reader runs them; a database server's commands are left out. Fewer trials: one BO proposal each.
+    require_shared_file("nb201/nb201_latency_help.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BONAS_DATA_DIR", str(shared_data))
+    commands = [c for c in readme_commands("search", "show") if not any("://" in word for word in c)]
+    assert [c[0] for c in commands] == ["search", "show", "search", "search", "show", "show"]
+    small = {"100": "11", "150": "12"}
+    for command in commands:
+        args = [small.get(word, word) if before in ("--n-trials", "--total-trials") else word
+                for before, word in zip(["", *command], command, strict=False)]  # fmt: skip
+        assert main(args) == 0, f"bonas {shlex.join(command)}"
