@@ -203,7 +203,8 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
             ""
             if worker
             else " (default: <benchmark or objective>-<searcher>, then the searched metrics unless it is "
-            "val_accuracy alone, and -constrained with constraints)"
+            "val_accuracy alone, and -constrained with constraints; directions and constraint bounds are not "
+            "part of it)"
         ),
     )
     parser.add_argument(
@@ -313,6 +314,8 @@ def _search(args: argparse.Namespace) -> int:
         args.storage, heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period
     )
     where = describe(args.storage)
+    if args.study is None:
+        _point_to_a_study_under_the_old_default_name(args, storage, study_name, objective_name)
     logger.info(
         "Study %r in %s: %s on %s, %d evaluations.", study_name, where, args.searcher, space.name, n_trials
     )
@@ -508,6 +511,28 @@ def _default_study_name(args: argparse.Namespace, objective_name: str) -> str:
     if args.constraints:
         parts.append("constrained")
     return "-".join(parts)
+
+
+def _point_to_a_study_under_the_old_default_name(
+    args: argparse.Namespace, storage: Any, study_name: str, objective_name: str
+) -> None:
+    """Warn when this search's default study is new but the storage holds one under the default name of
+    earlier bonas versions (``<benchmark or objective>-<searcher>`` for every search): the same command made that
+    one, and ``--study`` continues it."""
+    import optuna
+
+    old = f"{objective_name}-{args.searcher}"
+    if old == study_name:
+        return
+    names = set(optuna.get_all_study_names(storage=storage))
+    if old in names and study_name not in names:
+        logger.warning(
+            "Starting study %r. This storage also holds %r, the name earlier bonas versions gave this command's study "
+            "(the default now names the searched metrics); to continue that one instead, add --study %s.",
+            study_name,
+            old,
+            old,
+        )
 
 
 def _make_sampler(args: argparse.Namespace, space: Any, objective: Any) -> Any:

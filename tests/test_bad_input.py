@@ -6,6 +6,7 @@ exits 2 with one ``bonas <command>: error:`` line and no traceback.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -123,6 +124,33 @@ def test_cli_searches_of_other_outcomes_get_their_own_default_studies(tmp_path, 
         "nb201-cifar10-auto-test_accuracy",
         "nb201-cifar10-auto-constrained",
     }
+
+
+def test_cli_points_to_a_study_under_the_old_default_name(tmp_path, capsys, caplog) -> None:
+    db = tmp_path / "m.db"
+    base = [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--n-trials",
+        "3",
+        "--storage",
+        str(db),
+        "--no-annotate",
+    ]
+    old = [
+        *base,
+        "--metric",
+        "test_accuracy",
+        "--study",
+        "nb201-cifar10-auto",
+    ]  # as earlier versions named it
+    assert main(old) == 0
+    with caplog.at_level(logging.WARNING, logger="bonas"):
+        assert main([*base, "--metric", "test_accuracy"]) == 0
+    assert (
+        "also holds 'nb201-cifar10-auto'" in caplog.text and "add --study nb201-cifar10-auto" in caplog.text
+    )
 
 
 def test_cli_continuing_a_study_on_another_benchmark_fails(tmp_path, capsys) -> None:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 
 from bonas.cli import main
@@ -130,12 +131,16 @@ def readme_commands(*subcommands: str) -> list[list[str]]:
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
-            words = shlex.split(line.split(" #")[0].removesuffix("&"))
-            if len(words) > 1 and words[0] == "bonas" and words[1] in subcommands:
+            if not line.lstrip().startswith("bonas "):
+                continue
+            words = shlex.split(line, comments=True)
+            words = words[:-1] if words[-1] == "&" else words
+            if words[1] in subcommands:
                 commands.append(words[1:])
     return commands
 
 
+@pytest.mark.slow  # two BO searches and a multi-objective one, with their pictures
 def test_readme_command_line_examples_run_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path
 ) -> None:
@@ -145,9 +150,18 @@ def test_readme_command_line_examples_run_in_order(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BONAS_DATA_DIR", str(shared_data))
     commands = [c for c in readme_commands("search", "show") if not any("://" in word for word in c)]
-    assert [c[0] for c in commands] == ["search", "show", "search", "search", "show", "show"]
+    assert [c[0] for c in commands] == ["search", "show", "search", "search", "show", "show"], (
+        "the README's search and show examples changed: check they still run in order in one storage"
+    )
     small = {"100": "11", "150": "12"}
     for command in commands:
-        args = [small.get(word, word) if before in ("--n-trials", "--total-trials") else word
-                for before, word in zip(["", *command], command, strict=False)]  # fmt: skip
+        args = []
+        for before, word in zip(["", *command], command, strict=False):
+            if before in ("--n-trials", "--total-trials"):
+                assert word in small, f"README trial count {word} changed: update this test's small counts"
+                word = small[word]
+            args.append(word)
         assert main(args) == 0, f"bonas {shlex.join(command)}"
+    studies = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries("sqlite:///results/bonas.db")}
+    # The continuation (--total-trials) went on in the study the first single-objective search made.
+    assert len(studies) == 2 and studies["nb201-cifar10-auto"] == 12
