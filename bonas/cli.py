@@ -286,7 +286,7 @@ def _run_search(args: argparse.Namespace) -> int:
         )
     try:
         folder = artifact_dir(args.storage)
-    except Exception:  # a bad storage is reported by the search itself
+    except (OSError, RuntimeError, TypeError, ValueError):  # a bad storage: the search reports it
         folder = None
     if folder is None:
         return _search(args)
