@@ -71,6 +71,20 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
     assert study.user_attrs["metric"] == "value" and study.user_attrs["objective"] == "hashed"  # kept
 
 
+def default_search(db: Path) -> list[str]:
+    """``bonas search`` of NB201 CIFAR-10 for 3 trials in ``db``, under the default study name."""
+    return [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--n-trials",
+        "3",
+        "--storage",
+        str(db),
+        "--no-annotate",
+    ]
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
@@ -83,16 +97,7 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
 )
 def test_cli_continuing_a_study_with_other_settings_fails(tmp_path, capsys, extra, named) -> None:
     db = tmp_path / "m.db"
-    base = [
-        "search",
-        "--benchmark",
-        "nb201-cifar10",
-        "--n-trials",
-        "3",
-        "--storage",
-        str(db),
-        "--no-annotate",
-    ]
+    base = default_search(db)
     assert main(base) == 0
     capsys.readouterr()
     err = cli_error(capsys, [*base, *extra])
@@ -105,16 +110,7 @@ def test_cli_searches_of_other_outcomes_get_their_own_default_studies(tmp_path, 
     # Without --study, a search of other metrics (or with constraints) does not meet the default one,
     # which would refuse it.
     db = tmp_path / "m.db"
-    base = [
-        "search",
-        "--benchmark",
-        "nb201-cifar10",
-        "--n-trials",
-        "3",
-        "--storage",
-        str(db),
-        "--no-annotate",
-    ]
+    base = default_search(db)
     assert main(base) == 0
     assert main([*base, "--metric", "test_accuracy"]) == 0
     assert main([*base, "--constraint", "params_mb<=0.5"]) == 0
@@ -128,16 +124,7 @@ def test_cli_searches_of_other_outcomes_get_their_own_default_studies(tmp_path, 
 
 def test_cli_points_to_a_study_under_the_old_default_name(tmp_path, capsys, caplog) -> None:
     db = tmp_path / "m.db"
-    base = [
-        "search",
-        "--benchmark",
-        "nb201-cifar10",
-        "--n-trials",
-        "3",
-        "--storage",
-        str(db),
-        "--no-annotate",
-    ]
+    base = default_search(db)
     old = [
         *base,
         "--metric",
