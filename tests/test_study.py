@@ -251,6 +251,17 @@ def test_named_optuna_samplers_replace_repeats_with_new_architectures(nb201_cifa
     assert history["repeat_of"].isna().all()
 
 
+@pytest.mark.parametrize("name", ["random", "regularized-evolution", "optuna-tpe", "bo-gp-categorical"])
+def test_a_hyperband_pruner_works_with_every_kind_of_searcher(space: NB201Space, name: str) -> None:
+    # Hyperband hands samplers a view of the study listing one bracket's trials and refusing its user
+    # attributes; the searchers read the whole study (no architecture of another bracket is repeated).
+    pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=3)
+    result = search(space, hashed_score, sampler=name, n_trials=12, seed=0, pruner=pruner)
+    history = result.history
+    assert (history["state"] == "COMPLETE").all() and len(history) == 12
+    assert history["arch_hash"].nunique() == 12
+
+
 def test_allow_repeats_reaches_bonas_samplers() -> None:
     space = tiny_space()
     result = search(space, hashed_score, sampler="random", n_trials=10, seed=0, allow_repeats=True)

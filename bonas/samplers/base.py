@@ -167,6 +167,7 @@ class ArchitectureSampler(BaseSampler):
     def history(self, study: Study, *, exclude_trial: int | None = None) -> SearchHistory:
         """The study's trials as a :class:`SearchHistory` (values negated for minimised objectives), with
         the study's objectives and constraints."""
+        study = whole_study(study)
         signs = tuple(-1.0 if d == StudyDirection.MINIMIZE else 1.0 for d in study.directions)
         attributes = StudyAttributes.of(study)
         return search_history(
@@ -236,3 +237,14 @@ class ArchitectureSampler(BaseSampler):
     def __repr__(self) -> str:
         batch = f", batch_size={self.batch_size}" if self.batch_size != 1 else ""
         return f"{type(self).__name__}(space={self.space.name!r}, seed={self._seed}{batch})"
+
+
+def whole_study(study: Study) -> Study:
+    """The study itself, also where a pruner hands samplers a view of it.
+
+    Optuna's ``HyperbandPruner`` passes samplers a per-bracket study that lists only the trials of one
+    bracket and refuses every other attribute (the study's user attributes among them). A bonas searcher
+    proposes from everything evaluated: an architecture measured in another bracket is still measured,
+    and proposing it again would waste an evaluation.
+    """
+    return getattr(study, "_study", study)
