@@ -86,12 +86,47 @@ def check_arguments(
         raise InvalidArgumentError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
 
 
+def check_same_parameters(study: optuna.Study, space: SearchSpace) -> None:
+    """Refuse a space whose parameters differ from those the study's trials were drawn with (a choice
+    added or removed under the same space name): Optuna cannot draw a parameter from other choices in
+    the same study, so every new trial would fail, and the old values belong to another space."""
+    current = trials.distributions(space)
+    checked: set[str] = set()
+    for trial in study.get_trials(deepcopy=False):
+        for name, distribution in trial.distributions.items():
+            if name in checked:
+                continue
+            checked.add(name)
+            if name not in current:
+                change = f"has no parameter {name!r} any more (the study's trials chose it from {_choices(distribution)})"
+            elif current[name] != distribution:
+                change = (
+                    f"gives parameter {name!r} the choices {_choices(current[name])}, "
+                    f"but the study's trials chose it from {_choices(distribution)}"
+                )
+            else:
+                continue
+            raise StudyMismatchError(
+                f"Study {study.study_name!r} cannot continue with space {space.name!r}: the space {change}. "
+                "Search the changed space as a new study under another name (search(..., study_name=...), "
+                "bonas search --study NAME), or restore the old parameters to continue this one."
+            )
+
+
+def _choices(distribution: optuna.distributions.BaseDistribution) -> list[object]:
+    return list(getattr(distribution, "choices", [distribution]))
+
+
 def check_continuation(
-    study: optuna.Study, asked: trials.StudyAttributes, direction: str | tuple[str, ...]
+    study: optuna.Study,
+    asked: trials.StudyAttributes,
+    direction: str | tuple[str, ...],
+    space: SearchSpace,
 ) -> None:
     """Refuse to continue a stored study with another direction, metric, space, benchmark, objective or
-    constraints: its values would mix with values of another search. Nothing is written before this
-    check."""
+    constraints, or whose space kept its name but changed its parameters: its values would mix with
+    values of another search. Nothing is written before this check."""
+    check_same_parameters(study, space)
     stored = trials.StudyAttributes.of(study)
     conflicts = [
         f"{name} {theirs!r} (asked: {ours!r})"

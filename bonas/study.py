@@ -258,7 +258,7 @@ def search(
         objectives=outcomes.objectives,
         constraints=outcomes.constraints,
     )
-    check_continuation(study, asked, outcomes.directions)
+    check_continuation(study, asked, outcomes.directions, space)
     asked.write(study)
 
     loop = _SearchLoop(

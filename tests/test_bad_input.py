@@ -19,6 +19,8 @@ from optuna.trial import TrialState
 from bonas.architecture import Architecture
 from bonas.cli import main
 from bonas.errors import ArgumentTypeError, InvalidArchitectureError, InvalidArgumentError
+from bonas.spaces.base import Categorical
+from bonas.spaces.categorical import CategoricalSpace
 from bonas.spaces.nb201 import NB201Space
 from bonas.storage import StorageSpecError, StorageUnavailableError, open_storage
 from bonas.study import SearchFailedError, StudyMismatchError, search
@@ -69,6 +71,28 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
     study = optuna.load_study(study_name="s", storage=storage)
     assert len(study.trials) == 2  # no trial ran
     assert study.user_attrs["metric"] == "value" and study.user_attrs["objective"] == "hashed"  # kept
+
+
+@pytest.mark.parametrize(
+    ("parameters", "named"),
+    [
+        (
+            [Categorical("a", (0, 1, 2)), Categorical("b", ("x", "y"))],
+            "gives parameter 'a' the choices [0, 1, 2], but the study's trials chose it from [0, 1]",
+        ),
+        ([Categorical("b", ("x", "y"))], "has no parameter 'a' any more"),
+    ],
+)
+def test_a_space_changed_under_its_name_is_refused_before_any_trial(
+    tmp_path: Path, parameters: list[Categorical], named: str
+) -> None:
+    storage = open_storage(tmp_path / "s.db")
+    search(tiny_space(), hashed, n_trials=2, storage=storage, study_name="s", seed=0)
+    changed = CategoricalSpace("tiny", parameters)
+    with pytest.raises(StudyMismatchError, match="cannot continue with space 'tiny'") as raised:
+        search(changed, hashed, n_trials=2, storage=storage, study_name="s", seed=1)
+    assert named in str(raised.value) and "another name" in str(raised.value)
+    assert len(optuna.load_study(study_name="s", storage=storage).trials) == 2  # no trial ran
 
 
 def default_search(db: Path) -> list[str]:
