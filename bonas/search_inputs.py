@@ -3,10 +3,11 @@
 * its arguments: counts are whole numbers >= 1, a seed a whole number >= 0, a known direction, a space
   and a callable objective (:func:`check_count`, :func:`check_arguments`);
 * a sampler instance: built for the searched space and with the asked options (:func:`resolved_sampler`);
-* a stored study it continues: the same direction, metric, space, benchmark and objective
-  (:func:`check_continuation`), so values of two searches never mix;
-* what the objective returns: a number, or a dict of numbers holding the searched metric
-  (:func:`metrics`); strings and booleans that only look like numbers are refused;
+* a stored study it continues: the same direction, metric, space (its name and its parameters),
+  benchmark and objective (:func:`check_continuation`), so values of two searches never mix;
+* what the objective returns: a number, or a dict of metrics holding the searched metric
+  (:func:`metrics`); the searched ones must be numbers (strings and booleans that only look like
+  numbers are refused), other metrics are recorded whatever they hold (:func:`recorded_metrics`);
 * several objectives and constraints (:func:`check_outcomes`): known directions, well-formed bounds,
   metrics the objective returns (checked before any trial where the objective lists its metrics, as a
   tabular benchmark does), and in each result every objective's and constraint's metric
@@ -17,10 +18,11 @@ Each refusal names the bad value and the fix.
 
 from __future__ import annotations
 
+import json
 import logging
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,18 +237,46 @@ def check_sampler_outcomes(sampler: optuna.samplers.BaseSampler, outcomes: Outco
         )
 
 
-def metrics(result: Any, metric: str) -> tuple[float, dict[str, float]]:
-    """The searched value and every metric of an objective's result, each checked to be a number."""
+def metrics(result: Any, metric: str) -> tuple[float, dict[str, Any]]:
+    """The searched value, checked to be a number, and every metric of an objective's result (see
+    :func:`recorded_metrics`)."""
     if isinstance(result, Mapping):
         if metric not in result:
             raise ObjectiveError(
                 f"The objective returned metrics {sorted(map(str, result))} without {metric!r}; return it or "
                 f"pass search(..., metric=<one of those>)."
             )
-        metrics = {str(name): number(value, f"metric {name!r}") for name, value in result.items()}
+        metrics = recorded_metrics(result, (metric,))
         return metrics[metric], metrics
     value = number(result, "value", metric=metric)
     return value, {metric: value}
+
+
+def recorded_metrics(result: Mapping[Any, Any], searched: Iterable[str]) -> dict[str, Any]:
+    """Every metric of an objective's result as the trial records it: the ``searched`` ones (objectives
+    and constraints) checked to be numbers; any other number as a float, and any other value (a note,
+    None, a flag) kept as it is where JSON can hold it, else as its repr: an evaluation is not thrown
+    away for a metric no search uses."""
+    searched = set(searched)
+    found: dict[str, Any] = {}
+    for name, value in result.items():
+        name = str(name)
+        if name in searched:
+            found[name] = number(value, f"metric {name!r}")
+            continue
+        try:
+            found[name] = number(value, f"metric {name!r}")
+        except ObjectiveError:
+            found[name] = value if _json_holds(value) else repr(value)
+    return found
+
+
+def _json_holds(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def number(value: Any, what: str, *, metric: str | None = None) -> float:
@@ -420,13 +450,13 @@ def check_known_metrics(objective: object, outcomes: Outcomes) -> None:
 
 def outcome_values(
     result: Any, outcomes: Outcomes
-) -> tuple[tuple[float, ...], tuple[float, ...], dict[str, float]]:
+) -> tuple[tuple[float, ...], tuple[float, ...], dict[str, Any]]:
     """Every objective's value, every constraint's value (<= 0: satisfied) and every metric of an
     objective's result.
 
     Raises:
-        ObjectiveError: the result is not a number or a dict of numbers, or lacks an objective's or a
-            constraint's metric (named).
+        ObjectiveError: the result is not a number or a dict of metrics, an objective's or a
+            constraint's metric is missing or not a number (named).
     """
     if not outcomes.is_multi_objective and not outcomes.constraints:
         value, found = metrics(result, outcomes.metrics[0])
@@ -437,7 +467,7 @@ def outcome_values(
             f"The objective returned {result!r} ({type(result).__name__}); with several objectives or "
             f"constraints it must return a dict of metrics holding {', '.join(map(repr, dict.fromkeys(needed)))}."
         )
-    found = {str(name): number(value, f"metric {name!r}") for name, value in result.items()}
+    found = recorded_metrics(result, [*outcomes.metrics, *(c.metric for c in outcomes.constraints)])
     for kind, names in (
         ("objective", outcomes.metrics),
         ("constraint", [c.metric for c in outcomes.constraints]),

@@ -311,7 +311,6 @@ def test_cli_refuses_a_negative_seed(capsys) -> None:
     [
         ("91.5", "value '91.5' (str)"),
         (True, "value True (bool)"),
-        ({"val_accuracy": 90.0, "device": "cpu"}, "metric 'device' 'cpu' (str)"),
         ({"val_accuracy": "90"}, "metric 'val_accuracy' '90' (str)"),
     ],
 )

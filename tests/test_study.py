@@ -117,6 +117,26 @@ def test_non_number_fails_the_trial(space: NB201Space) -> None:
     assert failed["fail_reason"].str.contains("'great'").all()
 
 
+@pytest.mark.parametrize("objectives", [None, {"val_accuracy": "maximize", "latency_ms": "minimize"}])
+def test_metrics_no_search_uses_are_recorded_whatever_they_hold(space: NB201Space, objectives) -> None:
+    def objective(architecture: Architecture) -> dict[str, object]:
+        return {**metrics(architecture), "note": "diverged late", "flops": None, "tensor": object()}
+
+    history = search(space, objective, sampler="random", n_trials=3, seed=0, objectives=objectives).history
+    assert (history["state"] == "COMPLETE").all()  # the evaluations are kept
+    assert (history["note"] == "diverged late").all() and history["flops"].isna().all()
+    assert history["tensor"].str.startswith("<object object").all()
+
+
+def test_a_searched_metric_that_is_not_a_number_still_fails_the_trial(space: NB201Space) -> None:
+    def objective(architecture: Architecture) -> dict[str, object]:
+        return {**metrics(architecture), "latency_ms": "12 ms"}
+
+    constraints = {"latency_ms": ("<=", 5.0)}
+    with pytest.raises(BonasError, match=r"No trial .* completed(.|\n)*metric 'latency_ms' '12 ms' \(str\)"):
+        search(space, objective, sampler="random", n_trials=2, seed=0, constraints=constraints)
+
+
 # -- failures -------------------------------------------------------------------------------------------
 
 
