@@ -27,6 +27,30 @@ def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
     return _CHECKOUT_DATA_DIR
 
 
+def check_data_folder(path: str | os.PathLike[str] | None = None) -> None:
+    """Refuse a data folder given explicitly (``path`` or ``$BONAS_DATA_DIR``) that is not a folder.
+
+    Benchmarks read their optional files (test accuracies, device latencies) only where they exist, so a
+    mistyped folder would otherwise silently drop those metrics.
+
+    Raises:
+        DataFileNotFoundError: the folder does not exist or is a file; the message names it and its source.
+    """
+    if path is not None:
+        source = "data_dir, --data-dir"
+    elif os.environ.get(DATA_DIR_ENV):
+        source = f"${DATA_DIR_ENV}"
+    else:
+        return  # the checkout's data/: absent in an installed package, where only given folders count
+    folder = data_dir(path)
+    if not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DataFileNotFoundError(
+            f"Data folder {str(folder)!r} (from {source}) {problem}. Give the folder that holds the benchmark "
+            f"files (data/README.md lists them), or leave {source} unset to use the checkout's data/."
+        )
+
+
 def data_file(relative: str, path: str | os.PathLike[str] | None = None) -> Path:
     """The file ``relative`` inside the data folder.
 

@@ -157,11 +157,24 @@ def _check_heartbeat(heartbeat_interval: int | None, grace_period: int | None) -
 
 def _rdb_storage(url: str, engine_kwargs: dict[str, object], heartbeat: dict[str, object]) -> BaseStorage:
     """An RDBStorage, retried when workers starting together race to create the same tables."""
-    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
+    scheme = url.partition("://")[0]
     for attempt in range(SCHEMA_RACE_RETRIES):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)  # type: ignore[arg-type]
+        except ImportError as error:  # Optuna's "Failed to import DB access module", the driver's below it
+            driver = error.__cause__ or error
+            raise StorageUnavailableError(
+                f"Storage {_redacted(url)!r} needs a database driver for {scheme!r} that is not installed "
+                f"({driver}). Install it (e.g. `pip install psycopg` for postgresql://, `pip install pymysql` "
+                "with mysql+pymysql://), or use a SQLite file path instead."
+            ) from error
+        except ArgumentError as error:  # SQLAlchemy knows no such database kind
+            raise StorageSpecError(
+                f"Storage {_redacted(url)!r}: {error}. Give a file path (results/search.db), journal:<file>, "
+                "or a SQLAlchemy database URL such as postgresql://user@host/db."
+            ) from error
         except (IntegrityError, OperationalError, ProgrammingError) as error:
             if attempt == SCHEMA_RACE_RETRIES - 1 or not _is_schema_race(error):
                 raise StorageUnavailableError(

@@ -288,6 +288,15 @@ def test_space_and_objective_types_are_checked() -> None:
         (["--option", "population_size=0", "--searcher", "regularized-evolution"], "population_size=0"),
         (["--option", "population_size=abc", "--searcher", "regularized-evolution"], "population_size='abc'"),
         (["--storage", ""], "Storage '' is empty"),
+        (
+            ["--storage", "mysql://me@localhost/nas"],
+            "needs a database driver for 'mysql' that is not installed",
+        ),
+        (["--storage", "nosuchdb://me@localhost/nas"], "Can't load plugin: sqlalchemy.dialects:nosuchdb"),
+        (
+            ["--data-dir", "/nonexistent/bonas-data"],
+            "'/nonexistent/bonas-data' (from data_dir, --data-dir) does not",
+        ),
     ],
 )
 def test_cli_option_and_storage_values_are_checked(tmp_path, capsys, args, named) -> None:

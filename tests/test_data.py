@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import bonas
-from bonas.data import DATA_DIR_ENV, data_dir, data_file, optional_data_file, package_file
+from bonas.data import DATA_DIR_ENV, check_data_folder, data_dir, data_file, optional_data_file, package_file
 from bonas.errors import BonasError, DataFileNotFoundError
+from bonas.tabular import load_benchmark
 
 CHECKOUT_DATA = Path(bonas.__file__).resolve().parent.parent / "data"
 
@@ -100,3 +101,21 @@ def test_package_file_of_a_missing_parent_package_raises() -> None:
 def test_package_file_of_a_plain_module_says_so() -> None:
     with pytest.raises(DataFileNotFoundError, match="is a module, not a package"):
         package_file("json.decoder", "x.bin")
+
+
+def test_a_given_data_folder_that_is_not_a_folder_is_refused_naming_it_and_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    check_data_folder()  # the checkout's data/: nothing given
+    check_data_folder(tmp_path)
+    with pytest.raises(DataFileNotFoundError, match=r"'.*typo' \(from data_dir, --data-dir\) does not exist"):
+        check_data_folder(tmp_path / "typo")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(
+        DataFileNotFoundError, match=r"'.*file' \(from data_dir, --data-dir\) is a file, not a folder"
+    ):
+        check_data_folder(tmp_path / "file")
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "typo"))
+    with pytest.raises(DataFileNotFoundError, match=r"\(from \$BONAS_DATA_DIR\) does not exist"):
+        load_benchmark("nb201-cifar10")

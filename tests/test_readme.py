@@ -47,6 +47,7 @@ def test_readme_python_example_runs_without_the_optional_test_accuracy_file(
 ) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
     monkeypatch.setenv("BONAS_DATA_DIR", str(tmp_path / "empty"))  # no nb201_test_accuracy.csv there
     assert "n_trials=100" in blocks[0]
     short = blocks[0].replace("n_trials=100", "n_trials=12")  # the columns are the point here, not the search

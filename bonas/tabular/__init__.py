@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from bonas.data import check_data_folder
 from bonas.errors import unknown_name
 from bonas.tabular.analognas import METRICS as ANALOGNAS_METRICS
 from bonas.tabular.analognas import AnalogNASBenchmark
@@ -91,6 +92,7 @@ def load_benchmark(
     """
     if name not in _BENCHMARKS:
         raise unknown_name("benchmark", name, _BENCHMARKS)
+    check_data_folder(data_dir)
     return _BENCHMARKS[name](data_dir=data_dir, noisy=noisy, seed=seed)
 
 
