@@ -31,6 +31,9 @@ logger = logging.getLogger("bonas.cli")
 
 #: Where ``bonas search`` stores its study when no ``--storage`` is given.
 DEFAULT_STORAGE = "results/bonas.db"
+#: What a search optimises when neither --metric/--direction nor --objective METRIC:max|min says.
+DEFAULT_METRIC = "val_accuracy"
+DEFAULT_DIRECTION = "maximize"
 INTERRUPTED_EXIT_CODE = 130
 
 
@@ -215,10 +218,13 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
     )
     parser.add_argument(
         "--metric",
-        default="val_accuracy",
-        help="metric to optimise (default: %(default)s; or give --objective)",
+        help=f"metric to optimise (default: {DEFAULT_METRIC}; or give --objective METRIC:max|min instead)",
     )
-    parser.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
+    parser.add_argument(
+        "--direction",
+        choices=("maximize", "minimize"),
+        help=f"direction of --metric (default: {DEFAULT_DIRECTION})",
+    )
     parser.add_argument(
         "--heartbeat-interval",
         type=_positive_int,
@@ -406,6 +412,19 @@ def _split_objectives(args: argparse.Namespace) -> None:
     if len(parsed) < len(metrics):
         raise CommandLineError(f"--objective names a metric twice: {metrics}.")
     args.objectives = parsed or None
+    given = [
+        f"--{name} {value}"
+        for name, value in (("metric", args.metric), ("direction", args.direction))
+        if value
+    ]
+    if args.objectives and given:
+        raise CommandLineError(
+            f"{' and '.join(given)} with --objective {' --objective '.join(metrics)}: both say what to optimise. "
+            "Give each searched metric with its direction as --objective METRIC:max|min, without --metric or "
+            "--direction."
+        )
+    args.metric = args.metric or DEFAULT_METRIC
+    args.direction = args.direction or DEFAULT_DIRECTION
     constraints = dict(parse_constraint(text) for text in args.constraint)
     if len(constraints) < len(args.constraint):
         raise CommandLineError(

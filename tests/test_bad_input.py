@@ -307,6 +307,15 @@ def test_cli_option_and_storage_values_are_checked(tmp_path, capsys, args, named
     assert "does not take" not in err
 
 
+@pytest.mark.parametrize("extra", [["--direction", "maximize"], ["--metric", "val_accuracy"]])
+def test_cli_refuses_metric_or_direction_beside_metric_objectives(tmp_path, capsys, extra) -> None:
+    args = ["search", "--benchmark", "nb201-cifar10", "--objective", "latency_pixel3:min", *extra,
+            "--storage", str(tmp_path / "o.db"), "--no-annotate"]  # fmt: skip
+    err = cli_error(capsys, args)
+    assert f"--{extra[0][2:]} {extra[1]} with --objective latency_pixel3:min" in err
+    assert not (tmp_path / "o.db").exists()  # refused before the storage is opened
+
+
 def test_cli_refuses_a_negative_seed(capsys) -> None:
     with pytest.raises(SystemExit) as raised:
         main(["search", "--benchmark", "nb201-cifar10", "--seed", "-1"])
