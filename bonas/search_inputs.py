@@ -47,6 +47,14 @@ class ObjectiveError(BonasError, ValueError):
     """An objective returned something that is not a number or a dict holding the searched metric."""
 
 
+class MissingMetricError(ObjectiveError):
+    """An objective's dict of metrics lacks a searched or constrained metric (``missing``)."""
+
+    def __init__(self, message: str, missing: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
 class StudyMismatchError(BonasError, ValueError):
     """A stored study is continued with settings (direction, metric, space, objective) other than its own."""
 
@@ -242,9 +250,10 @@ def metrics(result: Any, metric: str) -> tuple[float, dict[str, Any]]:
     :func:`recorded_metrics`)."""
     if isinstance(result, Mapping):
         if metric not in result:
-            raise ObjectiveError(
-                f"The objective returned metrics {sorted(map(str, result))} without {metric!r}; return it or "
-                f"pass search(..., metric=<one of those>)."
+            raise MissingMetricError(
+                f"The objective returned metrics {sorted(map(str, result))} without {metric!r}; return it, or "
+                "search one of those (search(..., metric=...); bonas search --metric NAME).",
+                (metric,),
             )
         metrics = recorded_metrics(result, (metric,))
         return metrics[metric], metrics
@@ -474,9 +483,10 @@ def outcome_values(
     ):
         missing = [name for name in names if name not in found]
         if missing:
-            raise ObjectiveError(
+            raise MissingMetricError(
                 f"The objective returned metrics {sorted(found)} without the {kind} metric "
-                f"{', '.join(map(repr, missing))}; return it, or search a metric it returns."
+                f"{', '.join(map(repr, missing))}; return it, or search a metric it returns.",
+                tuple(missing),
             )
     values = tuple(found[name] for name in outcomes.metrics)
     return values, tuple(c.value(found[c.metric]) for c in outcomes.constraints), found

@@ -67,10 +67,8 @@ from bonas.errors import (
 )
 from bonas.history import SearchHistory
 from bonas.samplers import ArchitectureSampler
-
-# Re-exported where users met them first: the objective's trial, and the errors search() raises.
-from bonas.search_inputs import ObjectiveError as ObjectiveError
 from bonas.search_inputs import (
+    MissingMetricError,
     Outcomes,
     check_arguments,
     check_continuation,
@@ -80,6 +78,9 @@ from bonas.search_inputs import (
     outcome_values,
     resolved_sampler,
 )
+
+# Re-exported where users met them first: the objective's trial, and the errors search() raises.
+from bonas.search_inputs import ObjectiveError as ObjectiveError
 from bonas.search_inputs import SamplerMismatchError as SamplerMismatchError
 from bonas.search_inputs import StudyMismatchError as StudyMismatchError
 from bonas.spaces.base import SearchSpace
@@ -444,7 +445,10 @@ class _SearchLoop:
             raise
         except Exception as error:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
-            raise self._failure(trial, f"{type(error).__name__}: {error}", by_objective=True) from None
+            failure = self._failure(trial, f"{type(error).__name__}: {error}", by_objective=True)
+            if isinstance(error, MissingMetricError):
+                self._stop_if_never_returned(error)
+            raise failure from None
         trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
         for name, number in metrics.items():
             trial.set_user_attr(name, number)
@@ -511,6 +515,20 @@ class _SearchLoop:
                 logger.info("Study %r holds %d evaluations: done.", study.study_name, self.total_trials)
                 self.reached_total = True
                 study.stop()
+
+    def _stop_if_never_returned(self, error: MissingMetricError) -> None:
+        """Stop after this trial when no evaluation of the study ever returned the missing metric: a
+        misspelt metric fails every trial the same way, and each one may be an hour of training."""
+        if self.max_consecutive_failures is None:
+            return
+        completed = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if any(all(name in t.user_attrs for name in error.missing) for t in completed):
+            return
+        self.stopped_by_failures = SearchFailedError(
+            f"Stopped study {self.study.study_name!r} after its first trial without "
+            f"{', '.join(map(repr, error.missing))}, which no evaluation of the study has returned: {error} "
+            "The failed trial stays in the study; fix the metric name and search again."
+        )
 
     def _count_failure(self, trial: FrozenTrial) -> None:
         if trial.state != TrialState.FAIL:

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from bonas.architecture import Architecture
 from bonas.cli import main
-from bonas.errors import ArgumentTypeError, InvalidArchitectureError, InvalidArgumentError
+from bonas.errors import ArgumentTypeError, BonasError, InvalidArchitectureError, InvalidArgumentError
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
 from bonas.spaces.nb201 import NB201Space
@@ -369,9 +369,33 @@ def test_an_objective_that_always_raises_stops_after_the_limit(tmp_path: Path) -
     assert all("CUDA error" in t.user_attrs["fail_reason"] for t in study.trials)
 
 
-def test_a_metric_never_returned_stops_at_the_default_limit() -> None:
-    with pytest.raises(SearchFailedError, match=r"after 10 failed trials .*without 'val_accuracy'"):
-        search(NB201Space(), lambda a: {"accuracy": 1.0}, n_trials=100)
+@pytest.mark.parametrize("constraints", [None, {"latency": ("<=", 1.0)}])
+def test_a_metric_no_evaluation_returned_stops_after_its_first_trial(constraints) -> None:
+    # A misspelt metric fails every trial the same way; each may be an hour of training.
+    with pytest.raises(SearchFailedError, match=r"after its first trial without 'val_accuracy'") as raised:
+        search(
+            NB201Space(), lambda a: {"accuracy": 1.0}, n_trials=100, study_name="s", constraints=constraints
+        )
+    assert "['accuracy']" in str(raised.value)  # what it did return
+
+
+def test_a_metric_returned_before_is_missing_only_once_and_the_search_goes_on() -> None:
+    calls = 0
+
+    def sometimes(architecture: Architecture) -> dict[str, float]:
+        nonlocal calls
+        calls += 1
+        return {"val_accuracy": hashed(architecture)} if calls != 3 else {"error": 1.0}
+
+    history = search(NB201Space(), sometimes, sampler="random", n_trials=6, seed=0).history
+    assert history["state"].tolist() == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+
+
+def test_without_a_failure_limit_a_missing_metric_does_not_stop_the_search() -> None:
+    with pytest.raises(BonasError, match=r"No trial .* completed") as raised:
+        search(NB201Space(), lambda a: {"accuracy": 1.0}, n_trials=3, max_consecutive_failures=None,
+               sampler="random")  # fmt: skip
+    assert re.search(r"\n +2 MissingMetricError", str(raised.value))  # all 3 trials ran
 
 
 def test_a_space_whose_constraint_rejects_everything_stops_early() -> None:
