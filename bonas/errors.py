@@ -47,6 +47,10 @@ class ArgumentTypeError(BonasError, TypeError):
     """An argument of a bonas function is of the wrong type (``n_trials="10"``, ``seed="a"``)."""
 
 
+class CheapMetricsError(BonasError, ValueError):
+    """A user's ``cheap_metrics(architecture)`` returned something other than a dict of finite numbers."""
+
+
 def unknown_name(kind: str, value: object, valid: object) -> UnknownNameError:
     """Build the error for an unknown ``kind`` name, listing the valid ones."""
     valid_list = ", ".join(repr(v) for v in sorted(valid, key=str))  # type: ignore[call-overload]

@@ -63,6 +63,7 @@ from bonas import trials
 from bonas.architecture import Architecture
 from bonas.errors import (
     BonasError,
+    CheapMetricsError,
     SearchSpaceExhaustedError,
 )
 from bonas.history import SearchHistory
@@ -411,7 +412,13 @@ class _SearchLoop:
             self.study.stop()
             raise self._failure(trial, f"search space exhausted: {error}") from None
         except Exception as error:
-            raise self._failure(trial, f"proposal failed: {type(error).__name__}: {error}") from None
+            failure = self._failure(trial, f"proposal failed: {type(error).__name__}: {error}")
+            if isinstance(error, CheapMetricsError):  # the user's function: every proposal would fail alike
+                self.stopped_by_failures = SearchFailedError(
+                    f"Stopped study {self.study.study_name!r}: {error} Fix the objective's cheap_metrics and "
+                    "search again; nothing was evaluated in this trial."
+                )
+            raise failure from None
 
         history = self._proposal_history(trial)
         if history is not None:

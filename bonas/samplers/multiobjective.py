@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ from torch import Tensor
 
 from bonas.architecture import Architecture, Cell
 from bonas.candidates import CandidateSettings, generate_candidates
-from bonas.errors import InvalidArchitectureError, unknown_name
+from bonas.errors import CheapMetricsError, InvalidArchitectureError, unknown_name
 from bonas.history import Constraint, Observation, SearchHistory, feasibility_rank, pareto_ranks
 from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import Categorical, Params, SearchSpace
@@ -192,7 +193,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         key = str(architecture)
         if key not in self._cheap_cache:
             assert self.cheap_metrics is not None
-            self._cheap_cache[key] = {k: float(v) for k, v in self.cheap_metrics(architecture).items()}
+            self._cheap_cache[key] = _checked_cheap_metrics(self.cheap_metrics(architecture), architecture)
         return self._cheap_cache[key]
 
     def _cheap_constraints(self, history: SearchHistory) -> list[Constraint]:
@@ -664,3 +665,26 @@ def _list_sampler(model: ModelList, samples: int, seed: int) -> ListSampler:
         else:
             samplers.append(SobolQMCNormalSampler(torch.Size([samples]), seed=seed + i))
     return ListSampler(*samplers)
+
+
+def _checked_cheap_metrics(result: object, architecture: Architecture) -> dict[str, float]:
+    """``cheap_metrics``'s result as floats, refusing anything but a dict of finite numbers: the searcher
+    uses these values as exact, and a wrong one would mislead every proposal silently."""
+    if not isinstance(result, Mapping):
+        raise CheapMetricsError(
+            f"cheap_metrics({architecture}) returned {result!r} ({type(result).__name__}); it must return a "
+            "dict of metric name -> number, e.g. {'latency_ms': 3.2}."
+        )
+    checked = {}
+    for name, value in result.items():
+        number = math.nan
+        if not isinstance(value, bool | str | bytes) and hasattr(type(value), "__float__"):
+            with suppress(TypeError, ValueError):  # an array of several values, say
+                number = float(value)
+        if not math.isfinite(number):
+            raise CheapMetricsError(
+                f"cheap_metrics({architecture}) returned {name}={value!r} ({type(value).__name__}); each "
+                "cheap metric must be a finite number (what the metric is for this architecture)."
+            )
+        checked[str(name)] = number
+    return checked

@@ -13,7 +13,7 @@ from bonas.architecture import Architecture
 from bonas.samplers import make_sampler
 from bonas.samplers.multiobjective import MultiObjectiveBOSampler, pareto_set
 from bonas.spaces import mlp_space
-from bonas.study import search
+from bonas.study import SearchFailedError, search
 from bonas.testing.samplers import hashed_score
 
 
@@ -216,3 +216,23 @@ def test_candidates_likely_to_fail_are_mostly_left_out_once_evaluations_failed(m
     # Fewer than q drawn to complete (one certain to fail): the q likeliest to complete, likeliest first.
     monkeypatch.setattr(multiobjective, "completion_probability", lambda *_: np.array([0.0, 0.9]))
     assert sampler._drawn_to_complete(history, [doomed, safe], 2) == [safe, doomed]
+
+
+@pytest.mark.parametrize(
+    ("cheap", "named"),
+    [
+        ({"size": "fast"}, "returned size='fast' (str); each cheap metric must be a finite number"),
+        ({"size": float("nan")}, "returned size=nan (float)"),
+        (3.0, "returned 3.0 (float); it must return a dict"),
+    ],
+)
+def test_a_cheap_metrics_function_returning_no_numbers_stops_the_search_naming_it(space, cheap, named) -> None:
+    class Broken(Objective):
+        def cheap_metrics(self, architecture: Architecture) -> object:
+            return cheap
+
+    objective = Broken()
+    with pytest.raises(SearchFailedError, match=r"Stopped study .*: cheap_metrics\(") as raised:
+        search(space, objective, objectives={"accuracy": "maximize", "cost": "minimize"}, n_trials=4,
+               constraints={"size": ("<=", 100.0)}, study_name="s", max_consecutive_failures=None)  # fmt: skip
+    assert named in str(raised.value)
