@@ -163,7 +163,21 @@ def check_continuation(
             f"Study {study.study_name!r} already exists with {', '.join(conflicts)}; continuing it would mix "
             "the values of two searches. Continue it with its own settings, or start a new study under "
             "another name (search(..., study_name=...), bonas search --study NAME)."
+            + _nothing_evaluated(study)
         )
+
+
+def _nothing_evaluated(study: optuna.Study) -> str:
+    """For a study that holds no evaluation (a first run with a misspelt setting): how to delete it."""
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    if study.get_trials(deepcopy=False, states=states):
+        return ""
+    failed = len(study.get_trials(deepcopy=False))
+    return (
+        f" It holds no completed evaluation ({failed} failed or unfinished trial{'s' if failed != 1 else ''}), "
+        f"so nothing is lost by deleting it: optuna delete-study --study-name {study.study_name} --storage URL "
+        "(sqlite:///PATH for a file)."
+    )
 
 
 def resolved_sampler(

@@ -68,6 +68,7 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
         search(space, asked["objective"], n_trials=2, storage=storage, study_name="s", metric=asked["metric"],
                direction=asked["direction"], seed=1)  # fmt: skip
     assert named in str(raised.value) and "another name" in str(raised.value)
+    assert "delete-study" not in str(raised.value)  # it holds evaluations
     study = optuna.load_study(study_name="s", storage=storage)
     assert len(study.trials) == 2  # no trial ran
     assert study.user_attrs["metric"] == "value" and study.user_attrs["objective"] == "hashed"  # kept
@@ -170,6 +171,24 @@ def test_cli_continuing_a_study_on_another_benchmark_fails(tmp_path, capsys) -> 
     assert main(["search", "--benchmark", "nb201-cifar10", *common]) == 0
     err = cli_error(capsys, ["search", "--benchmark", "nb201-cifar100", *common])
     assert "benchmark 'nb201-cifar10' (asked: 'nb201-cifar100')" in err
+
+
+def test_a_study_without_evaluations_refused_for_other_settings_says_how_to_delete_it(tmp_path: Path) -> None:
+    storage = open_storage(tmp_path / "s.db")
+
+    def objective(architecture: Architecture) -> dict[str, float]:
+        return {"value": hashed(architecture), "latency": 1.0}
+
+    with pytest.raises(SearchFailedError, match="without 'latncy'"):  # misspelt: one failed trial
+        search(tiny_space(), objective, metric="value", constraints={"latncy": ("<=", 3.0)}, n_trials=2,
+               storage=storage, study_name="s")  # fmt: skip
+    with pytest.raises(StudyMismatchError, match=r"no completed evaluation \(1 failed or unfinished trial\)"):
+        search(tiny_space(), objective, metric="value", constraints={"latency": ("<=", 3.0)}, n_trials=2,
+               storage=storage, study_name="s")  # fmt: skip
+    optuna.delete_study(study_name="s", storage=storage)  # what the message says, through Optuna's API
+    result = search(tiny_space(), objective, metric="value", constraints={"latency": ("<=", 3.0)}, n_trials=2,
+                    storage=storage, study_name="s")  # fmt: skip
+    assert (result.history["state"] == "COMPLETE").all()
 
 
 def test_continuing_with_the_same_settings_still_works(tmp_path: Path) -> None:
