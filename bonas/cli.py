@@ -23,9 +23,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bonas.errors import ArgumentTypeError, BonasError, unknown_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger("bonas.cli")
 
@@ -35,6 +38,8 @@ DEFAULT_STORAGE = "results/bonas.db"
 DEFAULT_METRIC = "val_accuracy"
 DEFAULT_DIRECTION = "maximize"
 INTERRUPTED_EXIT_CODE = 130
+#: What a shell reports for a command stopped by SIGPIPE (128 + 13).
+BROKEN_PIPE_EXIT_CODE = 141
 
 
 class CommandLineError(BonasError, ValueError):
@@ -67,9 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return status
     except KeyboardInterrupt:
         return INTERRUPTED_EXIT_CODE
+    except BrokenPipeError:
+        # Whoever read the output stopped (``bonas show results/bonas.db | head``): end quietly, as
+        # command-line tools in a pipeline do, with what was printed so far.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT_CODE
     except (BonasError, *_storage_errors()) as error:
         print(f"bonas {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -470,7 +482,7 @@ def _run_show(args: argparse.Namespace) -> int:
             if table.empty:
                 print(f"No study in {describe(args.storage)}.")
             else:
-                print(table.to_string(index=False))
+                print(_printable(table).to_string(index=False))
             return 0
         if args.study not in set(table["study"]):
             names = ", ".join(repr(n) for n in table["study"]) or "none"
@@ -478,7 +490,7 @@ def _run_show(args: argparse.Namespace) -> int:
                 f"No study {args.study!r} in {describe(args.storage)}; its studies: {names}."
             )
         study = optuna.load_study(study_name=args.study, storage=storage)
-        print(table[table["study"] == args.study].to_string(index=False))
+        print(_printable(table[table["study"] == args.study]).to_string(index=False))
         print()
         if len(study.directions) > 1:
             front = pareto_table(study)
@@ -494,6 +506,11 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+
+
+def _printable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with "-" where a study has no value (no Pareto front, no best trial yet)."""
+    return frame.astype(object).where(frame.notna(), "-")
 
 
 def _load_objective(args: argparse.Namespace) -> tuple[Any, Callable[..., Any], str]:

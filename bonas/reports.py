@@ -154,7 +154,9 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
                 "best_arch": best.user_attrs.get(trials.ARCH_ATTR) if best is not None else None,
             }
         )
-    return pd.DataFrame(rows, columns=STUDY_COLUMNS)
+    frame = pd.DataFrame(rows, columns=STUDY_COLUMNS)
+    # Counts and trial numbers stay whole numbers beside studies that have none (not 3.0 and NaN).
+    return frame.astype({"pareto_size": "Int64", "best_trial": "Int64"})
 
 
 def top_trials(study: optuna.Study, k: int = 10) -> pd.DataFrame:

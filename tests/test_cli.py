@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,9 +15,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+import bonas
 import bonas.search_inputs
-from bonas.cli import INTERRUPTED_EXIT_CODE, main
+from bonas.cli import BROKEN_PIPE_EXIT_CODE, INTERRUPTED_EXIT_CODE, main
+from bonas.reports import studies_table
 from bonas.storage import open_storage
+from bonas.testing.samplers import hashed_score, tiny_space
 from bonas.trials import history_frame
 from tests.system_packages import wait_for
 
@@ -178,6 +182,42 @@ def test_python_dash_m_and_the_console_script() -> None:
         assert command in result.stdout
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["bonas"] == "bonas.cli:main"
+
+
+def test_show_into_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    # `bonas show results/bonas.db | head`: the reader has gone before the table is written.
+    db = tmp_path / "p.db"
+    bonas.search(tiny_space(), hashed_score, n_trials=2, storage=db, study_name="p", seed=0)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([sys.executable, "-m", "bonas", "show", str(db)], cwd=REPO_ROOT, stdout=write,
+                                stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+    finally:
+        os.close(write)
+    assert result.returncode == BROKEN_PIPE_EXIT_CODE
+    assert "error" not in result.stderr.lower() and "Traceback" not in result.stderr
+
+
+def test_show_prints_whole_trial_numbers_and_a_dash_where_a_study_has_no_value(tmp_path, capsys) -> None:
+    db = tmp_path / "s.db"
+    bonas.search(tiny_space(), hashed_score, n_trials=2, storage=db, study_name="one", seed=0)
+    objectives = {"value": "maximize", "cost": "minimize"}
+    bonas.search(tiny_space(), two_metrics, objectives=objectives, n_trials=2, storage=db, study_name="two")
+    table = studies_table(open_storage(db)).set_index("study")
+    assert str(table["best_trial"].dtype) == "Int64" and str(table["pareto_size"].dtype) == "Int64"
+    capsys.readouterr()
+    assert main(["show", str(db)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    best = table.loc["one", "best_trial"]
+    # one: no Pareto front, then its best trial's number as a whole number, then its value
+    assert re.search(rf" - +{best} +[0-9.]+ +\|?\w", lines["one"]), lines["one"]
+    assert lines["two"].rstrip().endswith("-")  # several objectives: no single best architecture
+    assert not any(word in lines[name] for name in lines for word in ("NaN", "<NA>", "None"))
+
+
+def two_metrics(architecture) -> dict[str, float]:
+    return {"value": hashed_score(architecture), "cost": 1.0}
 
 
 @pytest.mark.slow
