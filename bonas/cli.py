@@ -293,7 +293,7 @@ def _run_search(args: argparse.Namespace) -> int:
     ``warnings.log`` in the storage's artifact folder (see :mod:`bonas.library_warnings`)."""
     from bonas.library_warnings import library_warnings_to
     from bonas.samplers import sampler_names
-    from bonas.storage import artifact_dir
+    from bonas.storage import artifact_dir, check_storage_file
 
     if args.searcher not in sampler_names():
         raise unknown_name("searcher", args.searcher, sampler_names())
@@ -303,6 +303,7 @@ def _run_search(args: argparse.Namespace) -> int:
             "give a worker its share with --n-trials N, or --total-trials T to stop once the study holds T."
         )
     try:
+        check_storage_file(args.storage)  # a refused file gets no warning folder beside it
         folder = artifact_dir(args.storage)
     except (OSError, RuntimeError, TypeError, ValueError):  # a bad storage: the search reports it
         folder = None

@@ -270,6 +270,22 @@ def _journal_storage(path_text: str, heartbeat_interval: int | None) -> BaseStor
     return JournalStorage(JournalFileBackend(str(path)))
 
 
+def check_storage_file(spec: StorageSpec) -> None:
+    """Refuse, without creating anything, a spec naming an existing file that is neither the database
+    nor the journal it says (:func:`open_storage` refuses the same; this lets a command check it before
+    it writes anything beside the file).
+
+    Raises:
+        StorageSpecError: the file exists and holds something else (a log, notes).
+    """
+    if spec is None or isinstance(spec, BaseStorage) or not os.fspath(spec):
+        return
+    path = local_file(spec)
+    if path is None:
+        return
+    (_check_is_journal if is_journal(os.fspath(spec)) else _check_is_sqlite)(path)
+
+
 def _check_is_journal(path: Path) -> None:
     """Refuse to append journal records to an existing file that is not an Optuna journal."""
     if not path.is_file() or path.stat().st_size == 0:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -245,6 +247,18 @@ def test_cli_show_and_search_refuse_a_text_file(tmp_path, capsys) -> None:
     )
     assert str(path) in err
     assert path.read_text() == "not a journal\n"
+
+
+def test_cli_search_refusing_a_file_writes_nothing_beside_it(tmp_path: Path) -> None:
+    # In a fresh process, where importing torch warns: the warning log must not appear beside a file the
+    # search refuses.
+    path = tmp_path / "notes.txt"
+    path.write_text("my notes")
+    command = [sys.executable, "-m", "bonas", "search", "--benchmark", "nb201-cifar10", "--n-trials", "1",
+               "--storage", str(path), "--no-annotate"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "is not a SQLite database" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"] and path.read_text() == "my notes"
 
 
 def test_a_file_that_is_not_sqlite_is_not_written_to(tmp_path: Path) -> None:

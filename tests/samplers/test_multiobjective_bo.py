@@ -226,7 +226,9 @@ def test_candidates_likely_to_fail_are_mostly_left_out_once_evaluations_failed(m
         (3.0, "returned 3.0 (float); it must return a dict"),
     ],
 )
-def test_a_cheap_metrics_function_returning_no_numbers_stops_the_search_naming_it(space, cheap, named) -> None:
+def test_a_cheap_metrics_function_returning_no_numbers_stops_the_search_naming_it(
+    space, cheap, named
+) -> None:
     class Broken(Objective):
         def cheap_metrics(self, architecture: Architecture) -> object:
             return cheap
