@@ -177,7 +177,8 @@ class BayesianOptimizationSampler(ArchitectureSampler):
         if self.surrogate.requires_graph and not space.sample(np.random.default_rng(0)).cells:
             raise ValueError(
                 f"Surrogate {self.surrogate.name!r} models cell graphs, but space {space.name!r} defines none; "
-                "give the space a graph builder or use surrogate='gp-categorical'."
+                "give the space a graph builder (CategoricalSpace(..., graph=...)), or search it with a searcher "
+                "for plain choices: auto, bo-gp-categorical-tr or bo-gp-categorical (surrogate='gp-categorical')."
             )
         self.acquisition = _acquisition_settings(acquisition)
         self.neighbourhood_acquisition = (

@@ -158,7 +158,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         if probe.requires_graph and not space.sample(np.random.default_rng(0)).cells:
             raise ValueError(
                 f"Surrogate {probe.name!r} models cell graphs, but space {space.name!r} defines none; "
-                "use surrogate='gp-categorical'."
+                "search it with auto or mobo-gp-categorical (surrogate='gp-categorical')."
             )
         self.acquisition = acquisition
         self.noisy = allow_repeats if noisy is None else noisy
