@@ -31,6 +31,7 @@ import optuna
 from bonas import trials
 from bonas.errors import ArgumentTypeError, BonasError, InvalidArgumentError
 from bonas.history import CONSTRAINT_OPERATORS, Constraint
+from bonas.numbers import as_number
 from bonas.samplers import (
     ArchitectureSampler,
     accepts_cheap_metrics,
@@ -287,9 +288,10 @@ def recorded_metrics(result: Mapping[Any, Any], searched: Iterable[str]) -> dict
         if name in searched:
             found[name] = number(value, f"metric {name!r}")
             continue
-        try:
-            found[name] = number(value, f"metric {name!r}")
-        except ObjectiveError:
+        converted = as_number(value)
+        if converted is not None:
+            found[name] = converted
+        else:
             found[name] = value if _json_holds(value) else repr(value)
     return found
 
@@ -304,12 +306,9 @@ def _json_holds(value: Any) -> bool:
 
 def number(value: Any, what: str, *, metric: str | None = None) -> float:
     """``value`` as a float, refusing what only looks like a number (``"91.5"``, ``True``)."""
-    is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
-    if not is_bool and not isinstance(value, str | bytes) and hasattr(type(value), "__float__"):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            pass
+    converted = as_number(value)
+    if converted is not None:
+        return converted
     expected = "a number" if metric is None else f"a number or a dict of metrics holding {metric!r}"
     raise ObjectiveError(
         f"The objective returned {what} {value!r} ({type(value).__name__}); it must be {expected}"

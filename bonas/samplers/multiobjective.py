@@ -45,7 +45,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from typing import Any
 
 import numpy as np
@@ -68,6 +67,7 @@ from bonas.architecture import Architecture, Cell
 from bonas.candidates import CandidateSettings, generate_candidates
 from bonas.errors import CheapMetricsError, InvalidArchitectureError, unknown_name
 from bonas.history import Constraint, Observation, SearchHistory, feasibility_rank, pareto_ranks
+from bonas.numbers import as_number
 from bonas.samplers.base import ArchitectureSampler
 from bonas.spaces.base import Categorical, Params, SearchSpace
 from bonas.surrogates import surrogate_factory
@@ -677,11 +677,8 @@ def _checked_cheap_metrics(result: object, architecture: Architecture) -> dict[s
         )
     checked = {}
     for name, value in result.items():
-        number = math.nan
-        if not isinstance(value, bool | str | bytes) and hasattr(type(value), "__float__"):
-            with suppress(TypeError, ValueError):  # an array of several values, say
-                number = float(value)
-        if not math.isfinite(number):
+        number = as_number(value)
+        if number is None or not math.isfinite(number):
             raise CheapMetricsError(
                 f"cheap_metrics({architecture}) returned {name}={value!r} ({type(value).__name__}); each "
                 "cheap metric must be a finite number (what the metric is for this architecture)."

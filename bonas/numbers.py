@@ -1,0 +1,17 @@
+"""What counts as a number in what a user's code returns (an objective's metrics, ``cheap_metrics``)."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a float when it is a number (a Python or NumPy number, a one-element tensor); None for
+    what only looks like one (``"91.5"``, ``True``) or holds several values (an array)."""
+    is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
+    if is_bool or isinstance(value, str | bytes) or not hasattr(type(value), "__float__"):
+        return None
+    with suppress(TypeError, ValueError):
+        return float(value)
+    return None
