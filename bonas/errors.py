@@ -19,7 +19,13 @@ class UnknownNameError(BonasError, ValueError):
     """A name (benchmark, dataset, searcher, operation...) is not one bonas knows."""
 
 
-class DataFileNotFoundError(BonasError, FileNotFoundError):
+class SetupError(BonasError):
+    """What an objective needs besides the architecture is wrong (a missing data file, an incompatible
+    checkpoint): every evaluation would fail alike, so a search stops at the first one, and the
+    architecture it was evaluating is not counted as failing."""
+
+
+class DataFileNotFoundError(SetupError, FileNotFoundError):
     """A data file bonas needs is not where it was looked for."""
 
 

@@ -65,6 +65,7 @@ from bonas.errors import (
     BonasError,
     CheapMetricsError,
     SearchSpaceExhaustedError,
+    SetupError,
 )
 from bonas.history import SearchHistory
 from bonas.samplers import ArchitectureSampler
@@ -383,6 +384,8 @@ class _SearchLoop:
             return self._propose_and_evaluate(trial)
         except KeyboardInterrupt:
             self._record_failure(trial, "interrupted")
+            with suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trials.record_not_judged(self.study, trial._trial_id)
             raise
         except optuna.exceptions.UpdateFinishedTrialError:
             # Another worker found no heartbeat of this trial for the grace period (this process was
@@ -450,6 +453,15 @@ class _SearchLoop:
         except optuna.TrialPruned:  # Optuna records the trial as PRUNED (and logs it)
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
             raise
+        except SetupError as error:
+            trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+            failure = self._failure(trial, f"{type(error).__name__}: {error}")
+            trials.record_not_judged(self.study, trial._trial_id)
+            self.stopped_by_failures = SearchFailedError(
+                f"Stopped study {self.study.study_name!r}: the objective's set-up failed, not the architecture "
+                f"(trial {trial.number}): {error} Fix it and search again; that architecture may be proposed again."
+            )
+            raise failure from None
         except Exception as error:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
             failure = self._failure(trial, f"{type(error).__name__}: {error}", by_objective=True)

@@ -109,6 +109,9 @@ REPLACED_REPEAT_ATTR = "bonas:replaced_repeat"
 #: Set on a trial whose objective itself failed on the architecture: it raised, or returned a non-finite
 #: value (not an interrupt, a lost worker, a proposal failure or a retraining's missing metric).
 OBJECTIVE_FAILED_ATTR = "bonas:objective_failed"
+#: Set on a failed trial whose architecture was not judged: the search was interrupted while it ran, or
+#: the objective's set-up failed (:class:`~bonas.errors.SetupError`). Its architecture may be proposed again.
+NOT_JUDGED_ATTR = "bonas:not_judged"
 #: Optuna's own (set by ``RetryHeartbeatStaleTrialCallback``): the trials a retried trial repeats.
 RETRY_HISTORY_ATTR = "retry_history"
 #: ``fail_reason`` of a trial failed by the heartbeat check (Optuna cannot annotate a finished trial).
@@ -276,6 +279,16 @@ def record_objective_failure(study: optuna.Study, trial_id: int) -> None:
     study._storage.set_trial_system_attr(trial_id, OBJECTIVE_FAILED_ATTR, True)
 
 
+def record_not_judged(study: optuna.Study, trial_id: int) -> None:
+    """Mark a running trial as failing for a reason other than its architecture (:data:`NOT_JUDGED_ATTR`)."""
+    study._storage.set_trial_system_attr(trial_id, NOT_JUDGED_ATTR, True)
+
+
+def not_judged(trial: FrozenTrial) -> bool:
+    """Whether the trial failed without its architecture being judged (see :data:`NOT_JUDGED_ATTR`)."""
+    return trial.state == TrialState.FAIL and bool(trial.system_attrs.get(NOT_JUDGED_ATTR))
+
+
 def failed_evaluation(trial: FrozenTrial) -> bool:
     """Whether the objective failed on the trial's architecture (raised, or returned a non-finite value):
     what a failure model learns from. An interrupted trial, a lost worker, a failed proposal and a
@@ -367,7 +380,8 @@ def search_history(
 ) -> SearchHistory:
     """What a sampler knows from ``trials``: evaluations (values times ``sign``, so larger is better),
     running trials' architectures as pending, failed evaluations' as failed, and every decoded
-    architecture as seen.
+    architecture as seen, except those of trials that failed without being judged (:func:`not_judged`:
+    interrupted, or the objective's set-up failed), which may be proposed again.
 
     Args:
         trials: the study's trials, in order.
@@ -383,7 +397,7 @@ def search_history(
         if trial.number == exclude_trial:
             continue
         architecture = decode(trial)
-        if architecture is None:
+        if architecture is None or not_judged(trial):
             continue
         history.seen.add(architecture.canonical_hash)
         if trial.state == TrialState.RUNNING:

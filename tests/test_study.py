@@ -11,14 +11,15 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from bonas import trials
 from bonas.architecture import Architecture
-from bonas.errors import BonasError, UnknownNameError
+from bonas.errors import BonasError, DataFileNotFoundError, UnknownNameError
 from bonas.history import SearchHistory
 from bonas.samplers import RandomSearchSampler, make_sampler, sampler_names
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
 from bonas.spaces.nb201 import NB201Space
-from bonas.study import SamplerMismatchError, SearchResult, search
+from bonas.study import SamplerMismatchError, SearchFailedError, SearchResult, search
 from bonas.tabular import load_benchmark
 from bonas.testing.samplers import hashed_score, sqlite_storage, tiny_space
 from bonas.trials import history_frame
@@ -305,6 +306,36 @@ def test_max_attempts_stops_a_sampler_stuck_on_repeats(caplog: pytest.LogCapture
 
 
 # -- interrupts and storage -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, DataFileNotFoundError])
+def test_an_architecture_not_judged_may_be_proposed_again(tmp_path, failure: type[BaseException]) -> None:
+    # Interrupted, or the objective's set-up failed: the architecture itself did not fail. Of the tiny
+    # space's 4 architectures, the first run's only one must be among the 4 the second run evaluates.
+    storage = sqlite_storage(tmp_path / "s.db")
+
+    broken = True
+
+    def objective(architecture: Architecture) -> float:
+        if broken:
+            raise failure("cifar10 data files missing")
+        return hashed_score(architecture)
+
+    expected = SearchFailedError if failure is DataFileNotFoundError else KeyboardInterrupt
+    with pytest.raises(
+        expected, match="set-up failed, not the architecture" if expected is SearchFailedError else ""
+    ):
+        search(tiny_space(), objective, sampler="random", n_trials=3, seed=0, storage=storage, study_name="s")
+    (first,) = optuna.load_study(study_name="s", storage=storage).trials  # stopped at the first trial
+    assert first.state == TrialState.FAIL and not trials.failed_evaluation(first) and trials.not_judged(first)
+    broken = False
+    result = search(
+        tiny_space(), objective, sampler="random", n_trials=4, seed=1, storage=storage, study_name="s"
+    )
+    assert result.history["arch_hash"].dropna().nunique() == 4
+    assert first.user_attrs["arch_hash"] in set(
+        result.history.loc[result.history["state"] == "COMPLETE", "arch_hash"]
+    )
 
 
 def test_keyboard_interrupt_fails_the_trial_and_keeps_the_study(space: NB201Space, tmp_path) -> None:

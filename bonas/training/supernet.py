@@ -52,7 +52,7 @@ import torch
 from torch import nn
 
 from bonas.architecture import ZERO_OPERATIONS, Architecture, Cell
-from bonas.errors import BonasError, InvalidArchitectureError, UnknownNameError
+from bonas.errors import InvalidArchitectureError, SetupError, UnknownNameError
 from bonas.spaces.base import SearchSpace
 from bonas.training.networks import (
     AGGREGATION_LABELS,
@@ -74,7 +74,7 @@ class OutsideSupernetError(InvalidArchitectureError):
     """An architecture uses a node, edge or operation the supernet does not hold."""
 
 
-class SupernetCheckpointError(BonasError, ValueError):
+class SupernetCheckpointError(SetupError, ValueError):
     """A supernet checkpoint is unreadable, or was saved for another space, width or depth."""
 
 
