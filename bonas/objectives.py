@@ -304,6 +304,7 @@ class WeightSharingObjective:
         record its path on the study."""
         if self._checkpoint_checked:
             return
+        from bonas.training.supernet import SupernetCheckpointError
         from bonas.trials import SUPERNET_CHECKPOINT_ATTR, current_trial
 
         trial = current_trial()
@@ -311,7 +312,14 @@ class WeightSharingObjective:
         path = self.checkpoint if self.checkpoint is not None else recorded
         if self.checkpoint is None and recorded is not None:
             self.checkpoint = recorded
+        if recorded is not None and Path(recorded).resolve() != Path(path).resolve():
+            raise SupernetCheckpointError(
+                f"Study {trial.study.study_name!r} scored its architectures on the supernet in {recorded!r}, "
+                f"and this objective's checkpoint is {str(path)!r}: the scores of two supernets would mix. "
+                f"Continue with checkpoint={recorded!r} (or none: the study's is used), or search a new study."
+            )
         if path is not None and Path(path).is_file():
+            self._check_same_data(path)
             extra = self.trainer.load(path)
             self._batch_scores.update(extra.get("batch_scores", {}))
             logger.info("Supernet continues from %s after %d epochs.", path, self.trainer.epochs_done)
@@ -319,9 +327,28 @@ class WeightSharingObjective:
             trial.study.set_user_attr(SUPERNET_CHECKPOINT_ATTR, str(path))
         self._checkpoint_checked = True
 
+    def _data_identity(self) -> dict[str, Any]:
+        """What the supernet is trained on, saved with its checkpoint: the dataset and its options."""
+        return {"dataset": _dataset_name(self.dataset), "options": repr(sorted(self.dataset_options.items()))}
+
+    def _check_same_data(self, path: str | Path) -> None:
+        """Refuse a checkpoint trained on other data (another dataset, another subset) before loading it."""
+        from bonas.training.supernet import SupernetCheckpointError, read_checkpoint
+
+        saved = read_checkpoint(path).get("extra", {}).get("data")
+        ours = self._data_identity()
+        if saved is not None and saved != ours:
+            raise SupernetCheckpointError(
+                f"Supernet checkpoint {str(path)!r} was trained on dataset {saved.get('dataset')!r} with options "
+                f"{saved.get('options')}, not on {ours['dataset']!r} with {ours['options']}; give this objective "
+                "a checkpoint path of its own."
+            )
+
     def _save(self) -> None:
         if self.checkpoint is not None:
-            self.trainer.save(self.checkpoint, batch_scores=dict(self._batch_scores))
+            self.trainer.save(
+                self.checkpoint, batch_scores=dict(self._batch_scores), data=self._data_identity()
+            )
 
     def train_supernet(self) -> None:
         """One-shot: train the supernet to its settings' epochs (from the checkpoint if there is one),

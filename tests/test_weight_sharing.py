@@ -58,13 +58,45 @@ def test_a_resumed_search_continues_from_the_recorded_checkpoint(tmp_path, monke
     assert again(architecture)["val_accuracy"] == result.history["value"].iloc[0]
 
 
-def test_a_checkpoint_of_another_width_fails_the_trials_naming_it(tmp_path) -> None:
+def test_a_checkpoint_of_another_width_stops_the_search_naming_it(tmp_path) -> None:
     _one_shot(checkpoint=tmp_path / "supernet.pt").train_supernet()
     wider = weight_sharing(
-        SPACE, "digits", network=NetworkSettings(8, 1), settings=FAST, checkpoint=tmp_path / "supernet.pt"
+        SPACE,
+        "digits",
+        network=NetworkSettings(8, 1),
+        settings=FAST,
+        checkpoint=tmp_path / "supernet.pt",
+        val_size=200,
     )
     with pytest.raises(bonas.study.SearchFailedError, match="channels: checkpoint 4, this supernet 8"):
         bonas.search(SPACE, wider, sampler="random", n_trials=3, seed=0, max_consecutive_failures=2)
+
+
+def test_a_checkpoint_trained_on_other_data_is_refused_before_it_is_loaded(tmp_path) -> None:
+    _one_shot(checkpoint=tmp_path / "supernet.pt").train_supernet()
+    assert [p.name for p in tmp_path.iterdir()] == ["supernet.pt"]  # no temporary file left
+    other = weight_sharing(
+        SPACE, "digits", network=TINY, settings=FAST, val_size=300, checkpoint=tmp_path / "supernet.pt"
+    )
+    with pytest.raises(
+        bonas.study.SearchFailedError, match=r"trained on dataset 'digits' with options .*'val_size', 200"
+    ):
+        bonas.search(SPACE, other, sampler="random", n_trials=3, seed=0)
+    assert other.trainer.epochs_done == 0  # nothing was loaded
+
+
+def test_continuing_a_study_with_another_checkpoint_is_refused_naming_the_recorded_one(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = _one_shot(checkpoint=tmp_path / "a.pt")
+    bonas.search(SPACE, first, sampler="random", n_trials=2, seed=0, storage=storage, study_name="ws")
+    second = _one_shot(checkpoint=tmp_path / "b.pt")
+    with pytest.raises(
+        bonas.study.SearchFailedError, match=r"scored its architectures on the supernet in '.*a\.pt'"
+    ):
+        bonas.search(SPACE, second, sampler="random", n_trials=2, seed=1, storage=storage, study_name="ws")
+    study = optuna.load_study(study_name="ws", storage=storage)
+    assert study.user_attrs[SUPERNET_CHECKPOINT_ATTR] == str(tmp_path / "a.pt")  # still the first one
+    assert not (tmp_path / "b.pt").exists()
 
 
 def test_bonas_batches_train_once_per_batch_and_score_all_of_it(monkeypatch) -> None:

@@ -41,7 +41,9 @@ stand-alone networks and checkpoints; each part is defined by the template's edg
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -654,9 +656,13 @@ class Supernet(CellNetwork):
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
             "extra": dict(extra or {}),
         }
-        partial = file.with_name(file.name + ".partial")
-        torch.save(payload, partial)
-        partial.replace(file)
+        # A name of this process's own: workers saving the same checkpoint never move each other's file.
+        partial = file.with_name(f".{file.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+        try:
+            torch.save(payload, partial)
+            partial.replace(file)
+        finally:
+            partial.unlink(missing_ok=True)
         return file
 
     def load_state(self, file: str | Path) -> dict[str, Any]:
