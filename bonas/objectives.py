@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bonas.errors import SetupError
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -169,15 +171,25 @@ def _load(
     return data
 
 
-def _check_dataset(dataset: object) -> None:
-    from bonas.training.datasets import dataset_names
+def _check_dataset(dataset: object, options: dict[str, Any]) -> None:
+    """Refuse, when the objective is built, a dataset bonas cannot load or options its loader does not
+    take (each trial would fail alike)."""
+    from bonas.architecture import Architecture
+    from bonas.training.datasets import check_dataset_options
 
+    if isinstance(dataset, Architecture):
+        raise ObjectiveFactoryError(
+            "A function that builds an objective (bonas.objectives.train, weight_sharing) was called with an "
+            "architecture: it was given as the objective itself. Build the objective once in your module "
+            "(objective = bonas.objectives.train('digits', ...)) and search that (--objective MODULE:objective)."
+        )
     if not isinstance(dataset, str) and _is_splits(dataset):
         return
-    if dataset not in dataset_names():
-        from bonas.errors import unknown_name
+    check_dataset_options(str(dataset), options)
 
-        raise unknown_name("dataset", dataset, dataset_names())
+
+class ObjectiveFactoryError(SetupError, TypeError):
+    """An objective factory (:func:`train`, :func:`weight_sharing`) was searched as if it were the objective."""
 
 
 def train(
@@ -212,7 +224,7 @@ def train(
         :func:`bonas.search`, e.g. with ``objectives={"val_accuracy": "maximize", "latency_ms":
         "minimize"}``.
     """
-    _check_dataset(dataset)
+    _check_dataset(dataset, dataset_options)
     return TrainingObjective(
         dataset=dataset,
         network=network,
@@ -458,7 +470,7 @@ def weight_sharing(
         raise TypeError(
             f"weight_sharing() needs the search space first, got {type(space).__name__}: {space!r}."
         )
-    _check_dataset(dataset)
+    _check_dataset(dataset, dataset_options)
     template_for_space(space)  # fails now, naming the problem, rather than at the first trial
     return WeightSharingObjective(
         space=space,

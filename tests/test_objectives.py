@@ -13,7 +13,7 @@ from torch import nn
 
 import bonas
 from bonas.architecture import Architecture
-from bonas.errors import UnknownNameError
+from bonas.errors import InvalidArgumentError, UnknownNameError
 from bonas.spaces import mlp_space
 from bonas.training import NetworkSettings, TrainingSettings, build_network
 from bonas.training.datasets import DatasetSplits
@@ -119,6 +119,22 @@ def test_current_trial_is_set_only_while_the_objective_runs() -> None:
 def test_unknown_dataset_is_a_clear_error() -> None:
     with pytest.raises(UnknownNameError, match=r"Unknown dataset 'imagenet'.*'digits'"):
         bonas.objectives.train("imagenet")
+
+
+def test_a_dataset_option_its_loader_does_not_take_is_refused_when_the_objective_is_built() -> None:
+    message = (
+        r"Dataset 'digits' takes no option 'trainsize'; its options are seed, val_size, train_size, test_size"
+    )
+    with pytest.raises(InvalidArgumentError, match=message):
+        bonas.objectives.train("digits", trainsize=100)
+    with pytest.raises(InvalidArgumentError, match=message):
+        bonas.objectives.weight_sharing(mlp_space(), "digits", trainsize=100)
+
+
+def test_searching_the_objective_factory_itself_stops_at_the_first_trial() -> None:
+    # `bonas search --objective bonas.objectives:train`: the factory is called with each architecture.
+    with pytest.raises(bonas.study.SearchFailedError, match=r"set-up failed.*Build the objective once"):
+        bonas.search(mlp_space(), bonas.objectives.train, sampler="random", n_trials=3, seed=0)
 
 
 class _NaNNet(nn.Module):

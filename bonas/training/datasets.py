@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import inspect
 import pickle
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -28,7 +29,7 @@ from typing import IO
 import numpy as np
 import torch
 
-from bonas.errors import BonasError, DataFileNotFoundError, unknown_name
+from bonas.errors import BonasError, DataFileNotFoundError, InvalidArgumentError, unknown_name
 from bonas.safe_pickle import REAL, AllowListUnpickler
 
 #: Where Debian's dataset-fashion-mnist package installs the idx files.
@@ -460,6 +461,22 @@ def dataset_names() -> list[str]:
     return sorted(_LOADERS)
 
 
+def check_dataset_options(name: str, options: Mapping[str, object]) -> None:
+    """Refuse options the loader of dataset ``name`` does not take, naming those it does (before any
+    training, where a misspelt ``trainsize`` would otherwise fail every trial)."""
+    if name not in _LOADERS:
+        raise unknown_name("dataset", name, _LOADERS)
+    accepted = [
+        p.name for p in inspect.signature(_LOADERS[name]).parameters.values() if p.kind == p.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InvalidArgumentError(
+            f"Dataset {name!r} takes no option {', '.join(map(repr, unknown))}; its options are "
+            f"{', '.join(accepted)}."
+        )
+
+
 def load_dataset(name: str, data_dir: str | Path | None = None, **options: object) -> DatasetSplits:
     """The dataset called ``name`` (see :func:`dataset_names`) as :class:`DatasetSplits`.
 
@@ -468,8 +485,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **options: objec
         data_dir: where its files are (required for ``cifar10``).
         **options: ``seed``, ``val_size``, ``train_size``, ``test_size`` of the loader.
     """
-    if name not in _LOADERS:
-        raise unknown_name("dataset", name, _LOADERS)
+    check_dataset_options(name, options)
     if data_dir is not None and not Path(data_dir).exists():
         raise DataFileNotFoundError(
             f"Dataset path {data_dir} does not exist; pass the folder holding {name}'s files."
