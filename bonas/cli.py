@@ -361,12 +361,22 @@ def _search(args: argparse.Namespace) -> int:
             logger.warning("Interrupted before study %r was created in %s.", study_name, where)
             raise
         row = summary.loc[study_name]
+        held = int(row["evaluations"])
+        if args.total_trials is not None:
+            how = f"the same command continues it to {args.total_trials} evaluations"
+        else:
+            how = (
+                f"the same command continues it with {n_trials} more; to end at {n_trials} in all, add "
+                f"--total-trials {n_trials} instead of --n-trials"
+            )
         logger.warning(
-            "Interrupted: study %r in %s holds %d evaluations (best %s); the same command continues it.",
+            "Interrupted: study %r in %s holds %d evaluation%s (best %s); %s.",
             study_name,
             where,
-            row["evaluations"],
+            held,
+            "" if held == 1 else "s",
             row["best_arch"],
+            how,
         )
         if args.annotate:
             _annotate(optuna.load_study(study_name=study_name, storage=storage), artifact_dir(args.storage))

@@ -254,7 +254,8 @@ def test_ctrl_c_ends_a_search_cleanly(tmp_path, signal_number: int) -> None:
     finally:
         process.kill()
     assert process.returncode == INTERRUPTED_EXIT_CODE, err[-2000:]
-    assert "Interrupted: study 'i'" in err and "the same command continues it" in err
+    assert "Interrupted: study 'i'" in err and "the same command continues it with 100 more" in err
+    assert "to end at 100 in all, add --total-trials 100 instead of --n-trials" in err
     trials = load(db, "i").get_trials()
     assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in trials)  # nothing left RUNNING
     assert trials[-1].state == TrialState.FAIL and trials[-1].user_attrs["fail_reason"] == "interrupted"
