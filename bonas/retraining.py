@@ -21,7 +21,7 @@ from optuna.trial import TrialState, create_trial
 
 from bonas import trials
 from bonas.architecture import Architecture
-from bonas.errors import BonasError
+from bonas.errors import BonasError, InvalidArgumentError, SetupError
 from bonas.search_inputs import metrics as objective_metrics
 from bonas.spaces.base import SearchSpace
 from bonas.study import SearchResult, result_of
@@ -35,7 +35,7 @@ def retrain_best(
     objective: Callable[[Architecture], float | Mapping[str, float]],
     *,
     top_k: int = 3,
-    metric: str = "val_accuracy",
+    metric: str | None = None,
     fidelity: str = trials.STAND_ALONE,
 ) -> SearchResult:
     """Train the ``top_k`` best lower-fidelity candidates of a study with ``objective`` and add them.
@@ -50,8 +50,8 @@ def retrain_best(
         space: the study's space.
         objective: a stand-alone objective (such as :func:`bonas.objectives.train`).
         top_k: candidates to retrain.
-        metric: the objective's searched metric.
-        fidelity: the fidelity the retrainings are recorded at.
+        metric: the objective's searched metric (None: the study's).
+        fidelity: the fidelity the retrainings are recorded at (one of :data:`bonas.trials.FIDELITIES`).
 
     Returns:
         The study's :class:`SearchResult` afterwards: its best architecture is the best at the highest
@@ -59,11 +59,25 @@ def retrain_best(
 
     Raises:
         BonasError: the study holds no lower-fidelity evaluation to retrain.
-        ValueError: ``top_k`` is not a positive integer.
+        ValueError: ``top_k`` is not a positive integer, ``fidelity`` is not a known one, or ``metric``
+            is not the study's.
+        SetupError: the objective's set-up failed (a missing data file); the retrainings before it stay.
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}.")
+    if fidelity not in trials.FIDELITIES:
+        raise InvalidArgumentError(
+            f"fidelity must be one of {', '.join(map(repr, trials.FIDELITIES))}, got {fidelity!r}."
+        )
     study = result.study if isinstance(result, SearchResult) else result
+    searched = trials.StudyAttributes.of(study).metric or "val_accuracy"
+    if metric is None:
+        metric = searched
+    elif metric != searched:
+        raise InvalidArgumentError(
+            f"metric {metric!r} is not the study's metric {searched!r}: the retrained values would rank "
+            f"against another metric's scores. Leave metric out (the study's is used) or return {searched!r}."
+        )
     if len(study.directions) > 1:
         raise BonasError(
             f"Study {study.study_name!r} searches {len(study.directions)} objectives; retrain_best takes a "
@@ -97,6 +111,12 @@ def retrain_best(
         chosen.append((trial, architecture))
         if len(chosen) == top_k:
             break
+    if len(chosen) < top_k:
+        logger.info(
+            "Retraining %d candidates: all that study %r holds not yet retrained.",
+            len(chosen),
+            study.study_name,
+        )
     distributions = trials.distributions(space)
     for source, architecture in chosen:
         attrs = {
@@ -110,6 +130,8 @@ def retrain_best(
         started = time.perf_counter()
         try:
             value, values = objective_metrics(objective(architecture), metric)
+        except SetupError:
+            raise  # every retraining would fail alike; nothing was trained
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
             logger.warning("Retraining %s (trial %d) failed: %s", architecture, source.number, reason)

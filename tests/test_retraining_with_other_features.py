@@ -7,7 +7,7 @@ import pytest
 import bonas
 from bonas import reports, trials
 from bonas.architecture import Architecture
-from bonas.errors import BonasError
+from bonas.errors import BonasError, DataFileNotFoundError, InvalidArgumentError
 from bonas.retraining import retrain_best
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
@@ -82,3 +82,31 @@ def test_scores_corrected_onto_the_stand_alone_scale_carry_the_corrected_objecti
     corrected = history.at_one_fidelity()
     moved = next(o for o in corrected.observations if o.architecture == cells[1])
     assert moved.value == 90.0 and moved.objectives == (90.0, -2.0)
+
+
+def test_retraining_checks_its_arguments_before_training_anything() -> None:
+    result = bonas.search(SPACE, scored, sampler="random", n_trials=6, seed=0)
+    trained: list[Architecture] = []
+
+    def counted(architecture: Architecture) -> dict[str, float]:
+        trained.append(architecture)
+        return standalone(architecture)
+
+    with pytest.raises(InvalidArgumentError, match=r"fidelity must be one of .*, got 'standalone'"):
+        retrain_best(result, SPACE, counted, fidelity="standalone")
+    with pytest.raises(
+        InvalidArgumentError, match="metric 'val_acc' is not the study's metric 'val_accuracy'"
+    ):
+        retrain_best(result, SPACE, counted, metric="val_acc")
+    assert trained == []
+
+
+def test_retraining_whose_set_up_fails_raises_instead_of_recording_failures() -> None:
+    result = bonas.search(SPACE, scored, sampler="random", n_trials=6, seed=0)
+
+    def no_data(architecture: Architecture) -> float:
+        raise DataFileNotFoundError("cifar-10-batches-py not found in /tmp")
+
+    with pytest.raises(DataFileNotFoundError, match="cifar-10-batches-py"):
+        retrain_best(result, SPACE, no_data, top_k=2)
+    assert len(result.study.get_trials()) == 6  # no failed retraining recorded
