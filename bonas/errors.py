@@ -60,4 +60,5 @@ class CheapMetricsError(BonasError, ValueError):
 def unknown_name(kind: str, value: object, valid: object) -> UnknownNameError:
     """Build the error for an unknown ``kind`` name, listing the valid ones."""
     valid_list = ", ".join(repr(v) for v in sorted(valid, key=str))  # type: ignore[call-overload]
-    return UnknownNameError(f"Unknown {kind} {value!r}. Valid {kind}s: {valid_list}.")
+    plural = kind + ("es" if kind.endswith(("s", "sh", "ch", "x")) else "s")
+    return UnknownNameError(f"Unknown {kind} {value!r}. Valid {plural}: {valid_list}.")

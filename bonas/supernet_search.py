@@ -38,7 +38,7 @@ from bonas.samplers.enas import ControllerSettings, LSTMPolicy, PolicyGradient
 from bonas.spaces.base import SearchSpace
 from bonas.torch_training import seeded
 from bonas.training.darts import DartsSearch, DartsSettings
-from bonas.training.datasets import DatasetSplits
+from bonas.training.datasets import DatasetSplits, load_dataset
 from bonas.training.networks import NetworkSettings
 from bonas.training.supernet import Supernet
 from bonas.training.weight_sharing import SupernetSettings, SupernetTrainer
@@ -329,6 +329,14 @@ _SEARCHES: dict[str, Callable[..., SupernetSearchResult]] = {
 }
 
 
+#: The options (``settings`` objects) each search takes.
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "enas-ws": ("settings", "supernet_settings"),
+    "darts": ("settings",),
+    "darts-2nd": ("settings",),
+}
+
+
 def supernet_search_names() -> list[str]:
     return sorted(_SEARCHES)
 
@@ -336,7 +344,7 @@ def supernet_search_names() -> list[str]:
 def supernet_search(
     name: str,
     space: SearchSpace,
-    data: DatasetSplits,
+    data: DatasetSplits | str,
     *,
     network: NetworkSettings | None = None,
     seed: int = 0,
@@ -349,7 +357,8 @@ def supernet_search(
     Args:
         name: ``enas-ws``, ``darts`` or ``darts-2nd``.
         space: NB201 or a space whose architectures are paths of one supernet.
-        data: the splits (weights on ``train``; rewards, architecture weights and scores on ``val``).
+        data: the splits (weights on ``train``; rewards, architecture weights and scores on ``val``), or
+            a dataset name (:func:`bonas.training.datasets.load_dataset` with its defaults).
         network: the supernet's width and depth (NB201's published size by default).
         seed: seed of every random choice.
         max_seconds: a time budget by ``clock`` (None: the settings' epochs).
@@ -365,6 +374,18 @@ def supernet_search(
         raise unknown_name("supernet search", name, _SEARCHES)
     if max_seconds is not None and not max_seconds >= 0:
         raise InvalidArgumentError(f"max_seconds must be non-negative or None, got {max_seconds!r}.")
+    if not callable(clock):
+        raise InvalidArgumentError(
+            f"clock must be a function returning seconds (time.perf_counter or time.process_time), got {clock!r}."
+        )
+    unknown = sorted(set(options) - set(_OPTIONS[name]))
+    if unknown:
+        raise InvalidArgumentError(
+            f"Supernet search {name!r} takes no option {', '.join(map(repr, unknown))}; its options are "
+            f"{', '.join(_OPTIONS[name])}."
+        )
+    if isinstance(data, str):
+        data = load_dataset(data)
     return _SEARCHES[name](
         space, data, network=network, seed=seed, max_seconds=max_seconds, clock=clock, **options
     )

@@ -132,6 +132,29 @@ def test_searches_by_name(digits) -> None:
         ENASSettings(controller_steps=0)
 
 
+def test_supernet_search_mistakes_name_the_fix(digits) -> None:
+    with pytest.raises(UnknownNameError, match=r"Valid supernet searches: 'darts'"):
+        supernet_search("darts-3rd", NB201Space(), digits)
+    with pytest.raises(
+        InvalidArgumentError, match=r"'darts' takes no option 'supernet_settings'; its options are settings"
+    ):
+        supernet_search("darts", NB201Space(), digits, supernet_settings=SupernetSettings())
+    with pytest.raises(
+        InvalidArgumentError, match=r"'enas-ws' takes no option 'setting'; .* settings, supernet_settings"
+    ):
+        supernet_search("enas-ws", NB201Space(), digits, setting=SMALL_ENAS)
+    with pytest.raises(
+        InvalidArgumentError, match=r"clock must be a function returning seconds .* got 'cpu'"
+    ):
+        supernet_search("darts", NB201Space(), digits, clock="cpu")  # type: ignore[arg-type]
+
+
+def test_a_supernet_search_takes_a_dataset_name() -> None:
+    settings = DartsSettings(epochs=1, batch_size=256, device="cpu", seed=0)
+    result = supernet_search("darts", NB201Space(), "digits", network=TINY, settings=settings)
+    assert result.architecture.space == "nb201"
+
+
 def test_a_time_limit_shrinks_the_alternation_to_the_epochs_it_affords(digits) -> None:
     ticks = itertools.count()  # a clock that advances one "second" per reading: no timing in the test
     search = enas(digits, settings=replace(SMALL_ENAS, epochs=50))
