@@ -316,7 +316,7 @@ class WeightSharingObjective:
         record its path on the study."""
         if self._checkpoint_checked:
             return
-        from bonas.training.supernet import SupernetCheckpointError
+        from bonas.training.supernet import SupernetCheckpointError, hold_checkpoint
         from bonas.trials import SUPERNET_CHECKPOINT_ATTR, current_trial
 
         trial = current_trial()
@@ -330,6 +330,8 @@ class WeightSharingObjective:
                 f"and this objective's checkpoint is {str(path)!r}: the scores of two supernets would mix. "
                 f"Continue with checkpoint={recorded!r} (or none: the study's is used), or search a new study."
             )
+        if path is not None:
+            hold_checkpoint(path)
         if path is not None and Path(path).is_file():
             self._check_same_data(path)
             extra = self.trainer.load(path)

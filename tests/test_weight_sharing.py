@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import optuna
 import pytest
@@ -74,7 +77,9 @@ def test_a_checkpoint_of_another_width_stops_the_search_naming_it(tmp_path) -> N
 
 def test_a_checkpoint_trained_on_other_data_is_refused_before_it_is_loaded(tmp_path) -> None:
     _one_shot(checkpoint=tmp_path / "supernet.pt").train_supernet()
-    assert [p.name for p in tmp_path.iterdir()] == ["supernet.pt"]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == [
+        "supernet.pt"
+    ]  # no .partial
     other = weight_sharing(
         SPACE, "digits", network=TINY, settings=FAST, val_size=300, checkpoint=tmp_path / "supernet.pt"
     )
@@ -97,6 +102,25 @@ def test_continuing_a_study_with_another_checkpoint_is_refused_naming_the_record
     study = optuna.load_study(study_name="ws", storage=storage)
     assert study.user_attrs[SUPERNET_CHECKPOINT_ATTR] == str(tmp_path / "a.pt")  # still the first one
     assert not (tmp_path / "b.pt").exists()
+
+
+def test_a_checkpoint_another_process_trains_is_refused(tmp_path) -> None:
+    # Two workers of one weight-sharing study would each train their own supernet on one file.
+    path = tmp_path / "supernet.pt"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom bonas.training.supernet import hold_checkpoint\n"
+         f"hold_checkpoint({str(path)!r}); print('held', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(bonas.study.SearchFailedError, match=r"supernet.pt' is in use by another process"):
+            bonas.search(SPACE, _one_shot(checkpoint=path), sampler="random", n_trials=2, seed=0)
+    finally:
+        holder.kill()
+        holder.wait()
+    result = bonas.search(SPACE, _one_shot(checkpoint=path), sampler="random", n_trials=2, seed=0)
+    assert (result.history["state"] == "COMPLETE").all()  # free once that process is gone
 
 
 def test_bonas_batches_train_once_per_batch_and_score_all_of_it(monkeypatch) -> None:

@@ -710,6 +710,44 @@ class Supernet(CellNetwork):
 _CELL_KEY = re.compile(r"^cells\.(?P<layer>\d+)\.(?P<rest>.*)$")
 
 
+#: The checkpoints this process holds (:func:`hold_checkpoint`), with their lock files' descriptors.
+_HELD_CHECKPOINTS: dict[Path, int] = {}
+
+
+def hold_checkpoint(file: str | Path) -> None:
+    """Hold, for the rest of this process, the lock beside the supernet checkpoint ``file``.
+
+    A supernet lives in the process that trains it: two processes on one checkpoint (two workers of a
+    weight-sharing study) would each train their own copy, overwrite each other's file and score the
+    study's architectures on different supernets. Objects of one process share the lock. Where the
+    system has no advisory file locks (Windows), nothing is checked.
+
+    Raises:
+        SupernetCheckpointError: another process holds the checkpoint.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock on Windows
+        return
+    path = Path(file).resolve()
+    if path in _HELD_CHECKPOINTS:
+        return
+    lock = path.with_name(f".{path.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise SupernetCheckpointError(
+            f"Supernet checkpoint {str(file)!r} is in use by another process (it holds {str(lock)!r}): a "
+            "weight-sharing objective trains its supernet in one process, so two would each train their own "
+            "and overwrite each other's. Search a weight-sharing study with one process, or give the other "
+            "search its own study and checkpoint."
+        ) from None
+    _HELD_CHECKPOINTS[path] = descriptor
+
+
 def read_checkpoint(file: str | Path) -> dict[str, Any]:
     """The payload of a supernet checkpoint (read with ``weights_only=True``: no code runs).
 
