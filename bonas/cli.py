@@ -20,7 +20,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -289,11 +290,8 @@ _positive_int = _whole_number(1)
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    """``bonas search`` and ``bonas worker``; with a file storage, installed libraries' warnings go to
-    ``warnings.log`` in the storage's artifact folder (see :mod:`bonas.library_warnings`)."""
-    from bonas.library_warnings import library_warnings_to
+    """``bonas search`` and ``bonas worker`` (see :func:`_library_warnings_beside`)."""
     from bonas.samplers import sampler_names
-    from bonas.storage import artifact_dir, check_storage_file
 
     if args.searcher not in sampler_names():
         raise unknown_name("searcher", args.searcher, sampler_names())
@@ -302,16 +300,28 @@ def _run_search(args: argparse.Namespace) -> int:
         raise CommandLineError(
             "give a worker its share with --n-trials N, or --total-trials T to stop once the study holds T."
         )
+    with _library_warnings_beside(args.storage):
+        return _search(args)
+
+
+@contextmanager
+def _library_warnings_beside(storage: str | None) -> Iterator[None]:
+    """With a file storage, installed libraries' warnings go to ``warnings.log`` in the storage's artifact
+    folder, counted in one line at the end (see :mod:`bonas.library_warnings`); otherwise nothing changes."""
+    from bonas.library_warnings import library_warnings_to
+    from bonas.storage import artifact_dir, check_storage_file
+
     try:
-        check_storage_file(args.storage)  # a refused file gets no warning folder beside it
-        folder = artifact_dir(args.storage)
-    except (OSError, RuntimeError, TypeError, ValueError):  # a bad storage: the search reports it
+        check_storage_file(storage)  # a refused file gets no warning folder beside it
+        folder = artifact_dir(storage)
+    except (OSError, RuntimeError, TypeError, ValueError):  # a bad storage: the command reports it
         folder = None
     if folder is None:
-        return _search(args)
+        yield
+        return
     with library_warnings_to(folder / "warnings.log") as library:
         try:
-            return _search(args)
+            yield
         finally:
             if (line := library.summary()) is not None:
                 logger.info(line)
@@ -465,14 +475,15 @@ def _run_dashboard(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         print(f"optuna-dashboard: {url}", flush=True)
 
-    serve(
-        args.storage,
-        host=args.host,
-        port=args.port,
-        artifacts=args.artifact_dir,
-        annotate=not args.no_annotate,
-        on_ready=ready,
-    )
+    with _library_warnings_beside(args.storage):
+        serve(
+            args.storage,
+            host=args.host,
+            port=args.port,
+            artifacts=args.artifact_dir,
+            annotate=not args.no_annotate,
+            on_ready=ready,
+        )
     return 0
 
 

@@ -102,6 +102,33 @@ def visible_text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def test_the_dashboard_writes_library_warnings_to_the_log_not_the_terminal(tmp_path, nb201_benchmark) -> None:
+    db = tmp_path / "w.db"
+    search(
+        nb201_benchmark.space,
+        nb201_benchmark,
+        sampler="random",
+        n_trials=2,
+        seed=0,
+        storage=db,
+        study_name="w",
+    )
+    log = tmp_path / "terminal.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bonas", "dashboard", str(db), "--port", str(free_port())],
+        cwd=REPO_ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: "optuna-dashboard: http://127.0.0.1:" in log.read_text(), 120, "the dashboard")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    terminal = log.read_text()
+    assert "Warning:" not in terminal and "warnings.warn(" not in terminal, terminal[-2000:]
+    warnings_log = artifact_dir(db) / "warnings.log"  # type: ignore[operator]
+    assert not warnings_log.exists() or "site-packages" in warnings_log.read_text()
+
+
 @pytest.mark.slow
 def test_the_dashboard_lists_the_trials_and_shows_the_best_cell(tmp_path, chromium, nb201_benchmark) -> None:
     db = tmp_path / "bench.db"
