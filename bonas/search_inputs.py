@@ -98,29 +98,28 @@ def check_arguments(
 
 
 def check_same_parameters(study: optuna.Study, space: SearchSpace) -> None:
-    """Refuse a space whose parameters differ from those the study's trials were drawn with (a choice
-    added or removed under the same space name): Optuna cannot draw a parameter from other choices in
-    the same study, so every new trial would fail, and the old values belong to another space."""
+    """Refuse a space whose parameters offer other choices than those the study's trials were drawn
+    from (a choice added or removed under the same space name): Optuna cannot draw a parameter from
+    other choices in the same study, so every new trial would fail, and the old values belong to another
+    space. Parameters the space does not define are the objective's own (``current_trial().suggest_*``)
+    and are left to it."""
     current = trials.distributions(space)
     checked: set[str] = set()
     for trial in study.get_trials(deepcopy=False):
         for name, distribution in trial.distributions.items():
-            if name in checked:
+            if name in checked or name not in current:
                 continue
             checked.add(name)
-            if name not in current:
-                change = f"has no parameter {name!r} any more (the study's trials chose it from {_choices(distribution)})"
-            elif current[name] != distribution:
-                change = (
-                    f"gives parameter {name!r} the choices {_choices(current[name])}, "
-                    f"but the study's trials chose it from {_choices(distribution)}"
-                )
-            else:
+            if current[name] == distribution:
                 continue
+            change = (
+                f"gives parameter {name!r} the choices {_choices(current[name])}, "
+                f"but the study's trials chose it from {_choices(distribution)}"
+            )
             raise StudyMismatchError(
                 f"Study {study.study_name!r} cannot continue with space {space.name!r}: the space {change}. "
                 "Search the changed space as a new study under another name (search(..., study_name=...), "
-                "bonas search --study NAME), or restore the old parameters to continue this one."
+                "bonas search --study NAME), or restore the old choices to continue this one."
             )
 
 
@@ -137,7 +136,6 @@ def check_continuation(
     """Refuse to continue a stored study with another direction, metric, space, benchmark, objective or
     constraints, or whose space kept its name but changed its parameters: its values would mix with
     values of another search. Nothing is written before this check."""
-    check_same_parameters(study, space)
     stored = trials.StudyAttributes.of(study)
     conflicts = [
         f"{name} {theirs!r} (asked: {ours!r})"
@@ -166,6 +164,7 @@ def check_continuation(
             "another name (search(..., study_name=...), bonas search --study NAME)."
             + _nothing_evaluated(study)
         )
+    check_same_parameters(study, space)
 
 
 def _nothing_evaluated(study: optuna.Study) -> str:

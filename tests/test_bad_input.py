@@ -27,6 +27,7 @@ from bonas.spaces.nb201 import NB201Space
 from bonas.storage import StorageSpecError, StorageUnavailableError, open_storage
 from bonas.study import SearchFailedError, StudyMismatchError, search
 from bonas.testing.samplers import hashed_score, tiny_space
+from bonas.trials import current_trial
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +84,10 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
             [Categorical("a", (0, 1, 2)), Categorical("b", ("x", "y"))],
             "gives parameter 'a' the choices [0, 1, 2], but the study's trials chose it from [0, 1]",
         ),
-        ([Categorical("b", ("x", "y"))], "has no parameter 'a' any more"),
+        (
+            [Categorical("a", (1, 0)), Categorical("b", ("x", "y"))],
+            "gives parameter 'a' the choices [1, 0], but the study's trials chose it from [0, 1]",
+        ),
     ],
 )
 def test_a_space_changed_under_its_name_is_refused_before_any_trial(
@@ -96,6 +100,26 @@ def test_a_space_changed_under_its_name_is_refused_before_any_trial(
         search(changed, hashed, n_trials=2, storage=storage, study_name="s", seed=1)
     assert named in str(raised.value) and "another name" in str(raised.value)
     assert len(optuna.load_study(study_name="s", storage=storage).trials) == 2  # no trial ran
+
+
+def test_a_study_whose_objective_suggests_its_own_parameters_continues(tmp_path: Path) -> None:
+    def tuned(architecture: Architecture) -> float:
+        learning_rate = current_trial().suggest_float("lr", 1e-4, 1e-1, log=True)  # the objective's own
+        return hashed(architecture) + learning_rate
+
+    storage = open_storage(tmp_path / "s.db")
+    search(tiny_space(), tuned, n_trials=2, storage=storage, study_name="s", sampler="random", seed=0)
+    result = search(
+        tiny_space(), tuned, n_trials=2, storage=storage, study_name="s", sampler="random", seed=1
+    )
+    assert (result.history["state"] == "COMPLETE").sum() == 4
+
+
+def test_another_space_is_named_as_such_not_as_changed_parameters(tmp_path: Path) -> None:
+    storage = open_storage(tmp_path / "s.db")
+    search(tiny_space(), hashed, n_trials=2, storage=storage, study_name="s", seed=0)
+    with pytest.raises(StudyMismatchError, match=r"space 'tiny' \(asked: 'nb201'\)"):
+        search(NB201Space(), hashed, n_trials=2, storage=storage, study_name="s", seed=1)
 
 
 def default_search(db: Path) -> list[str]:
