@@ -5,11 +5,13 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
+import numpy as np
+
 
 def as_number(value: Any) -> float | None:
     """``value`` as a float when it is a number (a Python or NumPy number, a one-element tensor); None for
-    what only looks like one (``"91.5"``, ``True``) or holds several values (an array)."""
-    is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
+    what only looks like one (``"91.5"``, a Python, NumPy or torch boolean) or holds several values."""
+    is_bool = isinstance(value, bool | np.bool_) or str(getattr(value, "dtype", "")) in ("bool", "torch.bool")
     if is_bool or isinstance(value, str | bytes) or not hasattr(type(value), "__float__"):
         return None
     with suppress(TypeError, ValueError):

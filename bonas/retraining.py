@@ -70,6 +70,12 @@ def retrain_best(
             f"fidelity must be one of {', '.join(map(repr, trials.FIDELITIES))}, got {fidelity!r}."
         )
     study = result.study if isinstance(result, SearchResult) else result
+    if len(study.directions) > 1:
+        raise BonasError(
+            f"Study {study.study_name!r} searches {len(study.directions)} objectives; retrain_best takes a "
+            "single-objective study. Retrain the members of result.pareto_front you want with your "
+            "stand-alone objective instead."
+        )
     searched = trials.StudyAttributes.of(study).metric or "val_accuracy"
     if metric is None:
         metric = searched
@@ -77,12 +83,6 @@ def retrain_best(
         raise InvalidArgumentError(
             f"metric {metric!r} is not the study's metric {searched!r}: the retrained values would rank "
             f"against another metric's scores. Leave metric out (the study's is used) or return {searched!r}."
-        )
-    if len(study.directions) > 1:
-        raise BonasError(
-            f"Study {study.study_name!r} searches {len(study.directions)} objectives; retrain_best takes a "
-            "single-objective study. Retrain the members of result.pareto_front you want with your "
-            "stand-alone objective instead."
         )
     constraints = trials.StudyAttributes.of(study).constraints
     done = trials.evaluations(study.get_trials(deepcopy=False))

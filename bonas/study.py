@@ -454,14 +454,14 @@ class _SearchLoop:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
             raise
         except SetupError as error:
-            trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
-            failure = self._failure(trial, f"{type(error).__name__}: {error}")
-            trials.record_not_judged(self.study, trial._trial_id)
             self.stopped_by_failures = SearchFailedError(
                 f"Stopped study {self.study.study_name!r}: the objective's set-up failed, not the architecture "
                 f"(trial {trial.number}): {error} Fix it and search again; that architecture may be proposed again."
             )
-            raise failure from None
+            with suppress(optuna.exceptions.UpdateFinishedTrialError):  # another worker declared it lost
+                trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+                trials.record_not_judged(self.study, trial._trial_id)
+            raise self._failure(trial, f"{type(error).__name__}: {error}") from None
         except Exception as error:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
             failure = self._failure(trial, f"{type(error).__name__}: {error}", by_objective=True)

@@ -386,6 +386,7 @@ def test_cli_refuses_a_negative_seed(capsys) -> None:
     [
         ("91.5", "value '91.5' (str)"),
         (True, "value True (bool)"),
+        (np.True_, "value np.True_ (bool"),  # NumPy 2 names the type 'bool'
         ({"val_accuracy": "90"}, "metric 'val_accuracy' '90' (str)"),
     ],
 )
