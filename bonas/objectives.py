@@ -23,6 +23,7 @@ passed to ``search(..., pruner=...)`` stops bad candidates early::
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,8 +317,14 @@ class WeightSharingObjective:
         record its path on the study."""
         if self._checkpoint_checked:
             return
-        from bonas.training.supernet import SupernetCheckpointError, hold_checkpoint
-        from bonas.trials import SUPERNET_CHECKPOINT_ATTR, current_trial
+        from bonas.training.supernet import SupernetCheckpointError, hold_checkpoint, release_checkpoint
+        from bonas.trials import (
+            SUPERNET_CHECKPOINT_ATTR,
+            WEIGHT_SHARING,
+            current_trial,
+            evaluations,
+            fidelity_of,
+        )
 
         trial = current_trial()
         recorded = trial.study.user_attrs.get(SUPERNET_CHECKPOINT_ATTR) if trial is not None else None
@@ -327,23 +334,46 @@ class WeightSharingObjective:
         if recorded is not None and Path(recorded).resolve() != Path(path).resolve():
             raise SupernetCheckpointError(
                 f"Study {trial.study.study_name!r} scored its architectures on the supernet in {recorded!r}, "
-                f"and this objective's checkpoint is {str(path)!r}: the scores of two supernets would mix. "
-                f"Continue with checkpoint={recorded!r} (or none: the study's is used), or search a new study."
+                f"and this objective's checkpoint is {str(Path(path).resolve())!r}: the scores of two supernets "
+                f"would mix. Continue with checkpoint={recorded!r} (or none: the study's is used), or search a "
+                "new study."
             )
+        if recorded is not None and not Path(recorded).is_file():
+            scored = [
+                t
+                for t in evaluations(trial.study.get_trials(deepcopy=False))
+                if fidelity_of(t) == WEIGHT_SHARING
+            ]
+            if scored:
+                raise SupernetCheckpointError(
+                    f"Study {trial.study.study_name!r} scored {len(scored)} architectures on the supernet in "
+                    f"{recorded!r}, which does not exist (any more): a new supernet's scores would mix with "
+                    "them. Put the checkpoint back, or search a new study."
+                )
         if path is not None:
             hold_checkpoint(path)
+            weakref.finalize(self, release_checkpoint, path)
         if path is not None and Path(path).is_file():
             self._check_same_data(path)
             extra = self.trainer.load(path)
             self._batch_scores.update(extra.get("batch_scores", {}))
             logger.info("Supernet continues from %s after %d epochs.", path, self.trainer.epochs_done)
-        if trial is not None and path is not None and recorded != str(path):
-            trial.study.set_user_attr(SUPERNET_CHECKPOINT_ATTR, str(path))
+        if trial is not None and path is not None and recorded is None:
+            # Absolute: a search continued from another folder finds the same file.
+            trial.study.set_user_attr(SUPERNET_CHECKPOINT_ATTR, str(Path(path).resolve()))
         self._checkpoint_checked = True
 
     def _data_identity(self) -> dict[str, Any]:
-        """What the supernet is trained on, saved with its checkpoint: the dataset and its options."""
-        return {"dataset": _dataset_name(self.dataset), "options": repr(sorted(self.dataset_options.items()))}
+        """What the supernet is trained on, saved with its checkpoint: the dataset and its loader's options
+        (defaults filled in), or ``given`` for splits the user loaded."""
+        if not isinstance(self.dataset, str):
+            return {"dataset": _dataset_name(self.dataset), "options": "given"}
+        from bonas.training.datasets import loader_options
+
+        return {
+            "dataset": self.dataset,
+            "options": repr(sorted(loader_options(self.dataset, self.dataset_options).items())),
+        }
 
     def _check_same_data(self, path: str | Path) -> None:
         """Refuse a checkpoint trained on other data (another dataset, another subset) before loading it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from bonas.history import Observation, SearchHistory
 from bonas.objectives import BatchTraining, weight_sharing
 from bonas.spaces import NB201Space, mlp_space
 from bonas.training import NetworkSettings, SupernetSettings, TrainingSettings
+from bonas.training import supernet as supernet_module
 from bonas.training.supernet import OutsideSupernetError
 from bonas.trials import FIDELITY_ATTR, STAND_ALONE, SUPERNET_CHECKPOINT_ATTR, WEIGHT_SHARING
 
@@ -104,6 +106,7 @@ def test_continuing_a_study_with_another_checkpoint_is_refused_naming_the_record
     assert not (tmp_path / "b.pt").exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no advisory file locks (fcntl) on Windows")
 def test_a_checkpoint_another_process_trains_is_refused(tmp_path) -> None:
     # Two workers of one weight-sharing study would each train their own supernet on one file.
     path = tmp_path / "supernet.pt"
@@ -121,6 +124,57 @@ def test_a_checkpoint_another_process_trains_is_refused(tmp_path) -> None:
         holder.wait()
     result = bonas.search(SPACE, _one_shot(checkpoint=path), sampler="random", n_trials=2, seed=0)
     assert (result.history["state"] == "COMPLETE").all()  # free once that process is gone
+
+
+def test_the_checkpoint_lock_is_released_with_the_objective(tmp_path) -> None:
+    objective = _one_shot(checkpoint=tmp_path / "supernet.pt")
+    objective.train_supernet()
+    assert (tmp_path / "supernet.pt").resolve() in supernet_module._HELD_CHECKPOINTS
+    del objective
+    gc.collect()
+    assert (tmp_path / "supernet.pt").resolve() not in supernet_module._HELD_CHECKPOINTS
+
+
+def test_a_study_continued_from_another_folder_finds_its_checkpoint(tmp_path, monkeypatch) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    bonas.search(SPACE, _one_shot(checkpoint="ck/s.pt"), sampler="random", n_trials=2, seed=0, storage=storage,
+                 study_name="ws")  # fmt: skip
+    study = optuna.load_study(study_name="ws", storage=storage)
+    assert study.user_attrs[SUPERNET_CHECKPOINT_ATTR] == str(tmp_path / "ck" / "s.pt")  # absolute
+    monkeypatch.chdir(tmp_path / "sub")
+    for checkpoint in ("../ck/s.pt", None):  # the same file by another relative path, or the study's
+        again = _one_shot(checkpoint=checkpoint)
+        result = bonas.search(
+            SPACE, again, sampler="random", n_trials=1, seed=1, storage=storage, study_name="ws"
+        )
+        assert result.history["state"].iloc[-1] == "COMPLETE" and again.trainer.epochs_done == 1
+    assert not (tmp_path / "sub" / "ck").exists()
+
+
+def test_a_study_whose_recorded_checkpoint_is_gone_is_not_continued_on_a_new_supernet(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    bonas.search(SPACE, _one_shot(checkpoint=tmp_path / "s.pt"), sampler="random", n_trials=2, seed=0,
+                 storage=storage, study_name="ws")  # fmt: skip
+    gc.collect()
+    (tmp_path / "s.pt").unlink()
+    with pytest.raises(
+        bonas.study.SearchFailedError, match=r"scored 2 architectures on the supernet in .*does not exist"
+    ):
+        bonas.search(
+            SPACE, _one_shot(), sampler="random", n_trials=1, seed=1, storage=storage, study_name="ws"
+        )
+
+
+def test_a_checkpoint_is_the_same_data_whether_the_loader_defaults_are_given_or_not(tmp_path) -> None:
+    _one_shot(checkpoint=tmp_path / "s.pt").train_supernet()
+    gc.collect()
+    explicit = weight_sharing(
+        SPACE, "digits", network=TINY, settings=FAST, val_size=200, seed=0, checkpoint=tmp_path / "s.pt"
+    )
+    explicit.train_supernet()  # seed=0 is the loader's default: the same data
+    assert explicit.trainer.epochs_done == 1
 
 
 def test_bonas_batches_train_once_per_batch_and_score_all_of_it(monkeypatch) -> None:

@@ -477,6 +477,13 @@ def check_dataset_options(name: str, options: Mapping[str, object]) -> None:
         )
 
 
+def loader_options(name: str, options: Mapping[str, object]) -> dict[str, object]:
+    """Every option of dataset ``name``'s loader: ``options`` over the loader's defaults."""
+    check_dataset_options(name, options)
+    parameters = inspect.signature(_LOADERS[name]).parameters.values()
+    return {**{p.name: p.default for p in parameters if p.kind == p.KEYWORD_ONLY}, **options}
+
+
 def load_dataset(name: str, data_dir: str | Path | None = None, **options: object) -> DatasetSplits:
     """The dataset called ``name`` (see :func:`dataset_names`) as :class:`DatasetSplits`.
 

@@ -710,8 +710,9 @@ class Supernet(CellNetwork):
 _CELL_KEY = re.compile(r"^cells\.(?P<layer>\d+)\.(?P<rest>.*)$")
 
 
-#: The checkpoints this process holds (:func:`hold_checkpoint`), with their lock files' descriptors.
-_HELD_CHECKPOINTS: dict[Path, int] = {}
+#: The checkpoints this process holds (:func:`hold_checkpoint`): their lock files' descriptors and how many
+#: holders of this process share each.
+_HELD_CHECKPOINTS: dict[Path, list[int]] = {}
 
 
 def hold_checkpoint(file: str | Path) -> None:
@@ -719,8 +720,9 @@ def hold_checkpoint(file: str | Path) -> None:
 
     A supernet lives in the process that trains it: two processes on one checkpoint (two workers of a
     weight-sharing study) would each train their own copy, overwrite each other's file and score the
-    study's architectures on different supernets. Objects of one process share the lock. Where the
-    system has no advisory file locks (Windows), nothing is checked.
+    study's architectures on different supernets. Holders in one process share the lock, which is
+    released when the last of them calls :func:`release_checkpoint` (a weight-sharing objective does when
+    it is garbage-collected). Where the system has no advisory file locks (Windows), nothing is checked.
 
     Raises:
         SupernetCheckpointError: another process holds the checkpoint.
@@ -731,6 +733,7 @@ def hold_checkpoint(file: str | Path) -> None:
         return
     path = Path(file).resolve()
     if path in _HELD_CHECKPOINTS:
+        _HELD_CHECKPOINTS[path][1] += 1
         return
     lock = path.with_name(f".{path.name}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -745,7 +748,19 @@ def hold_checkpoint(file: str | Path) -> None:
             "and overwrite each other's. Search a weight-sharing study with one process, or give the other "
             "search its own study and checkpoint."
         ) from None
-    _HELD_CHECKPOINTS[path] = descriptor
+    _HELD_CHECKPOINTS[path] = [descriptor, 1]
+
+
+def release_checkpoint(file: str | Path) -> None:
+    """One holder of this process lets go of ``file``'s lock (see :func:`hold_checkpoint`)."""
+    path = Path(file).resolve()
+    held = _HELD_CHECKPOINTS.get(path)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] == 0:
+        del _HELD_CHECKPOINTS[path]
+        os.close(held[0])  # closing the descriptor releases the lock
 
 
 def read_checkpoint(file: str | Path) -> dict[str, Any]:
