@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.cache import write_csv
+from benchmarks.command import BenchInputError, output_folder, positive_int, run_command
 from benchmarks.grid import (
     DEFAULT_BUDGET,
     DEFAULT_SEEDS,
@@ -50,11 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         help=f"searcher names (default: {', '.join(SEARCHERS)}; and {', '.join(NEURAL_SEARCHERS)} on {', '.join(NEURAL_SEEDS)} with 5 seeds; {', '.join(FLAT_SEARCHERS)} on the -flat benchmarks)",
     )
-    parser.add_argument("--seeds", type=int, help=f"seeds per benchmark (default: {SEEDS})")
-    parser.add_argument("--budget", type=int, help=f"queries per run (default {DEFAULT_BUDGET})")
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds per benchmark (default: {SEEDS})")
+    parser.add_argument("--budget", type=positive_int, help=f"queries per run (default {DEFAULT_BUDGET})")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
     parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
-    parser.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    parser.add_argument("--jobs", type=positive_int, help="parallel processes (default: all cores)")
     parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
     parser.add_argument("--quick", action="store_true", help="small grid: 4 benchmarks, 2 seeds, 50 queries")
     return parser.parse_args(argv)
@@ -79,17 +80,25 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     seeds = dict(QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     budget = args.budget or (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
+    output_folder(args.out)
     if args.benchmarks:
         for name in args.benchmarks:
             if name not in benchmark_names():
                 raise unknown_name("benchmark", name, benchmark_names())
         seeds = {name: seeds.get(name, SEEDS) for name in args.benchmarks}
-    if args.seeds:
+    if args.seeds is not None:
         seeds = dict.fromkeys(seeds, args.seeds)
     for name in args.searchers or ():
         if name not in sampler_names():
             raise unknown_name("searcher", name, sampler_names())
+    if args.searchers:
+        args.searchers = list(dict.fromkeys(args.searchers))  # a name given twice is one run
     seeds = available(seeds, args.data_dir)
+    if not seeds:
+        raise BenchInputError(
+            "Every benchmark asked for was skipped for missing data (see above): nothing to run, and the "
+            f"results in {str(args.out)!r} are left as they are."
+        )
 
     specs = [
         spec
@@ -142,4 +151,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "python -m benchmarks"))

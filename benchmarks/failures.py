@@ -31,6 +31,7 @@ import optuna
 import pandas as pd
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
+from benchmarks.command import BenchInputError, output_folder, run_command
 from benchmarks.grid import benchmark_modules, cached_benchmark
 from benchmarks.pool import progress_bar, run_tasks
 from benchmarks.warning_log import WarningLog
@@ -72,6 +73,11 @@ class OutOfMemory:
 def feasible_optimum(benchmark: str, data_dir: str | None, quantile: float) -> tuple[float, float]:
     """The parameter limit (the ``quantile`` of the table's counts) and the best validation accuracy under it."""
     table = cached_benchmark(benchmark, data_dir)
+    if "params_mb" not in table.metric_names:
+        raise BenchInputError(
+            f"--benchmarks {benchmark!r} returns no params_mb (its metrics: {', '.join(table.metric_names)}), "
+            "which decides here which cells fail; give an NB201 benchmark (nb201-cifar10, nb201-cifar10-flat...)."
+        )
     rows = [table(a) for a in table.space.enumerate()]
     params = np.array([r["params_mb"] for r in rows])
     limit = float(np.quantile(params, quantile))
@@ -204,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"--quantile {args.quantile}: give a number strictly between 0 and 1 (0.75: a quarter fails)."
         )
+    output_folder(args.out)
     tasks = []
     for name in args.benchmarks:
         limit, optimum = feasible_optimum(name, args.data_dir, args.quantile)
@@ -245,4 +252,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(main, "python -m benchmarks.failures"))

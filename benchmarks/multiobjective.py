@@ -46,6 +46,7 @@ import optuna
 import pandas as pd
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
+from benchmarks.command import output_folder, positive_int, run_command
 from benchmarks.mo_problems import (
     INITIAL_DESIGN,
     Problem,
@@ -441,9 +442,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="searchers (default: per kind of problem; one of the default lists runs on the problems whose "
         "list holds it, any other on every problem)",
     )
-    parser.add_argument("--seeds", type=int, help=f"seeds per problem (default {SEEDS})")
-    parser.add_argument("--budget", type=int, help=f"queries per run (default {DEFAULT_BUDGET})")
-    parser.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds per problem (default {SEEDS})")
+    parser.add_argument("--budget", type=positive_int, help=f"queries per run (default {DEFAULT_BUDGET})")
+    parser.add_argument("--jobs", type=positive_int, help="parallel processes (default: all cores)")
     parser.add_argument("--out", type=Path, default=Path("results/bench/multiobjective"))
     parser.add_argument("--force", action="store_true", help="recompute cached runs")
     parser.add_argument("--quick", action="store_true", help="one problem of each kind, 2 seeds, 50 queries")
@@ -501,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     seeds = args.seeds or (QUICK_SEEDS if args.quick else SEEDS)
     budget = args.budget or (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
+    output_folder(args.out)
     for name in args.searchers or ():
         if name not in sampler_names():
             raise unknown_name("searcher", name, sampler_names())
@@ -579,4 +581,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "python -m benchmarks.multiobjective"))

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from benchmarks.cache import write_csv
+from benchmarks.command import output_folder, run_command
 from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.history import Observation, SearchHistory
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.benchmarks:
         if name not in benchmark_names():
             raise unknown_name("benchmark", name, benchmark_names())
+    output_folder(args.out)
     sizes = tuple(args.sizes or (QUICK_SIZES if args.quick else SIZES))
     repeats = 1 if args.quick else args.repeats
     torch.set_num_threads(args.threads)
@@ -178,4 +180,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(main, "python -m benchmarks.proposal_cost"))

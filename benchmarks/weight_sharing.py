@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.cache import write_csv
+from benchmarks.command import run_command
 from benchmarks.pool import progress_bar, run_tasks
 from benchmarks.warning_log import WarningLog
 
@@ -865,4 +866,4 @@ def _summary(
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(main, "python -m benchmarks.weight_sharing"))
