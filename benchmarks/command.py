@@ -3,30 +3,19 @@ that is a folder, and user errors and Ctrl-C reported in one paragraph instead o
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bonas.cli import INTERRUPTED_EXIT_CODE, whole_number
 from bonas.errors import BonasError
 
-#: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as a shell reports it.
-INTERRUPTED_EXIT_CODE = 130
+#: An argparse type: a whole number of at least 1 (seeds, queries, processes).
+positive_int = whole_number(1)
 
 
 class BenchInputError(BonasError, ValueError):
     """A bench command was asked for something it cannot run (the message says what and the fix)."""
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (seeds, queries, processes)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def output_folder(path: Path) -> Path:

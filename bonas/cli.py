@@ -267,7 +267,7 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
+def whole_number(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least ``minimum``, the bad text quoted otherwise."""
 
     def parse(text: str) -> int:
@@ -282,8 +282,8 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-_seed = _whole_number(0)
-_positive_int = _whole_number(1)
+_seed = whole_number(0)
+_positive_int = whole_number(1)
 
 
 # -- commands -------------------------------------------------------------------------------------------
