@@ -46,7 +46,7 @@ import optuna
 import pandas as pd
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
-from benchmarks.command import output_folder, positive_int, run_command
+from benchmarks.command import BenchInputError, output_folder, positive_int, run_command
 from benchmarks.mo_problems import (
     INITIAL_DESIGN,
     Problem,
@@ -512,8 +512,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m benchmarks.multiobjective: {error}", file=sys.stderr)
         return 2
     if not problems:
-        print("No multi-objective problem has its data here: nothing to run.")
-        return 0
+        raise BenchInputError(
+            "No multi-objective problem asked for has its data here (see above): nothing to run, and the "
+            f"results in {str(args.out)!r} are left as they are."
+        )
     specs = []
     for name in problems:
         problem = Problem.parse(name)

