@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.searchers:
         args.searchers = list(dict.fromkeys(args.searchers))  # a name given twice is one run
     seeds = available(seeds, args.data_dir)
+    if not seeds and not args.benchmarks:  # the default grid, on a machine without any data file
+        print("No benchmark has its data here: nothing to run.")
+        return 0
     if not seeds:
         raise BenchInputError(
             "Every benchmark asked for was skipped for missing data (see above): nothing to run, and the "
