@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.cache import write_csv
-from benchmarks.command import BenchInputError, output_folder, positive_int, run_command
+from benchmarks.command import nothing_to_run, output_folder, positive_int, run_command
 from benchmarks.grid import (
     DEFAULT_BUDGET,
     DEFAULT_SEEDS,
@@ -94,14 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.searchers:
         args.searchers = list(dict.fromkeys(args.searchers))  # a name given twice is one run
     seeds = available(seeds, args.data_dir)
-    if not seeds and not args.benchmarks:  # the default grid, on a machine without any data file
-        print("No benchmark has its data here: nothing to run.")
-        return 0
     if not seeds:
-        raise BenchInputError(
-            "Every benchmark asked for was skipped for missing data (see above): nothing to run, and the "
-            f"results in {str(args.out)!r} are left as they are."
-        )
+        return nothing_to_run(bool(args.benchmarks), "benchmark", args.out)
 
     specs = [
         spec

@@ -28,6 +28,19 @@ def output_folder(path: Path) -> Path:
     return path
 
 
+def nothing_to_run(named: bool, what: str, out: Path) -> int:
+    """The exit status when every ``what`` (benchmark, problem) was skipped for missing data: 0 for the
+    default grid (``named`` False: a machine without the data files, and ``make bench`` goes on to the next
+    bench); for ones named on the command line, an error that leaves the results in ``out`` alone."""
+    if not named:
+        print(f"No {what} has its data here: nothing to run.")
+        return 0
+    raise BenchInputError(
+        f"Every {what} asked for was skipped for missing data (see above): nothing to run, and the results "
+        f"in {str(out)!r} are left as they are."
+    )
+
+
 def run_command(main: Callable[[], int | None], prog: str) -> int:
     """``main()``'s exit status; a user error prints one line (status 2) and Ctrl-C says what was kept
     (status 130)."""

@@ -46,7 +46,7 @@ import optuna
 import pandas as pd
 
 from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
-from benchmarks.command import BenchInputError, output_folder, positive_int, run_command
+from benchmarks.command import nothing_to_run, output_folder, positive_int, run_command
 from benchmarks.mo_problems import (
     INITIAL_DESIGN,
     Problem,
@@ -511,14 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"python -m benchmarks.multiobjective: {error}", file=sys.stderr)
         return 2
-    if not problems and not args.problems:  # the default grid, on a machine without the latency files
-        print("No multi-objective problem has its data here: nothing to run.")
-        return 0
     if not problems:
-        raise BenchInputError(
-            "No multi-objective problem asked for has its data here (see above): nothing to run, and the "
-            f"results in {str(args.out)!r} are left as they are."
-        )
+        return nothing_to_run(bool(args.problems), "multi-objective problem", args.out)
     specs = []
     for name in problems:
         problem = Problem.parse(name)

@@ -85,3 +85,11 @@ def test_a_searcher_named_twice_is_one_run(tmp_path, monkeypatch, capsys) -> Non
     ]
     assert bench_main.main([*argv, "--out", str(tmp_path)]) == 0
     assert planned == [1] and "1 runs: 1 benchmarks x 1 searchers" in capsys.readouterr().out
+
+
+def test_the_default_grid_without_data_says_so_and_exits_0(tmp_path, monkeypatch, capsys) -> None:
+    # On a machine without the data files, `make bench` goes on to its next bench.
+    monkeypatch.setattr(multiobjective_bench, "available", lambda problems: [])
+    assert multiobjective_bench.main(["--out", str(tmp_path / "out")]) == 0
+    assert "No multi-objective problem has its data here: nothing to run." in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
