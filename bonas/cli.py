@@ -564,7 +564,7 @@ def _default_study_name(args: argparse.Namespace, objective_name: str) -> str:
     outcomes in one storage do not meet under one name, where the second would be refused."""
     metrics = list(args.objectives) if args.objectives else [args.metric]
     parts = [objective_name, args.searcher]
-    if metrics != ["val_accuracy"]:
+    if metrics != [DEFAULT_METRIC]:
         parts += metrics
     if args.constraints:
         parts.append("constrained")

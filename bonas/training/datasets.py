@@ -466,9 +466,7 @@ def check_dataset_options(name: str, options: Mapping[str, object]) -> None:
     training, where a misspelt ``trainsize`` would otherwise fail every trial)."""
     if name not in _LOADERS:
         raise unknown_name("dataset", name, _LOADERS)
-    accepted = [
-        p.name for p in inspect.signature(_LOADERS[name]).parameters.values() if p.kind == p.KEYWORD_ONLY
-    ]
+    accepted = list(_loader_defaults(name))
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise InvalidArgumentError(
@@ -480,8 +478,13 @@ def check_dataset_options(name: str, options: Mapping[str, object]) -> None:
 def loader_options(name: str, options: Mapping[str, object]) -> dict[str, object]:
     """Every option of dataset ``name``'s loader: ``options`` over the loader's defaults."""
     check_dataset_options(name, options)
+    return {**_loader_defaults(name), **options}
+
+
+def _loader_defaults(name: str) -> dict[str, object]:
+    """The options of dataset ``name``'s loader (its keyword-only parameters) with their defaults."""
     parameters = inspect.signature(_LOADERS[name]).parameters.values()
-    return {**{p.name: p.default for p in parameters if p.kind == p.KEYWORD_ONLY}, **options}
+    return {p.name: p.default for p in parameters if p.kind == p.KEYWORD_ONLY}
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, **options: object) -> DatasetSplits:
