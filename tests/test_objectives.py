@@ -15,6 +15,7 @@ import bonas
 from bonas.architecture import Architecture
 from bonas.errors import InvalidArgumentError, UnknownNameError
 from bonas.spaces import mlp_space
+from bonas.study import SearchFailedError
 from bonas.training import NetworkSettings, TrainingSettings, build_network
 from bonas.training.datasets import DatasetSplits
 from bonas.trials import current_trial
@@ -133,7 +134,7 @@ def test_a_dataset_option_its_loader_does_not_take_is_refused_when_the_objective
 
 def test_searching_the_objective_factory_itself_stops_at_the_first_trial() -> None:
     # `bonas search --objective bonas.objectives:train`: the factory is called with each architecture.
-    with pytest.raises(bonas.study.SearchFailedError, match=r"set-up failed.*Build the objective once"):
+    with pytest.raises(SearchFailedError, match=r"set-up failed.*Build the objective once"):
         bonas.search(mlp_space(), bonas.objectives.train, sampler="random", n_trials=3, seed=0)
 
 

@@ -15,6 +15,7 @@ from bonas.errors import BonasError, InvalidArchitectureError
 from bonas.history import Observation, SearchHistory
 from bonas.objectives import BatchTraining, weight_sharing
 from bonas.spaces import NB201Space, mlp_space
+from bonas.study import SearchFailedError
 from bonas.training import NetworkSettings, SupernetSettings, TrainingSettings
 from bonas.training import supernet as supernet_module
 from bonas.training.supernet import OutsideSupernetError
@@ -73,7 +74,7 @@ def test_a_checkpoint_of_another_width_stops_the_search_naming_it(tmp_path) -> N
         checkpoint=tmp_path / "supernet.pt",
         val_size=200,
     )
-    with pytest.raises(bonas.study.SearchFailedError, match="channels: checkpoint 4, this supernet 8"):
+    with pytest.raises(SearchFailedError, match="channels: checkpoint 4, this supernet 8"):
         bonas.search(SPACE, wider, sampler="random", n_trials=3, seed=0, max_consecutive_failures=2)
 
 
@@ -86,7 +87,7 @@ def test_a_checkpoint_trained_on_other_data_is_refused_before_it_is_loaded(tmp_p
         SPACE, "digits", network=TINY, settings=FAST, val_size=300, checkpoint=tmp_path / "supernet.pt"
     )
     with pytest.raises(
-        bonas.study.SearchFailedError, match=r"trained on dataset 'digits' with options .*'val_size', 200"
+        SearchFailedError, match=r"trained on dataset 'digits' with options .*'val_size', 200"
     ):
         bonas.search(SPACE, other, sampler="random", n_trials=3, seed=0)
     assert other.trainer.epochs_done == 0  # nothing was loaded
@@ -97,9 +98,7 @@ def test_continuing_a_study_with_another_checkpoint_is_refused_naming_the_record
     first = _one_shot(checkpoint=tmp_path / "a.pt")
     bonas.search(SPACE, first, sampler="random", n_trials=2, seed=0, storage=storage, study_name="ws")
     second = _one_shot(checkpoint=tmp_path / "b.pt")
-    with pytest.raises(
-        bonas.study.SearchFailedError, match=r"scored its architectures on the supernet in '.*a\.pt'"
-    ):
+    with pytest.raises(SearchFailedError, match=r"scored its architectures on the supernet in '.*a\.pt'"):
         bonas.search(SPACE, second, sampler="random", n_trials=2, seed=1, storage=storage, study_name="ws")
     study = optuna.load_study(study_name="ws", storage=storage)
     assert study.user_attrs[SUPERNET_CHECKPOINT_ATTR] == str(tmp_path / "a.pt")  # still the first one
@@ -117,13 +116,37 @@ def test_a_checkpoint_another_process_trains_is_refused(tmp_path) -> None:
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(bonas.study.SearchFailedError, match=r"supernet.pt' is in use by another process"):
+        with pytest.raises(SearchFailedError, match=r"supernet.pt' is in use by another process"):
             bonas.search(SPACE, _one_shot(checkpoint=path), sampler="random", n_trials=2, seed=0)
     finally:
         holder.kill()
         holder.wait()
     result = bonas.search(SPACE, _one_shot(checkpoint=path), sampler="random", n_trials=2, seed=0)
     assert (result.history["state"] == "COMPLETE").all()  # free once that process is gone
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no advisory file locks (fcntl) on Windows")
+def test_holding_a_checkpoint_removes_the_partial_saves_of_killed_processes(tmp_path) -> None:
+    path = tmp_path / "supernet.pt"
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        dead = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+        )
+        orphan = tmp_path / f".supernet.pt.{int(dead.stdout)}-0a1b2c3d.partial"
+        in_flight = tmp_path / f".supernet.pt.{writer.pid}-0a1b2c3d.partial"
+        other = tmp_path / f".other.pt.{int(dead.stdout)}-0a1b2c3d.partial"
+        for file in (orphan, in_flight, other):
+            file.write_bytes(b"half a save")
+        supernet_module.hold_checkpoint(path)
+        try:
+            assert not orphan.exists()  # its writer is gone
+            assert in_flight.exists() and other.exists()  # a live writer's, and another checkpoint's
+        finally:
+            supernet_module.release_checkpoint(path)
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 def test_the_checkpoint_lock_is_released_with_the_objective(tmp_path) -> None:
@@ -160,7 +183,7 @@ def test_a_study_whose_recorded_checkpoint_is_gone_is_not_continued_on_a_new_sup
     gc.collect()
     (tmp_path / "s.pt").unlink()
     with pytest.raises(
-        bonas.study.SearchFailedError, match=r"scored 2 architectures on the supernet in .*does not exist"
+        SearchFailedError, match=r"scored 2 architectures on the supernet in .*does not exist"
     ):
         bonas.search(
             SPACE, _one_shot(), sampler="random", n_trials=1, seed=1, storage=storage, study_name="ws"

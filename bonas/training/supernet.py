@@ -41,6 +41,7 @@ stand-alone networks and checkpoints; each part is defined by the template's edg
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import secrets
@@ -749,6 +750,26 @@ def hold_checkpoint(file: str | Path) -> None:
             "search its own study and checkpoint."
         ) from None
     _HELD_CHECKPOINTS[path] = [descriptor, 1]
+    _remove_orphan_partials(path)
+
+
+def _remove_orphan_partials(path: Path) -> None:
+    """Delete the temporary files of saves of ``path`` that a process killed mid-save left behind (their
+    names carry the writer's process id, see :meth:`Supernet.save`; a live writer's file is kept)."""
+    for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        pid = partial.name[len(path.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def release_checkpoint(file: str | Path) -> None:
