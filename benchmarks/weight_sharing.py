@@ -472,6 +472,25 @@ def connected(arch: str) -> bool:
     return bonas.get_space("nb201").parse(arch).cell().operation_dag().output >= 0
 
 
+def parameter_counts(setup: Setup, cells: list[str]) -> list[int]:
+    """Each cell's stand-alone network's parameter count: a ranking that needs no training at all."""
+    import bonas
+    from bonas.training import build_network
+    from bonas.training.networks import count_parameters
+
+    space, data = bonas.get_space("nb201"), load_data(setup)
+    counts = []
+    for arch in cells:
+        network = build_network(
+            space.parse(arch),
+            input_shape=data.input_shape,
+            num_classes=data.num_classes,
+            settings=_network(setup),
+        )
+        counts.append(count_parameters(network))
+    return counts
+
+
 def kendall_tau(x: list[float], y: list[float]) -> float:
     from scipy.stats import kendalltau
 
@@ -683,6 +702,9 @@ def main(argv: list[str] | None = None) -> int:
             for arch in cells
         ]
         cell_frame = pd.DataFrame(cell_rows)
+        cell_frame["parameters"] = cell_frame["arch"].map(
+            dict(zip(cells, parameter_counts(setup, cells), strict=True))
+        )
         # The ground truth: each cell's stand-alone validation accuracy, averaged over the training seeds.
         first = cell_frame.groupby("arch", sort=False).agg(
             val_accuracy=("val_accuracy", "mean"),
@@ -822,7 +844,20 @@ def _summary(
             f"{agreement['pairs_connected']:.3f}){split}.",
             "",
         ]
-    lines += [ranking_md, ""]
+    by_cell = cells.groupby("arch", sort=False).agg(
+        val_accuracy=("val_accuracy", "mean"),
+        connected=("connected", "first"),
+        parameters=("parameters", "first"),
+    )
+    on = by_cell[by_cell["connected"]]
+    lines += [
+        ranking_md,
+        "",
+        f"For scale, a ranking with no training at all: by the parameter count of each cell's network, Kendall "
+        f"tau {kendall_tau(list(by_cell['parameters']), list(by_cell['val_accuracy'])):.3f} (connected cells "
+        f"{kendall_tau(list(on['parameters']), list(on['val_accuracy'])):.3f}).",
+        "",
+    ]
     affordable = regimes[regimes["cost_ratio"] <= 0.1]
     best = (affordable if not affordable.empty else regimes).sort_values("tau_mean", ascending=False).iloc[0]
     met = best["tau_mean"] >= 0.5 and best["cost_ratio"] <= 0.1

@@ -12,6 +12,7 @@ from benchmarks.weight_sharing import (
     TaskCache,
     connected,
     method_budget,
+    parameter_counts,
     parse_regime,
     ranking_table,
     sample_cells,
@@ -121,3 +122,19 @@ def test_seed_agreement_over_pairs_and_halves() -> None:
     assert agreement["split_half_connected"] == pytest.approx(1 / 3)
     two_seeds = seed_agreement(cells[cells["seed"] < 2])
     assert two_seeds["pairs"] == pytest.approx(1.0) and "split_half" not in two_seeds
+
+
+def test_parameter_counts_rank_cells_by_their_convolutions() -> None:
+    from bonas.training.datasets import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES
+
+    if not all((DEBIAN_FASHION_MNIST / name).is_file() for name in FASHION_MNIST_FILES.values()):
+        pytest.skip("Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed")
+    setup = dataclasses.replace(Setup(), train_size=64, val_size=32, test_size=32)
+    cells = [
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+        "|skip_connect~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|skip_connect~2|",
+        "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+    ]
+    counts = parameter_counts(setup, cells)
+    assert counts[0] > counts[1] > counts[2] == counts[3] > 0

@@ -54,6 +54,21 @@ def test_training_and_scores_are_deterministic_on_cpu(digits) -> None:
     assert scores[0] == scores[1]
 
 
+def test_uniform_training_skips_cells_whose_output_is_a_constant(digits) -> None:
+    trainer = _trainer(digits, regime="uniform")
+    drawn = [trainer._sample_connected(SPACE) for _ in range(600)]
+    assert all(a.cell().operation_dag().output >= 0 for a in drawn)
+    rng = np.random.default_rng(0)
+    assert any(SPACE.sample(rng).cell().operation_dag().output < 0 for _ in range(600))  # 2% of NB201
+    assert len({a.canonical_hash for a in drawn}) > 400  # still spread over the space
+
+    class OnlyEmptyCells:  # a space whose every cell cuts its input off
+        def sample(self, rng):
+            return SPACE.from_operations(["none"] * 6)
+
+    assert trainer._sample_connected(OnlyEmptyCells()) == SPACE.from_operations(["none"] * 6)
+
+
 def test_fair_regime_runs_every_candidate_once_per_round(digits) -> None:
     trainer = _trainer(digits, regime="fair")
     paths = [trainer._fair_path() for _ in range(10)]
