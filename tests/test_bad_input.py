@@ -387,6 +387,7 @@ def test_cli_refuses_a_negative_seed(capsys) -> None:
         ("91.5", "value '91.5' (str)"),
         (True, "value True (bool)"),
         (np.True_, "value np.True_ (bool"),  # NumPy 2 names the type 'bool'
+        (np.array([0.5, 0.7]), "value array([0.5, 0.7]) (ndarray)"),
         ({"val_accuracy": "90"}, "metric 'val_accuracy' '90' (str)"),
     ],
 )
@@ -400,9 +401,10 @@ def test_numbers_of_other_types_are_accepted() -> None:
     import numpy as np
     import torch
 
-    for value in (np.float32(0.5), np.int64(3), torch.tensor(0.25), 7):
+    values = (np.float32(0.5), np.int64(3), torch.tensor(0.25), torch.tensor([0.5]), np.array([0.75]), 7)
+    for value, expected in zip(values, (0.5, 3, 0.25, 0.5, 0.75, 7), strict=True):
         result = search(tiny_space(), lambda a, v=value: v, n_trials=1, seed=0)
-        assert result.best_value == pytest.approx(float(value))
+        assert result.best_value == pytest.approx(expected)
 
 
 # -- 6. searches that cannot succeed stop early ------------------------------------------------------------

@@ -121,11 +121,13 @@ def test_non_number_fails_the_trial(space: NB201Space) -> None:
 @pytest.mark.parametrize("objectives", [None, {"val_accuracy": "maximize", "latency_ms": "minimize"}])
 def test_metrics_no_search_uses_are_recorded_whatever_they_hold(space: NB201Space, objectives) -> None:
     def objective(architecture: Architecture) -> dict[str, object]:
-        return {**metrics(architecture), "note": "diverged late", "flops": None, "tensor": object()}
+        extras = {"note": "diverged late", "flops": None, "tensor": object(), "loss": np.array([0.25])}
+        return {**metrics(architecture), **extras}
 
     history = search(space, objective, sampler="random", n_trials=3, seed=0, objectives=objectives).history
     assert (history["state"] == "COMPLETE").all()  # the evaluations are kept
     assert (history["note"] == "diverged late").all() and history["flops"].isna().all()
+    assert (history["loss"] == 0.25).all()  # a one-element array is its number, as a one-element tensor
     assert history["tensor"].str.startswith("<object object").all()
 
 
