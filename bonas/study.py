@@ -417,9 +417,9 @@ class _SearchLoop:
         except Exception as error:
             failure = self._failure(trial, f"proposal failed: {type(error).__name__}: {error}")
             if isinstance(error, CheapMetricsError):  # the user's function: every proposal would fail alike
-                self.stopped_by_failures = SearchFailedError(
-                    f"Stopped study {self.study.study_name!r}: {error} Fix the objective's cheap_metrics and "
-                    "search again; nothing was evaluated in this trial."
+                self._stop_with(
+                    f": {error} Fix the objective's cheap_metrics and search again; nothing was evaluated in "
+                    "this trial."
                 )
             raise failure from None
 
@@ -454,9 +454,9 @@ class _SearchLoop:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
             raise
         except SetupError as error:
-            self.stopped_by_failures = SearchFailedError(
-                f"Stopped study {self.study.study_name!r}: the objective's set-up failed, not the architecture "
-                f"(trial {trial.number}): {error} Fix it and search again; that architecture may be proposed again."
+            self._stop_with(
+                f": the objective's set-up failed, not the architecture (trial {trial.number}): {error} Fix it "
+                "and search again; that architecture may be proposed again."
             )
             with suppress(optuna.exceptions.UpdateFinishedTrialError):  # another worker declared it lost
                 trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
@@ -535,6 +535,10 @@ class _SearchLoop:
                 self.reached_total = True
                 study.stop()
 
+    def _stop_with(self, reason: str) -> None:
+        """End the search after this trial with ``SearchFailedError("Stopped study 'NAME'" + reason)``."""
+        self.stopped_by_failures = SearchFailedError(f"Stopped study {self.study.study_name!r}{reason}")
+
     def _stop_if_never_returned(self, error: MissingMetricError) -> None:
         """Stop after this trial when no evaluation of the study ever returned the missing metric: a
         misspelt metric fails every trial the same way, and each one may be an hour of training."""
@@ -543,10 +547,10 @@ class _SearchLoop:
         completed = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if any(all(name in t.user_attrs for name in error.missing) for t in completed):
             return
-        self.stopped_by_failures = SearchFailedError(
-            f"Stopped study {self.study.study_name!r} after its first trial without "
-            f"{', '.join(map(repr, error.missing))}, which no evaluation of the study has returned: {error} "
-            "The failed trial stays in the study; fix the metric name and search again."
+        self._stop_with(
+            f" after its first trial without {', '.join(map(repr, error.missing))}, which no evaluation of the "
+            f"study has returned: {error} The failed trial stays in the study; fix the metric name and search "
+            "again."
         )
 
     def _count_failure(self, trial: FrozenTrial) -> None:
@@ -559,11 +563,10 @@ class _SearchLoop:
             self.first_failure = str(trial.user_attrs.get(trials.FAIL_REASON_ATTR, "no reason recorded"))
         limit = self.max_consecutive_failures
         if limit is not None and self.consecutive_failures >= limit and not self.exhausted:
-            self.stopped_by_failures = SearchFailedError(
-                f"Stopped study {self.study.study_name!r} after {self.consecutive_failures} failed trials in a "
-                f"row (max_consecutive_failures={limit}); the first failed with: {self.first_failure}. Fix "
-                "the objective or the space; the failed trials stay in the study (see their fail_reason), "
-                "and max_consecutive_failures=None turns the limit off."
+            self._stop_with(
+                f" after {self.consecutive_failures} failed trials in a row (max_consecutive_failures={limit}); "
+                f"the first failed with: {self.first_failure}. Fix the objective or the space; the failed trials "
+                "stay in the study (see their fail_reason), and max_consecutive_failures=None turns the limit off."
             )
 
 
