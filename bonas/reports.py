@@ -29,6 +29,7 @@ STUDY_COLUMNS = [
     "running",
     "waiting",
     "failed",
+    "stopped",
     "pareto_size",
     "best_trial",
     "best_value",
@@ -124,7 +125,9 @@ def pareto_note(study: optuna.Study) -> str:
 
 def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
     """One row per study: name, space, benchmark/objective, metric, direction, trial counts by state,
-    evaluations (COMPLETE non-repeat trials), best value and best architecture."""
+    evaluations (COMPLETE non-repeat trials), best value and best architecture. ``failed`` counts the
+    trials whose architecture failed (the objective raised, or its proposal failed); ``stopped`` the failed
+    trials that judged no architecture (interrupted, a set-up error, the space exhausted)."""
     import pandas as pd
 
     rows = []
@@ -147,7 +150,8 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
                 "evaluations": len(trials.evaluations(all_trials)),
                 "running": states.count(TrialState.RUNNING),
                 "waiting": states.count(TrialState.WAITING),
-                "failed": states.count(TrialState.FAIL),
+                "failed": sum(t.state == TrialState.FAIL and not trials.not_judged(t) for t in all_trials),
+                "stopped": sum(trials.not_judged(t) for t in all_trials),
                 "pareto_size": len(trials.pareto_trials(study)) if len(study.directions) > 1 else None,
                 "best_trial": best.number if best is not None else None,
                 "best_value": best.value if best is not None else None,

@@ -413,6 +413,8 @@ class _SearchLoop:
             logger.warning("Stopping the search: %s", error)
             self.exhausted = True
             self.study.stop()
+            with suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trials.record_not_judged(self.study, trial._trial_id)  # no architecture failed
             raise self._failure(trial, f"search space exhausted: {error}") from None
         except Exception as error:
             failure = self._failure(trial, f"proposal failed: {type(error).__name__}: {error}")

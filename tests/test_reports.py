@@ -63,3 +63,10 @@ def test_best_note_names_the_best_architecture_and_its_metrics(storage) -> None:
     assert "| params |" in note and "![" not in note
     assert "![best cell DAG](/artifacts/1/x)" in best_note(study, best, "/artifacts/1/x")
     assert best_trial(optuna.load_study(study_name="e", storage=storage)) is None
+
+
+def test_a_search_that_exhausts_its_space_shows_a_stopped_trial_not_a_failed_one() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    search(tiny_space(), scored, n_trials=6, seed=0, storage=storage, study_name="all")
+    row = studies_table(storage).set_index("study").loc["all"]
+    assert list(row[["evaluations", "failed", "stopped"]]) == [4, 0, 1]  # all 4 architectures, then the end
