@@ -388,6 +388,8 @@ def test_cli_refuses_a_negative_seed(capsys) -> None:
         (True, "value True (bool)"),
         (np.True_, "value np.True_ (bool"),  # NumPy 2 names the type 'bool'
         (np.array([0.5, 0.7]), "value array([0.5, 0.7]) (ndarray)"),
+        (np.array(["91.5"]), "value array(['91.5'], dtype='<U4') (ndarray)"),  # a string inside one element
+        (np.array([True], dtype=object), "value array([True], dtype=object) (ndarray)"),
         ({"val_accuracy": "90"}, "metric 'val_accuracy' '90' (str)"),
     ],
 )
