@@ -136,12 +136,16 @@ def test_holding_a_checkpoint_removes_the_partial_saves_of_killed_processes(tmp_
         orphan = tmp_path / f".supernet.pt.{int(dead.stdout)}-0a1b2c3d.partial"
         in_flight = tmp_path / f".supernet.pt.{writer.pid}-0a1b2c3d.partial"
         other = tmp_path / f".other.pt.{int(dead.stdout)}-0a1b2c3d.partial"
-        for file in (orphan, in_flight, other):
+        # A temporary file of checkpoint "supernet.pt.7-x" (not this one's), and a pid past os.kill's range.
+        lookalike = tmp_path / f".supernet.pt.7-x.{int(dead.stdout)}-0a1b2c3d.partial"
+        huge = tmp_path / ".supernet.pt.99999999999999999999-0a1b2c3d.partial"
+        for file in (orphan, in_flight, other, lookalike, huge):
             file.write_bytes(b"half a save")
         supernet_module.hold_checkpoint(path)
         try:
             assert not orphan.exists()  # its writer is gone
             assert in_flight.exists() and other.exists()  # a live writer's, and another checkpoint's
+            assert lookalike.exists() and huge.exists()  # not a name Supernet.save writes for it
         finally:
             supernet_module.release_checkpoint(path)
     finally:

@@ -46,6 +46,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -658,7 +659,7 @@ class Supernet(CellNetwork):
             "extra": dict(extra or {}),
         }
         # A name of this process's own: workers saving the same checkpoint never move each other's file.
-        partial = file.with_name(f".{file.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+        partial = file.with_name(_partial_name(file.name, os.getpid()))
         try:
             torch.save(payload, partial)
             partial.replace(file)
@@ -750,24 +751,33 @@ def hold_checkpoint(file: str | Path) -> None:
             "search its own study and checkpoint."
         ) from None
     _HELD_CHECKPOINTS[path] = [descriptor, 1]
-    _remove_orphan_partials(path)
+    _remove_orphan_partials(Path(file))  # where Supernet.save writes them: beside the path as given
+
+
+def _partial_name(name: str, pid: int) -> str:
+    """The temporary file a save of checkpoint ``name`` by process ``pid`` writes first."""
+    return f".{name}.{pid}-{secrets.token_hex(4)}.partial"
 
 
 def _remove_orphan_partials(path: Path) -> None:
     """Delete the temporary files of saves of ``path`` that a process killed mid-save left behind (their
-    names carry the writer's process id, see :meth:`Supernet.save`; a live writer's file is kept)."""
+    names carry the writer's process id, see :func:`_partial_name`; a live writer's file is kept).
+    Best effort: a file that cannot be removed stays."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?P<pid>\d{{1,10}})-[0-9a-f]{{8}}\.partial")
     for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
-        pid = partial.name[len(path.name) + 2 :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        found = pattern.fullmatch(partial.name)
+        if found is None or int(found["pid"]) == os.getpid() or _process_alive(int(found["pid"])):
+            continue
+        with suppress(OSError):
             partial.unlink(missing_ok=True)
 
 
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
-    except PermissionError:  # another user's live process
+    except OSError:  # another user's live process (PermissionError), or nothing to tell
         return True
     return True
 
