@@ -469,7 +469,7 @@ def connected(arch: str) -> bool:
     """Whether the cell's output depends on its input (else the network's output is constant)."""
     import bonas
 
-    return bonas.get_space("nb201").parse(arch).cell().operation_dag().output >= 0
+    return bonas.get_space("nb201").parse(arch).cell().is_connected()
 
 
 def parameter_counts(setup: Setup, cells: list[str]) -> list[int]:

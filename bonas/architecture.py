@@ -84,6 +84,11 @@ class Cell:
         """
         return _operation_dag(self)
 
+    def is_connected(self) -> bool:
+        """Whether a path of non-zero operations leads from an input to the output (else the cell's
+        output does not depend on its input: a network of it computes a constant)."""
+        return self.operation_dag().output >= 0
+
     def operation_graph(self) -> nx.DiGraph:
         """:meth:`operation_dag` as a networkx graph (node attribute ``label``)."""
         return self.operation_dag().to_networkx()

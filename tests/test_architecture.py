@@ -388,3 +388,15 @@ def test_operation_dag_matches_a_networkx_reference(space_name: str) -> None:
                 (dag.ids[p], dag.ids[v]) for v, preds in enumerate(dag.predecessors) for p in preds
             } == edges
             assert nx.utils.graphs_equal(cell.operation_graph(), reference)
+
+
+def test_a_cell_is_connected_when_a_non_zero_path_joins_input_and_output() -> None:
+    from bonas.spaces import NB201Space
+
+    space = NB201Space()
+    assert not space.from_operations(["none"] * 6).cell().is_connected()
+    dead_end = ["nor_conv_3x3", "none", "none", "none", "none", "none"]  # 0 -> 1, and nothing out of 1
+    assert not space.from_operations(dead_end).cell().is_connected()
+    assert (
+        space.from_operations(["none", "none", "none", "skip_connect", "none", "none"]).cell().is_connected()
+    )
