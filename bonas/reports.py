@@ -125,9 +125,10 @@ def pareto_note(study: optuna.Study) -> str:
 
 def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
     """One row per study: name, space, benchmark/objective, metric, direction, trial counts by state,
-    evaluations (COMPLETE non-repeat trials), best value and best architecture. ``failed`` counts the
-    trials whose architecture failed (the objective raised, or its proposal failed); ``stopped`` the failed
-    trials that judged no architecture (interrupted, a set-up error, the space exhausted)."""
+    evaluations (COMPLETE non-repeat trials), best value and best architecture. ``stopped`` counts the
+    failed trials that judged no architecture (:func:`bonas.trials.not_judged`: interrupted, a set-up
+    error, failed ``cheap_metrics``, the space exhausted), ``failed`` the other failed trials (the
+    objective raised or returned no usable value, the proposal failed, the worker was lost)."""
     import pandas as pd
 
     rows = []

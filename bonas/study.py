@@ -419,6 +419,8 @@ class _SearchLoop:
         except Exception as error:
             failure = self._failure(trial, f"proposal failed: {type(error).__name__}: {error}")
             if isinstance(error, CheapMetricsError):  # the user's function: every proposal would fail alike
+                with suppress(optuna.exceptions.UpdateFinishedTrialError):
+                    trials.record_not_judged(self.study, trial._trial_id)
                 self._stop_with(
                     f": {error} Fix the objective's cheap_metrics and search again; nothing was evaluated in "
                     "this trial."

@@ -109,8 +109,10 @@ REPLACED_REPEAT_ATTR = "bonas:replaced_repeat"
 #: Set on a trial whose objective itself failed on the architecture: it raised, or returned a non-finite
 #: value (not an interrupt, a lost worker, a proposal failure or a retraining's missing metric).
 OBJECTIVE_FAILED_ATTR = "bonas:objective_failed"
-#: Set on a failed trial whose architecture was not judged: the search was interrupted while it ran, or
-#: the objective's set-up failed (:class:`~bonas.errors.SetupError`). Its architecture may be proposed again.
+#: Set on a failed trial whose architecture was not judged: the search was interrupted while it ran, the
+#: objective's set-up failed (:class:`~bonas.errors.SetupError`), its ``cheap_metrics`` failed while the
+#: trial was proposed, or the space had no architecture left to propose. Its architecture, if it had one,
+#: may be proposed again.
 NOT_JUDGED_ATTR = "bonas:not_judged"
 #: Optuna's own (set by ``RetryHeartbeatStaleTrialCallback``): the trials a retried trial repeats.
 RETRY_HISTORY_ATTR = "retry_history"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import optuna
 import pytest
 
 from bonas import trials
@@ -234,7 +235,13 @@ def test_a_cheap_metrics_function_returning_no_numbers_stops_the_search_naming_i
             return cheap
 
     objective = Broken()
+    storage = optuna.storages.InMemoryStorage()
     with pytest.raises(SearchFailedError, match=r"Stopped study .*: cheap_metrics\(") as raised:
         search(space, objective, objectives={"accuracy": "maximize", "cost": "minimize"}, n_trials=4,
-               constraints={"size": ("<=", 100.0)}, study_name="s", max_consecutive_failures=None)  # fmt: skip
+               constraints={"size": ("<=", 100.0)}, study_name="s", max_consecutive_failures=None,
+               storage=storage)  # fmt: skip
     assert named in str(raised.value)
+    (failed,) = optuna.load_study(study_name="s", storage=storage).get_trials()
+    assert trials.not_judged(
+        failed
+    )  # the user's function failed, not an architecture: bonas show says stopped
