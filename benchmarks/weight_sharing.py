@@ -23,7 +23,8 @@ CPU trains a cell in seconds), with NB201 cells at small width and depth:
 Costs are CPU seconds of single-threaded worker processes (``time.process_time``), which stay
 comparable when other work shares the machine; the wall time of the whole run is printed too.
 Results go to ``results/weight_sharing/``: ``cells.csv`` (stand-alone ground truth), ``ranking.csv``
-(every supernet's scores), ``searches.csv`` and ``summary.md``.
+(every supernet's scores), ``searches.csv`` and ``summary.md``; finished tasks are cached under ``cache/``
+and reused while their settings and the code that computed them (:data:`TASK_SOURCES`) are unchanged.
 
 Examples::
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -47,7 +49,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.cache import write_csv
+import bonas
+from benchmarks.cache import bonas_sources, fingerprint_of, write_csv
 from benchmarks.command import run_command
 from benchmarks.pool import progress_bar, run_tasks
 from benchmarks.warning_log import WarningLog
@@ -380,8 +383,55 @@ TASK_FIELDS = {
 }
 
 
+#: The bonas modules whose source decides a task's result, by kind: a cached result computed by other
+#: code is computed again. Stand-alone trainings (the ground truth, the slowest part to recompute) depend
+#: on the training loop and networks only; supernets on those and the supernet's own modules; searches on
+#: everything the searches import (the samplers, the study, the objectives), followed transitively.
+_TRAINING_MODULES = (
+    "bonas.training.trainer",
+    "bonas.training.networks",
+    "bonas.training.ops",
+    "bonas.training.datasets",
+)
+TASK_SOURCES = {
+    "standalone": _TRAINING_MODULES,
+    "supernet": (
+        *_TRAINING_MODULES,
+        "bonas.training.supernet",
+        "bonas.training.weight_sharing",
+    ),
+}
+_SEARCH_MODULES = frozenset(
+    {
+        "bonas.study",
+        "bonas.objectives",
+        "bonas.retraining",
+        "bonas.supernet_search",
+        "bonas.training.darts",
+        # The searchers the table runs (the sampler registry's imports are not followed).
+        "bonas.samplers.random",
+        "bonas.samplers.bayesian",
+        "bonas.samplers.nao",
+        "bonas.samplers.enas",
+    }
+)
+
+
+@functools.cache
+def task_code(kind: str) -> str:
+    """A fingerprint of the source that computes tasks of ``kind`` (see :data:`TASK_SOURCES`)."""
+    if kind in TASK_SOURCES:
+        package = Path(bonas.__file__).parent
+        sources = [package.joinpath(*m.split(".")[1:]).with_suffix(".py") for m in TASK_SOURCES[kind]]
+    else:
+        sources = [*bonas_sources(_SEARCH_MODULES), Path(__file__).with_name("weight_sharing_searchers.py")]
+    return fingerprint_of(kind, sources)
+
+
 class TaskCache:
-    """Task results as JSON files under ``root``, keyed by the task and the whole :class:`Setup`."""
+    """Task results as JSON files under ``root``, keyed by the task and the whole :class:`Setup`; each
+    file also records the fingerprint of the code that computed it (:func:`task_code`), and a result of
+    other code is not read back."""
 
     def __init__(self, root: Path, force: bool) -> None:
         self.root = root
@@ -399,14 +449,22 @@ class TaskCache:
         return self.root / f"{kind}-{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}.json"
 
     def get(self, path: Path) -> Any:
+        """The cached result at ``path``, or None when there is none from the current code."""
         if self.force or not path.is_file():
             return None
-        return json.loads(path.read_text())
+        stored = json.loads(path.read_text())
+        if not isinstance(stored, dict) or stored.get("code") != task_code(_kind_of(path)):
+            return None
+        return stored["result"]
 
     def put(self, path: Path, value: Any) -> None:
         partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(value))
+        partial.write_text(json.dumps({"code": task_code(_kind_of(path)), "result": value}))
         partial.replace(path)
+
+
+def _kind_of(path: Path) -> str:
+    return path.name.split("-", 1)[0]
 
 
 def run_cached(

@@ -7,6 +7,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from benchmarks import weight_sharing
 from benchmarks.weight_sharing import (
     Setup,
     TaskCache,
@@ -51,6 +52,24 @@ def test_cache_keys_depend_only_on_what_a_task_uses(tmp_path) -> None:
     cache.put(path, {"x": 1})
     assert cache.get(path) == {"x": 1}
     assert TaskCache(tmp_path, force=True).get(path) is None
+
+
+def test_a_cached_result_of_other_code_is_computed_again(tmp_path, monkeypatch) -> None:
+    cache = TaskCache(tmp_path, force=False)
+    supernet = cache.path("supernet", Setup(), "uniform:12", 0)
+    cache.put(supernet, {"scores": [1.0]})
+    assert cache.get(supernet) == {"scores": [1.0]}
+    codes = {kind: weight_sharing.task_code(kind) for kind in ("standalone", "supernet", "search")}
+    assert len(set(codes.values())) == 3
+    monkeypatch.setattr(
+        weight_sharing, "task_code", lambda kind: "other" if kind == "supernet" else codes[kind]
+    )
+    assert cache.get(supernet) is None  # the supernet's code changed
+    standalone = cache.path("standalone", Setup(), "a", 0)
+    cache.put(standalone, {"val_accuracy": 80.0})
+    assert cache.get(standalone) == {"val_accuracy": 80.0}
+    supernet.write_text('{"scores": [1.0]}')  # written before results recorded their code
+    assert cache.get(supernet) is None
 
 
 def _ranking(scores: dict[str, list[float]], cost: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
