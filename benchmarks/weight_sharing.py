@@ -6,11 +6,12 @@ CPU trains a cell in seconds), with NB201 cells at small width and depth:
 1. **Ranking.** ``--cells`` random NB201 cells are trained stand-alone with ``--truth-seeds`` training
    seeds (the ground truth: their mean validation accuracy; how well the seeds agree with each other
    bounds what any cheap ranking can reach). For each training
-   regime of the supernet (``uniform``, ``fair``, ``warmup``) and each of ``--seeds`` supernet seeds, a
-   supernet is trained once and scores every cell by its inherited weights (batch norm recalibrated per
-   cell). Reported: Kendall tau between scores and stand-alone accuracy (all cells, and the cells whose
-   output is connected to the input), mean ± std over supernet seeds, and the cost per scored cell
-   against one stand-alone training (amortised over the cells scored, and the marginal scoring cost).
+   regime of the supernet (``uniform``, ``fair``, ``warmup``) and each of ``--supernet-seeds`` seeds (10: one
+   supernet's tau moves by about 0.1 with its seed), a supernet is trained once and scores every cell by
+   its inherited weights (batch norm recalibrated per cell). Reported: Kendall tau between scores and
+   stand-alone accuracy (all cells, and the cells whose output is connected to the input), mean ± std over
+   supernet seeds, and the cost per scored cell against one stand-alone training (amortised over the
+   cells scored, and the marginal scoring cost); and, for scale, the tau of ranking by parameter count.
 2. **Search at equal CPU time.** Random search and BO (``bo-gp-wl-rbf``) with stand-alone training get
    ``--budget`` CPU seconds; BO with BONAS batches (``batch_size=k``, a supernet trained on each batch),
    one-shot + BO and NAO with weight sharing get the same budget and a third of it. Weight-sharing
@@ -51,9 +52,10 @@ import pandas as pd
 
 import bonas
 from benchmarks.cache import bonas_sources, fingerprint_of, write_csv
-from benchmarks.command import run_command
+from benchmarks.command import output_folder, positive_int, run_command
 from benchmarks.pool import progress_bar, run_tasks
 from benchmarks.warning_log import WarningLog
+from bonas.cli import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -680,18 +682,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.weight_sharing", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--seeds", type=int, default=3, help="supernet seeds and search seeds")
-    parser.add_argument("--cells", type=int, default=None, help="cells ranked (default 40; quick 30)")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="search seeds (default 3; quick 2)")
+    parser.add_argument(
+        "--supernet-seeds",
+        type=positive_int,
+        default=None,
+        help="supernets trained per regime (default 10, quick 2): one supernet's tau moves by about 0.1 with its seed",
+    )
+    parser.add_argument(
+        "--cells", type=whole_number(2), default=None, help="cells ranked (default 40; quick 30)"
+    )
     parser.add_argument("--budget", type=float, default=None, help="CPU seconds per search (default 150)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS))
     parser.add_argument("--regimes", nargs="+", default=None, help="<regime>:<epochs>, e.g. uniform:12")
     parser.add_argument(
         "--truth-seeds",
-        type=int,
+        type=positive_int,
         default=None,
         help="stand-alone training seeds per ranked cell, averaged into the ground truth (default 4; quick 2)",
     )
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (1 runs in this process)")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=2, help="worker processes (1 runs in this process)"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/weight_sharing"))
     parser.add_argument("--force", action="store_true", help="recompute cached tasks")
     parser.add_argument(
@@ -703,6 +715,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    output_folder(args.out)
     setup = Setup()
     if args.quick:
         setup = dataclasses.replace(
@@ -717,10 +730,10 @@ def main(argv: list[str] | None = None) -> int:
             budget=45.0,
         )
         args.seeds = min(args.seeds, 2)
+    if args.supernet_seeds is None:
+        args.supernet_seeds = 2 if args.quick else 10
     if args.truth_seeds is None:
         args.truth_seeds = 2 if args.quick else 4
-    if args.truth_seeds < 1:
-        raise SystemExit(f"--truth-seeds must be at least 1, got {args.truth_seeds}.")
     args.regimes = args.regimes or list(QUICK_REGIMES if args.quick else REGIMES)
     n_cells = args.cells if args.cells is not None else (30 if args.quick else setup.n_cells)
     setup = dataclasses.replace(setup, n_cells=n_cells, budget=args.budget or setup.budget)
@@ -746,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     supernets = [
         (f"{regime}|{seed}", (setup, regime, seed, tuple(cells)), cache.path("supernet", setup, regime, seed))
         for regime in args.regimes
-        for seed in range(args.seeds)
+        for seed in range(args.supernet_seeds)
     ]
     # Seed by seed, so an interrupted run has whole seeds of every method.
     searches = [(m, s) for s in range(args.seeds) for m in args.methods]
@@ -781,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
                 "score_cpu_seconds": scored[f"{regime}|{seed}"]["score_cpu_seconds"],
             }
             for regime in args.regimes
-            for seed in range(args.seeds)
+            for seed in range(args.supernet_seeds)
             for arch, score in zip(cells, scored[f"{regime}|{seed}"]["scores"], strict=True)
         ]
         ranking = pd.DataFrame(ranking_rows)

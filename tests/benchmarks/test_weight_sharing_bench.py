@@ -157,3 +157,16 @@ def test_parameter_counts_rank_cells_by_their_convolutions() -> None:
     ]
     counts = parameter_counts(setup, cells)
     assert counts[0] > counts[1] > counts[2] == counts[3] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--supernet-seeds", "0"], "--supernet-seeds: '0' must be at least 1"),
+        (["--cells", "1"], "--cells: '1'"),
+    ],
+)
+def test_counts_are_checked_as_they_are_parsed(argv: list[str], named: str, capsys) -> None:
+    with pytest.raises(SystemExit) as raised:
+        weight_sharing.parse_args(argv)
+    assert raised.value.code == 2 and named in capsys.readouterr().err
