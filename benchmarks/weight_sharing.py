@@ -6,7 +6,7 @@ CPU trains a cell in seconds), with NB201 cells at small width and depth:
 1. **Ranking.** ``--cells`` random NB201 cells are trained stand-alone with ``--truth-seeds`` training
    seeds (the ground truth: their mean validation accuracy; how well the seeds agree with each other
    bounds what any cheap ranking can reach). For each training
-   regime of the supernet (``uniform``, ``fair``, ``warmup``) and each of ``--supernet-seeds`` seeds (10: one
+   regime of the supernet (``uniform``, ``fair``, ``warmup``) and each of ``--supernet-seeds`` seeds (20: one
    supernet's tau moves by about 0.1 with its seed), a supernet is trained once and scores every cell by
    its inherited weights (batch norm recalibrated per cell). Reported: Kendall tau between scores and
    stand-alone accuracy (all cells, and the cells whose output is connected to the input), mean ± std over
@@ -29,7 +29,7 @@ and reused while their settings and the code that computed them (:data:`TASK_SOU
 
 Examples::
 
-    python -m benchmarks.weight_sharing            # about 40 min on 2 idle cores
+    python -m benchmarks.weight_sharing            # about 55 min on 2 idle cores
     python -m benchmarks.weight_sharing --quick    # a few minutes: smaller everything, 2 seeds
 """
 
@@ -60,7 +60,7 @@ from bonas.cli import whole_number
 logger = logging.getLogger(__name__)
 
 #: Supernet training regimes ranked: ``<regime>:<epochs>`` (see :mod:`bonas.training.weight_sharing`).
-REGIMES = ("uniform:12", "fair:12", "warmup:12", "uniform:24", "fair:24", "uniform:36")
+REGIMES = ("uniform:12", "fair:12", "warmup:12", "uniform:24", "fair:24", "warmup:24", "uniform:36")
 QUICK_REGIMES = ("uniform:6", "fair:6", "warmup:6", "fair:12", "uniform:18")
 #: Search methods, in table order; "@1/3" rows get a third of the budget.
 DEFAULT_METHODS = (
@@ -687,7 +687,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--supernet-seeds",
         type=positive_int,
         default=None,
-        help="supernets trained per regime (default 10, quick 2): one supernet's tau moves by about 0.1 with its seed",
+        help="supernets trained per regime (default 20, quick 2): one supernet's tau moves by about 0.1 with its seed",
     )
     parser.add_argument(
         "--cells", type=whole_number(2), default=None, help="cells ranked (default 40; quick 30)"
@@ -731,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         args.seeds = min(args.seeds, 2)
     if args.supernet_seeds is None:
-        args.supernet_seeds = 2 if args.quick else 10
+        args.supernet_seeds = 2 if args.quick else 20
     if args.truth_seeds is None:
         args.truth_seeds = 2 if args.quick else 4
     args.regimes = args.regimes or list(QUICK_REGIMES if args.quick else REGIMES)
