@@ -135,7 +135,6 @@ def _network(setup: Setup) -> Any:
 
 
 def standalone_objective(setup: Setup, seed: int) -> Any:
-    import bonas
     from bonas.training import TrainingSettings
 
     return bonas.objectives.train(
@@ -175,8 +174,6 @@ def supernet_settings(setup: Setup, regime: str, seed: int, **overrides: Any) ->
 
 def standalone_task(setup: Setup, arch: str, seed: int) -> dict[str, float]:
     """Train one cell stand-alone: validation and test accuracy, CPU seconds."""
-    import bonas
-
     space = bonas.get_space("nb201")
     started = time.process_time()
     metrics = standalone_objective(setup, seed)(space.parse(arch))
@@ -191,7 +188,6 @@ def supernet_task(setup: Setup, regime: str, seed: int, cells: tuple[str, ...]) 
     """Train a supernet in ``regime`` and score every cell: scores, training and scoring CPU seconds."""
     import torch
 
-    import bonas
     from bonas.training import Supernet, SupernetTrainer
 
     space = bonas.get_space("nb201")
@@ -266,8 +262,6 @@ def register_method(name: str, runner: Runner) -> None:
 
 
 def _search(space: Any, objective: Any, sampler: Any, budget: _Budget, seconds: float) -> Any:
-    import bonas
-
     if budget.spent >= seconds:
         raise RuntimeError(f"No CPU time left for the search ({budget.spent:.0f} of {seconds:.0f} s spent).")
     return bonas.search(space, _Budgeted(objective, budget, seconds), sampler=sampler, n_trials=100_000)
@@ -275,8 +269,6 @@ def _search(space: Any, objective: Any, sampler: Any, budget: _Budget, seconds: 
 
 def _standalone_search(sampler_name: str) -> Runner:
     def run(setup: Setup, seed: int, seconds: float) -> SearchOutcome:
-        import bonas
-
         space = bonas.get_space("nb201")
         budget = _Budget(seconds)
         options = {"n_initial": setup.n_initial} if sampler_name.startswith("bo-") else {}
@@ -290,7 +282,6 @@ def _standalone_search(sampler_name: str) -> Runner:
 
 def _weight_sharing_search(sampler_name: str, *, batches: bool) -> Runner:
     def run(setup: Setup, seed: int, seconds: float) -> SearchOutcome:
-        import bonas
         from bonas.objectives import BatchTraining, weight_sharing
 
         space = bonas.get_space("nb201")
@@ -388,7 +379,8 @@ TASK_FIELDS = {
 #: The bonas modules whose source decides a task's result, by kind: a cached result computed by other
 #: code is computed again. Stand-alone trainings (the ground truth, the slowest part to recompute) depend
 #: on the training loop and networks only; supernets on those and the supernet's own modules; searches on
-#: everything the searches import (the samplers, the study, the objectives), followed transitively.
+#: everything the searches import (the samplers, the study, the objectives), followed transitively, and
+#: the ENAS and DARTS runners. This module's own runners are not: after changing one, run with --force.
 _TRAINING_MODULES = (
     "bonas.training.trainer",
     "bonas.training.networks",
@@ -514,8 +506,6 @@ def run_cached(
 
 def sample_cells(n: int) -> list[str]:
     """``n`` NB201 cells drawn uniformly, distinct up to isomorphism (a fixed seed: the same every run)."""
-    import bonas
-
     space = bonas.get_space("nb201")
     rng = np.random.default_rng(12345)
     cells: dict[str, str] = {}
@@ -527,14 +517,11 @@ def sample_cells(n: int) -> list[str]:
 
 def connected(arch: str) -> bool:
     """Whether the cell's output depends on its input (else the network's output is constant)."""
-    import bonas
-
     return bonas.get_space("nb201").parse(arch).cell().is_connected()
 
 
 def parameter_counts(setup: Setup, cells: list[str]) -> list[int]:
     """Each cell's stand-alone network's parameter count: a ranking that needs no training at all."""
-    import bonas
     from bonas.training import build_network
     from bonas.training.networks import count_parameters
 
