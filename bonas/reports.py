@@ -136,6 +136,7 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         all_trials = study.get_trials(deepcopy=False)
         states = [t.state for t in all_trials]
+        stopped = sum(trials.not_judged(t) for t in all_trials)  # failed without judging an architecture
         best = best_trial(study)
         attrs = trials.StudyAttributes.of(study)
         metric = attrs.metric
@@ -151,8 +152,8 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
                 "evaluations": len(trials.evaluations(all_trials)),
                 "running": states.count(TrialState.RUNNING),
                 "waiting": states.count(TrialState.WAITING),
-                "failed": sum(t.state == TrialState.FAIL and not trials.not_judged(t) for t in all_trials),
-                "stopped": sum(trials.not_judged(t) for t in all_trials),
+                "failed": states.count(TrialState.FAIL) - stopped,
+                "stopped": stopped,
                 "pareto_size": len(trials.pareto_trials(study)) if len(study.directions) > 1 else None,
                 "best_trial": best.number if best is not None else None,
                 "best_value": best.value if best is not None else None,

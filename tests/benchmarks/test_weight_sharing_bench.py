@@ -143,11 +143,8 @@ def test_seed_agreement_over_pairs_and_halves() -> None:
     assert two_seeds["pairs"] == pytest.approx(1.0) and "split_half" not in two_seeds
 
 
+@pytest.mark.usefixtures("fashion_mnist_dir")
 def test_parameter_counts_rank_cells_by_their_convolutions() -> None:
-    from bonas.training.datasets import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES
-
-    if not all((DEBIAN_FASHION_MNIST / name).is_file() for name in FASHION_MNIST_FILES.values()):
-        pytest.skip("Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed")
     setup = dataclasses.replace(Setup(), train_size=64, val_size=32, test_size=32)
     cells = [
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",

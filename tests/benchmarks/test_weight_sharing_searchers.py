@@ -10,7 +10,6 @@ import pytest
 from benchmarks import weight_sharing
 from benchmarks.weight_sharing_searchers import METHODS
 from bonas.spaces import get_space
-from bonas.training.datasets import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES
 
 
 def test_enas_and_darts_join_the_search_table() -> None:
@@ -22,10 +21,9 @@ def test_enas_and_darts_join_the_search_table() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("fashion_mnist_dir")
 @pytest.mark.parametrize("method", ["enas", "darts"])
 def test_a_runner_answers_within_a_tiny_budget(method: str) -> None:
-    if not all((DEBIAN_FASHION_MNIST / name).is_file() for name in FASHION_MNIST_FILES.values()):
-        pytest.skip("Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed")
     setup = dataclasses.replace(
         weight_sharing.Setup(),
         train_size=128,

@@ -242,6 +242,5 @@ def test_a_cheap_metrics_function_returning_no_numbers_stops_the_search_naming_i
                storage=storage)  # fmt: skip
     assert named in str(raised.value)
     (failed,) = optuna.load_study(study_name="s", storage=storage).get_trials()
-    assert trials.not_judged(
-        failed
-    )  # the user's function failed, not an architecture: bonas show says stopped
+    # The user's function failed, not an architecture: bonas show counts the trial as stopped.
+    assert trials.not_judged(failed)

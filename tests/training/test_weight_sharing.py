@@ -90,9 +90,8 @@ def test_auto_regime_is_uniform_and_fair_is_refused_where_it_does_not_apply(digi
             supernet, digits, SupernetSettings(regime=regime, device="cpu"), population=population
         )
 
-    assert (
-        trainer(nb201, None, "fair").regime == "fair"
-    )  # no population to leave: the template's combinations
+    # No population to leave: the template's combinations are the architectures.
+    assert trainer(nb201, None, "fair").regime == "fair"
     assert trainer(nb201, SPACE, "fair").regime == "fair"  # NB201: every combination of 5 ops on 6 edges
     listed = _architectures(3)
     assert trainer(nb201, listed).regime == "uniform"
