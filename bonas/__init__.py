@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 __version__ = "0.1.0"
+
+# linear_operator (under GPyTorch and BoTorch) applies torch.jit.script at import, which this torch
+# deprecates: every first surrogate import printed a FutureWarning no bonas user can act on. Only that
+# message is ignored; the CLI and the benches log every other library warning to a file.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
 
 _LAZY = {
     "Architecture": "bonas.architecture",

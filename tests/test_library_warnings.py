@@ -86,3 +86,14 @@ def test_a_command_line_search_writes_library_warnings_beside_its_storage(tmp_pa
     assert "somelib" not in capsys.readouterr().err
     assert f"written to {log}" in caplog.text
     assert "Study 'w' in" in caplog.text  # bonas's own log, written inside the block, still shows
+
+
+def test_importing_the_models_through_bonas_prints_no_torch_jit_deprecation() -> None:
+    """linear_operator's import-time torch.jit.script FutureWarning is not shown to Python API users."""
+    import subprocess
+    import sys
+
+    code = "import warnings; warnings.simplefilter('default'); import bonas, bonas.surrogates.gp"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "jit.script" not in result.stderr
