@@ -317,7 +317,12 @@ class WeightSharingObjective:
         record its path on the study."""
         if self._checkpoint_checked:
             return
-        from bonas.training.supernet import SupernetCheckpointError, hold_checkpoint, release_checkpoint
+        from bonas.training.supernet import (
+            SupernetCheckpointError,
+            hold_checkpoint,
+            read_checkpoint,
+            release_checkpoint,
+        )
         from bonas.trials import (
             SUPERNET_CHECKPOINT_ATTR,
             WEIGHT_SHARING,
@@ -354,8 +359,9 @@ class WeightSharingObjective:
             hold_checkpoint(path)
             weakref.finalize(self, release_checkpoint, path)
         if path is not None and Path(path).is_file():
-            self._check_same_data(path)
-            extra = self.trainer.load(path)
+            payload = read_checkpoint(path)
+            self._check_same_data(path, payload)
+            extra = self.trainer.load(path, payload=payload)
             self._batch_scores.update(extra.get("batch_scores", {}))
             logger.info("Supernet continues from %s after %d epochs.", path, self.trainer.epochs_done)
         if trial is not None and path is not None and recorded is None:
@@ -375,11 +381,12 @@ class WeightSharingObjective:
             "options": repr(sorted(loader_options(self.dataset, self.dataset_options).items())),
         }
 
-    def _check_same_data(self, path: str | Path) -> None:
-        """Refuse a checkpoint trained on other data (another dataset, another subset) before loading it."""
-        from bonas.training.supernet import SupernetCheckpointError, read_checkpoint
+    def _check_same_data(self, path: str | Path, payload: dict[str, Any]) -> None:
+        """Refuse a checkpoint (``payload``, read from ``path``) trained on other data (another dataset,
+        another subset) before loading it."""
+        from bonas.training.supernet import SupernetCheckpointError
 
-        saved = read_checkpoint(path).get("extra", {}).get("data")
+        saved = payload.get("extra", {}).get("data")
         ours = self._data_identity()
         if saved is not None and saved != ours:
             raise SupernetCheckpointError(

@@ -55,10 +55,14 @@ def test_a_resumed_search_continues_from_the_recorded_checkpoint(tmp_path, monke
         raise AssertionError("the supernet was trained again instead of loaded")
 
     monkeypatch.setattr(type(again.trainer), "train", no_training)
+    reads = []
+    read = supernet_module.read_checkpoint
+    monkeypatch.setattr(supernet_module, "read_checkpoint", lambda file: reads.append(file) or read(file))
     result = bonas.search(
         SPACE, again, sampler="random", n_trials=2, seed=1, storage=storage, study_name="ws"
     )
     assert list(result.history["state"]) == ["COMPLETE"] * 4
+    assert len(reads) == 1  # the data check and the weights share one read of the file
     assert again.trainer.epochs_done == 1
     architecture = SPACE.parse(result.history["arch"].iloc[0])
     assert again(architecture)["val_accuracy"] == result.history["value"].iloc[0]

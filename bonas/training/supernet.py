@@ -667,14 +667,20 @@ class Supernet(CellNetwork):
             partial.unlink(missing_ok=True)
         return file
 
-    def load_state(self, file: str | Path) -> dict[str, Any]:
+    def load_state(self, file: str | Path, *, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """Load weights saved by :meth:`save` into this supernet; returns their ``extra`` values.
+
+        Args:
+            file: the checkpoint.
+            payload: its content where the caller already read it (:func:`read_checkpoint`), so that
+                a large checkpoint is not read twice.
 
         Raises:
             SupernetCheckpointError: the file is not a supernet checkpoint, or it was saved for another
                 space, template, width, depth, input shape or class count (each difference named).
         """
-        payload = read_checkpoint(file)
+        if payload is None:
+            payload = read_checkpoint(file)
         theirs, ours = payload["description"], self.description()
         differences = [
             f"{key}: checkpoint {theirs.get(key)!r}, this supernet {ours[key]!r}"
@@ -695,7 +701,8 @@ class Supernet(CellNetwork):
     @classmethod
     def load(cls, file: str | Path) -> Supernet:
         """A supernet rebuilt from a checkpoint's description, with its weights."""
-        description = read_checkpoint(file)["description"]
+        payload = read_checkpoint(file)
+        description = payload["description"]
         supernet = cls(
             CellTemplate.from_dict(description["template"]),
             input_shape=tuple(description["input_shape"]),
@@ -705,7 +712,7 @@ class Supernet(CellNetwork):
             ),
             space=description["space"],
         )
-        supernet.load_state(file)
+        supernet.load_state(file, payload=payload)
         return supernet
 
 

@@ -423,13 +423,14 @@ class SupernetTrainer:
         """The supernet's weights and this trainer's progress in one checkpoint."""
         self.supernet.save(file, extra={"trainer": self.state(), **extra})
 
-    def load(self, file: Any) -> dict[str, Any]:
-        """Continue from a checkpoint written by :meth:`save`; returns its other ``extra`` values.
+    def load(self, file: Any, *, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Continue from a checkpoint written by :meth:`save`; returns its other ``extra`` values
+        (``payload``: the file's content where already read, as :meth:`Supernet.load_state` takes it).
 
         Raises:
             SupernetCheckpointError: the checkpoint belongs to another supernet.
         """
-        extra = self.supernet.load_state(file)
+        extra = self.supernet.load_state(file, payload=payload)
         if "trainer" in extra:
             self.restore(extra.pop("trainer"))
         return extra
