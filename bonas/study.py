@@ -90,6 +90,7 @@ from bonas.storage import (
     DEFAULT_GRACE_PERIOD,
     DEFAULT_HEARTBEAT_INTERVAL,
     StorageSpec,
+    describe,
     fail_stale_trials,
     open_storage,
 )
@@ -245,7 +246,12 @@ def search(
     sampler, allow_repeats = resolved_sampler(
         sampler, space, seed, allow_repeats, batch_size, outcomes=outcomes, objective=objective
     )
-    storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    spec, storage = (
+        storage,
+        open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period),
+    )
+    # A storage object is named by whoever opened it.
+    where = "" if isinstance(spec, optuna.storages.BaseStorage) else f" in {describe(spec)}"
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
@@ -263,18 +269,26 @@ def search(
     )
     check_continuation(study, asked, outcomes.directions, space)
     asked.write(study)
+    # Only once the study is accepted: a refused continuation says nothing of a search that never runs.
+    held = len(trials.evaluations(study.get_trials(deepcopy=False)))
+    logger.info(
+        "Study %r%s holds %d evaluation%s; this search %s.",
+        study.study_name,
+        where,
+        held,
+        "" if held == 1 else "s",
+        f"continues until it holds {total_trials}" if total_trials is not None else f"adds up to {n_trials}",
+    )
 
     loop = _SearchLoop(
         study, space, objective, outcomes, allow_repeats, n_trials, total_trials, max_consecutive_failures
     )
-    if total_trials is not None:
-        held = len(trials.evaluations(study.get_trials(deepcopy=False)))
-        if held >= total_trials:
-            logger.info(
-                "Study %r holds %d evaluations (total_trials=%d): done.", study.study_name, held, total_trials
-            )
-            result = result_of(study, space)
-            return _recommended(result, sampler, space) if allow_repeats else result
+    if total_trials is not None and held >= total_trials:
+        logger.info(
+            "Study %r holds %d evaluations (total_trials=%d): done.", study.study_name, held, total_trials
+        )
+        result = result_of(study, space)
+        return _recommended(result, sampler, space) if allow_repeats else result
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
     progress = _progress_bar(n_trials, show_progress)
     loop.progress = progress

@@ -60,16 +60,23 @@ def cli_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
     ],
 )
 def test_continuing_a_study_with_other_settings_fails_before_any_trial(
-    tmp_path: Path, change: dict, named: str
+    tmp_path: Path, change: dict, named: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     storage = open_storage(tmp_path / "s.db")
     space = tiny_space()
     first = {"objective": hashed, "metric": "value", "direction": "maximize"}
-    search(space, first["objective"], n_trials=2, storage=storage, study_name="s", metric="value", seed=0)
+    with caplog.at_level(logging.INFO, logger="bonas.study"):
+        search(space, first["objective"], n_trials=2, storage=storage, study_name="s", metric="value", seed=0)
+    assert "Study 's' holds 0 evaluations; this search adds up to 2." in caplog.messages
+    caplog.clear()
     asked = {**first, **change}
-    with pytest.raises(StudyMismatchError, match=r"Study 's' already exists with .*") as raised:
+    with (
+        pytest.raises(StudyMismatchError, match=r"Study 's' already exists with .*") as raised,
+        caplog.at_level(logging.INFO, logger="bonas.study"),
+    ):
         search(space, asked["objective"], n_trials=2, storage=storage, study_name="s", metric=asked["metric"],
                direction=asked["direction"], seed=1)  # fmt: skip
+    assert not [m for m in caplog.messages if "holds" in m]  # no word of a search that does not run
     assert named in str(raised.value) and "another name" in str(raised.value)
     assert "delete-study" not in str(raised.value)  # it holds evaluations
     study = optuna.load_study(study_name="s", storage=storage)
