@@ -45,15 +45,35 @@ logger = logging.getLogger(__name__)
 
 
 class ObjectiveError(BonasError, ValueError):
-    """An objective returned something that is not a number or a dict holding the searched metric."""
+    """An objective returned something that is not a number or a dict holding the searched metric.
+
+    Attributes:
+        kept: the result's other metrics as a trial records them (:func:`kept_metrics`), which the failed
+            trial still stores: one bad value does not throw away what the evaluation measured.
+    """
+
+    def __init__(self, message: str, *, kept: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kept = dict(kept or {})
 
 
 class MissingMetricError(ObjectiveError):
-    """An objective's dict of metrics lacks a searched or constrained metric (``missing``)."""
+    """An objective's result lacks a searched or constrained metric (``missing``)."""
 
-    def __init__(self, message: str, missing: tuple[str, ...]) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, missing: tuple[str, ...], *, kept: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, kept=kept)
         self.missing = missing
+
+
+class ReservedMetricError(ObjectiveError):
+    """An objective's dict of metrics uses a name of a trial's own record (:data:`RESERVED_METRICS`)."""
+
+
+#: Names a trial's record uses itself (its architecture, timings, failure reason...): a metric of that name
+#: would overwrite them, so an objective may not return one and a search may not name one.
+RESERVED_METRICS = trials.BOOKKEEPING_ATTRS | {trials.PRUNED_AT_EPOCH_ATTR}
 
 
 class StudyMismatchError(BonasError, ValueError):
@@ -261,13 +281,19 @@ def check_sampler_outcomes(sampler: optuna.samplers.BaseSampler, outcomes: Outco
 
 def metrics(result: Any, metric: str) -> tuple[float, dict[str, Any]]:
     """The searched value, checked to be a number, and every metric of an objective's result (see
-    :func:`recorded_metrics`)."""
+    :func:`recorded_metrics`).
+
+    Raises:
+        ObjectiveError: as :func:`recorded_metrics`, or ``metric`` is missing (:class:`MissingMetricError`);
+            its ``kept`` holds the result's other metrics.
+    """
     if isinstance(result, Mapping):
         if metric not in result:
             raise MissingMetricError(
                 f"The objective returned metrics {sorted(map(str, result))} without {metric!r}; return it, or "
                 "search one of those (search(..., metric=...); bonas search --metric NAME).",
                 (metric,),
+                kept=kept_metrics(result, (metric,)),
             )
         metrics = recorded_metrics(result, (metric,))
         return metrics[metric], metrics
@@ -279,20 +305,51 @@ def recorded_metrics(result: Mapping[Any, Any], searched: Iterable[str]) -> dict
     """Every metric of an objective's result as the trial records it: the ``searched`` ones (objectives
     and constraints) checked to be numbers; any other number as a float, and any other value (a note,
     None, a flag) kept as it is where JSON can hold it, else as its repr: an evaluation is not thrown
-    away for a metric no search uses."""
+    away for a metric no search uses.
+
+    Raises:
+        ReservedMetricError: a metric is named like a field of the trial's own record.
+        ObjectiveError: a searched metric is not a number. Either error's ``kept`` holds the rest.
+    """
+    searched = tuple(searched)
+    reserved = sorted(str(name) for name in result if str(name) in RESERVED_METRICS)
+    if reserved:
+        raise ReservedMetricError(
+            f"The objective returned metrics named {', '.join(map(repr, reserved))}: bonas records each trial's "
+            f"{', '.join(sorted(RESERVED_METRICS))} under those names itself. Rename them in the objective's "
+            f"dict (e.g. 'my_{reserved[0]}').",
+            kept=kept_metrics(result, searched),
+        )
+    found = kept_metrics(result, ())
+    for name in searched:
+        if name in result:
+            try:
+                found[name] = number(result[name], f"metric {name!r}")
+            except ObjectiveError as error:
+                error.kept = kept_metrics(result, searched)
+                raise
+    return found
+
+
+def kept_metrics(result: Mapping[Any, Any], searched: Iterable[str]) -> dict[str, Any]:
+    """What a trial records of ``result`` (see :func:`recorded_metrics`) when it fails for one of its
+    values: the ``searched`` metrics that are numbers, and every other metric; names of the trial's own
+    record (:data:`RESERVED_METRICS`) are left out."""
     searched = set(searched)
-    found: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
     for name, value in result.items():
         name = str(name)
-        if name in searched:
-            found[name] = number(value, f"metric {name!r}")
+        if name in RESERVED_METRICS:
             continue
         converted = as_number(value)
-        if converted is not None:
-            found[name] = converted
+        if name in searched:
+            if converted is not None:
+                kept[name] = converted
+        elif converted is not None:
+            kept[name] = converted
         else:
-            found[name] = value if _json_holds(value) else repr(value)
-    return found
+            kept[name] = value if _json_holds(value) else repr(value)
+    return kept
 
 
 def _json_holds(value: Any) -> bool:
@@ -384,7 +441,19 @@ def check_outcomes(objectives: object, constraints: object, metric: str, directi
                 )
             checked.append((name, DIRECTIONS[way]))
         chosen = tuple(checked)
-    return Outcomes(chosen, check_constraints(constraints))
+    outcomes = Outcomes(chosen, check_constraints(constraints))
+    for kind, names in (
+        ("objective", outcomes.metrics),
+        ("constraint", [c.metric for c in outcomes.constraints]),
+    ):
+        for name in names:
+            if name in RESERVED_METRICS:
+                raise InvalidArgumentError(
+                    f"The {kind} metric {name!r} is a name bonas records each trial's own "
+                    f"{name} under, not a metric; have the objective return the value as another name "
+                    f"(e.g. 'my_{name}') and search that."
+                )
+    return outcomes
 
 
 def check_constraints(constraints: object) -> tuple[Constraint, ...]:
@@ -463,9 +532,10 @@ def check_known_metrics(objective: object, outcomes: Outcomes) -> None:
     ):
         for name in names:
             if name not in known:
+                hint = getattr(objective, "missing_metric_hint", lambda metric: None)(name)
                 raise InvalidArgumentError(
                     f"The {kind} metric {name!r} is not one the objective returns; it returns "
-                    f"{', '.join(map(repr, known))}."
+                    f"{', '.join(map(repr, known))}." + (f" {hint}." if hint else "")
                 )
 
 
@@ -482,13 +552,15 @@ def outcome_values(
     if not outcomes.is_multi_objective and not outcomes.constraints:
         value, found = metrics(result, outcomes.metrics[0])
         return (value,), (), found
+    needed = tuple(dict.fromkeys([*outcomes.metrics, *(c.metric for c in outcomes.constraints)]))
     if not isinstance(result, Mapping):
-        needed = [*outcomes.metrics, *(c.metric for c in outcomes.constraints)]
-        raise ObjectiveError(
+        # As a missing metric: the search stops after the first trial unless an earlier one returned them.
+        raise MissingMetricError(
             f"The objective returned {result!r} ({type(result).__name__}); with several objectives or "
-            f"constraints it must return a dict of metrics holding {', '.join(map(repr, dict.fromkeys(needed)))}."
+            f"constraints it must return a dict of metrics holding {', '.join(map(repr, needed))}.",
+            needed,
         )
-    found = recorded_metrics(result, [*outcomes.metrics, *(c.metric for c in outcomes.constraints)])
+    found = recorded_metrics(result, needed)
     for kind, names in (
         ("objective", outcomes.metrics),
         ("constraint", [c.metric for c in outcomes.constraints]),
@@ -499,6 +571,7 @@ def outcome_values(
                 f"The objective returned metrics {sorted(found)} without the {kind} metric "
                 f"{', '.join(map(repr, missing))}; return it, or search a metric it returns.",
                 tuple(missing),
+                kept=found,
             )
     values = tuple(found[name] for name in outcomes.metrics)
     return values, tuple(c.value(found[c.metric]) for c in outcomes.constraints), found

@@ -72,6 +72,7 @@ from bonas.samplers import ArchitectureSampler
 from bonas.search_inputs import (
     MissingMetricError,
     Outcomes,
+    ReservedMetricError,
     check_arguments,
     check_continuation,
     check_count,
@@ -482,9 +483,16 @@ class _SearchLoop:
             raise self._failure(trial, f"{type(error).__name__}: {error}") from None
         except Exception as error:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+            if isinstance(error, ObjectiveError):  # what the evaluation measured besides the bad value
+                for name, kept in error.kept.items():
+                    trial.set_user_attr(name, kept)
             failure = self._failure(trial, f"{type(error).__name__}: {error}", by_objective=True)
             if isinstance(error, MissingMetricError):
                 self._stop_if_never_returned(error)
+            elif isinstance(error, ReservedMetricError):  # the objective's code: every trial would fail alike
+                self._stop_with(
+                    f" after trial {trial.number}: {error} The failed trial keeps the other metrics."
+                )
             raise failure from None
         trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
         for name, number in metrics.items():
@@ -493,15 +501,16 @@ class _SearchLoop:
             if not math.isfinite(value):
                 raise self._failure(trial, f"objective returned {name}={value}", by_objective=True)
         if self.outcomes.constraints:
+            # Non-finite like an objective's value: -inf would pass a '<=' bound as the best of all.
             broken = [
-                c.metric
+                (c.metric, metrics[c.metric])
                 for c, v in zip(self.outcomes.constraints, constraint_values, strict=True)
-                if math.isnan(v)
+                if not math.isfinite(v)
             ]
             if broken:
                 raise self._failure(
                     trial,
-                    f"objective returned NaN for the constraint metric {broken[0]!r}",
+                    f"objective returned {broken[0][1]} for the constraint metric {broken[0][0]!r}",
                     by_objective=True,
                 )
             trials.record_constraints(self.study, trial._trial_id, constraint_values)

@@ -224,17 +224,71 @@ def test_a_result_missing_an_objective_or_constraint_metric_fails_the_trial_nami
                 max_consecutive_failures=2,
                 **kwargs,
             )
+    storage = optuna.storages.InMemoryStorage()
     with pytest.raises(
-        SearchFailedError, match="must return a dict of metrics holding 'val_accuracy', 'latency_ms'"
+        SearchFailedError,
+        match=r"after its first trial .*must return a dict of metrics holding 'val_accuracy', 'latency_ms'",
     ):
         search(
             get_space("nb201"),
-            hashed_score,
+            hashed_score,  # a bare number: every trial would fail alike, so the first one stops the search
             sampler="random",
             objectives={"val_accuracy": "max", "latency_ms": "min"},
-            max_consecutive_failures=1,
+            storage=storage,
+            study_name="bare",
         )
+    assert len(optuna.load_study(study_name="bare", storage=storage).trials) == 1
     assert issubclass(ObjectiveError, ValueError)
+
+
+@pytest.mark.parametrize("latency", ["3.0", None, True, float("inf")])
+def test_a_trial_failed_by_one_bad_value_keeps_the_other_metrics(latency) -> None:
+    def one_bad(architecture: Architecture) -> dict[str, object]:
+        return {"val_accuracy": 91.0, "latency_ms": latency, "params": 5.0, "note": "measured"}
+
+    storage = optuna.storages.InMemoryStorage()
+    with pytest.raises(BonasError, match="No trial of study 's' completed"):
+        search(tiny_space(), one_bad, sampler="random", n_trials=1, max_consecutive_failures=None,
+               objectives={"val_accuracy": "max", "latency_ms": "min"}, storage=storage, study_name="s")  # fmt: skip
+    (trial,) = optuna.load_study(study_name="s", storage=storage).trials
+    assert trial.state == optuna.trial.TrialState.FAIL and "latency_ms" in trial.user_attrs["fail_reason"]
+    assert {k: trial.user_attrs.get(k) for k in ("val_accuracy", "params", "note")} == {
+        "val_accuracy": 91.0,
+        "params": 5.0,
+        "note": "measured",
+    }
+    assert latency == float("inf") or "latency_ms" not in trial.user_attrs  # only numbers under its name
+
+
+@pytest.mark.parametrize("value", [float("-inf"), float("inf"), float("nan")])
+def test_a_non_finite_constraint_value_fails_the_trial(value) -> None:
+    def bad_latency(architecture: Architecture) -> dict[str, float]:
+        return {"val_accuracy": hashed_score(architecture), "latency_ms": value}
+
+    storage = optuna.storages.InMemoryStorage()
+    # -inf would otherwise satisfy the bound, and its trial could be the best feasible one.
+    with pytest.raises(BonasError, match="No trial of study 's' completed"):
+        search(tiny_space(), bad_latency, sampler="random", n_trials=2, max_consecutive_failures=None,
+               constraints={"latency_ms": ("<=", 5.0)}, storage=storage, study_name="s")  # fmt: skip
+    study = optuna.load_study(study_name="s", storage=storage)
+    assert {t.state for t in study.trials} == {optuna.trial.TrialState.FAIL}
+    assert (
+        f"returned {value} for the constraint metric 'latency_ms'"
+        in study.trials[0].user_attrs["fail_reason"]
+    )
+
+
+def test_a_metric_named_like_a_trial_field_stops_the_search_and_overwrites_nothing() -> None:
+    def names_itself(architecture: Architecture) -> dict[str, object]:
+        return {"val_accuracy": hashed_score(architecture), "arch": "my-resnet", "params": 3.0}
+
+    storage = optuna.storages.InMemoryStorage()
+    with pytest.raises(SearchFailedError, match=r"named 'arch'.*Rename them .*'my_arch'"):
+        search(tiny_space(), names_itself, sampler="random", n_trials=3, storage=storage, study_name="s")
+    (trial,) = optuna.load_study(study_name="s", storage=storage).trials
+    assert trial.user_attrs["arch"] != "my-resnet" and trial.user_attrs["params"] == 3.0
+    with pytest.raises(BonasError, match="The constraint metric 'objective_seconds' is a name bonas records"):
+        search(tiny_space(), names_itself, constraints={"objective_seconds": ("<=", 1.0)})
 
 
 def test_continuing_with_other_objectives_or_constraints_is_refused() -> None:

@@ -81,6 +81,11 @@ class TabularBenchmark(ABC):
         metrics = self.query(architecture, np.random.default_rng(0))
         return {name: metrics[name] for name in names}
 
+    def missing_metric_hint(self, metric: str) -> str | None:
+        """Where ``metric`` is one this benchmark returns when an optional data file is present, but the
+        file is absent: which file gives it. None otherwise."""
+        return None
+
     @cached_property
     def metric_names(self) -> tuple[str, ...]:
         """Every metric a query returns (of a sample architecture: every row holds the same ones)."""

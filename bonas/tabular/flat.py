@@ -123,6 +123,9 @@ class FlatBenchmark(TabularBenchmark):
     def cheap_metrics(self, architecture: Architecture) -> dict[str, float]:
         return self.benchmark.cheap_metrics(self.original(architecture))
 
+    def missing_metric_hint(self, metric: str) -> str | None:
+        return self.benchmark.missing_metric_hint(metric)
+
     @cached_property
     def optimum(self) -> Optimum | None:
         optimum = self.benchmark.optimum

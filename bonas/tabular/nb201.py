@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bonas.architecture import Architecture
+from bonas.data import data_dir as data_folder
 from bonas.data import optional_data_file, package_file
 from bonas.errors import DataFileError, unknown_name
 from bonas.spaces.nb201 import OPERATIONS, NB201Space, to_arch_string
@@ -244,6 +245,19 @@ class NB201Benchmark(TabularBenchmark):
         latency_file = optional_data_file(LATENCY_FILE, data_dir)
         self._latency = load_latencies(latency_file) if latency_file is not None else None
         self._flops = FLOPS[dataset]
+        self._data_dir = data_dir
+
+    def missing_metric_hint(self, metric: str) -> str | None:
+        if metric in map(latency_metric, LATENCY_DEVICES) and self._latency is None:
+            needed = LATENCY_FILE
+        elif metric == "test_accuracy" and self._test is None:
+            needed = TEST_ACCURACY_FILE
+        else:
+            return None
+        return (
+            f"{metric!r} comes from {needed}, which the data folder {data_folder(self._data_dir)} lacks; set "
+            'BONAS_DATA_DIR (or data_dir=) to a folder holding it (see the README\'s "Where the data comes from")'
+        )
 
     @property
     def cheap_metric_names(self) -> tuple[str, ...]:

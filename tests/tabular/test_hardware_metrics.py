@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bonas.errors import DataFileError
+import bonas
+from bonas.errors import BonasError, DataFileError
 from bonas.spaces.nb201 import OPERATIONS, NB201Space
 from bonas.tabular import load_benchmark
 from bonas.tabular.nb201 import DATASETS, FLOPS, LATENCY_DEVICES, LATENCY_FILE, load_latencies
@@ -43,6 +44,11 @@ def test_without_the_latency_file_there_are_no_device_latencies(tmp_path) -> Non
     benchmark = load_benchmark("nb201-cifar10", data_dir=tmp_path)
     assert not any(name.startswith("latency_p") for name in benchmark.metric_names)
     assert benchmark.cheap_metric_names == ("latency_s", "params_mb", "flops_m")
+    # A search of a device latency says which file gives it, instead of only listing what is there.
+    with pytest.raises(
+        BonasError, match=rf"'latency_pixel3' comes from {LATENCY_FILE}, which the data folder"
+    ):
+        bonas.search(benchmark.space, benchmark, objectives={"val_accuracy": "max", "latency_pixel3": "min"})
 
 
 @pytest.mark.slow  # builds 3 networks per dataset
