@@ -173,6 +173,7 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         self._surrogates: dict[str, Surrogate] = {}
         self._region_bo: ArchitectureSampler | None = None
         self._cheap_names: frozenset[str] | None = None
+        self._warned_unused_cheap = False
         self._torch_seed = int(self._rng.integers(2**31))
 
     # -- cheap metrics ------------------------------------------------------------------------------
@@ -193,11 +194,36 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         key = str(architecture)
         if key not in self._cheap_cache:
             assert self.cheap_metrics is not None
-            self._cheap_cache[key] = _checked_cheap_metrics(self.cheap_metrics(architecture), architecture)
+            try:
+                result = self.cheap_metrics(architecture)
+            except Exception as error:  # the user's function: the study stops with it, not after retries
+                raise CheapMetricsError(
+                    f"cheap_metrics({architecture}) raised {type(error).__name__}: {error}; it must give every "
+                    "architecture of the space its metrics."
+                ) from error
+            checked = _checked_cheap_metrics(result, architecture)
+            if self._cheap_names is not None and not self._cheap_names <= checked.keys():
+                missing = sorted(self._cheap_names - checked.keys())
+                raise CheapMetricsError(
+                    f"cheap_metrics({architecture}) returned {sorted(checked)} without "
+                    f"{', '.join(map(repr, missing))}, which it gives for other architectures; it must give "
+                    "every architecture the same metrics."
+                )
+            self._cheap_cache[key] = checked
         return self._cheap_cache[key]
 
     def _cheap_constraints(self, history: SearchHistory) -> list[Constraint]:
-        return [c for c in history.constraints if c.metric in self.cheap_names()]
+        names = self.cheap_names()
+        searched = {*history.objectives, *(c.metric for c in history.constraints)}
+        if names and history.objectives and not names & searched and not self._warned_unused_cheap:
+            self._warned_unused_cheap = True  # a misspelt name would otherwise be modelled in silence
+            logger.warning(
+                "cheap_metrics gives %s, none of the searched metrics (%s): the searcher models them all. "
+                "If a cheap metric was meant, give it the searched metric's name.",
+                ", ".join(map(repr, sorted(names))),
+                ", ".join(map(repr, sorted(searched))),
+            )
+        return [c for c in history.constraints if c.metric in names]
 
     def _satisfies_cheap(self, architecture: Architecture, constraints: Sequence[Constraint]) -> bool:
         metrics = self._cheap(architecture) if constraints else {}

@@ -244,3 +244,31 @@ def test_a_cheap_metrics_function_returning_no_numbers_stops_the_search_naming_i
     (failed,) = optuna.load_study(study_name="s", storage=storage).get_trials()
     # The user's function failed, not an architecture: bonas show counts the trial as stopped.
     assert trials.not_judged(failed)
+
+
+def test_a_cheap_metrics_function_that_raises_for_some_architectures_stops_the_search_at_once(space) -> None:
+    class Partial(Objective):
+        def cheap_metrics(self, architecture: Architecture) -> dict[str, float]:
+            if size(architecture) > 8:  # a profiler that cannot handle every architecture
+                raise RuntimeError("cannot profile this one")
+            return super().cheap_metrics(architecture)
+
+    storage = optuna.storages.InMemoryStorage()
+    with pytest.raises(SearchFailedError, match=r"cheap_metrics\(.*\) raised RuntimeError: cannot profile"):
+        search(space, Partial(), objectives={"accuracy": "maximize", "cost": "minimize"}, n_trials=12,
+               constraints={"size": ("<=", 100.0)}, study_name="s", storage=storage, seed=0)  # fmt: skip
+    study = optuna.load_study(study_name="s", storage=storage)
+    failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 1 and trials.not_judged(failed[0])  # stopped at once, counted as stopped
+
+
+def test_cheap_metrics_none_of_which_is_searched_are_named_in_a_warning(space, caplog) -> None:
+    class Misspelt(Objective):
+        def cheap_metrics(self, architecture: Architecture) -> dict[str, float]:
+            return {"sizes": size(architecture)}  # the constraint is on "size"
+
+    with caplog.at_level("WARNING", logger="bonas.samplers.multiobjective"):
+        search(space, Misspelt(), objectives={"accuracy": "maximize", "cost": "minimize"}, n_trials=3,
+               constraints={"size": ("<=", 100.0)}, seed=0)  # fmt: skip
+    (warning,) = [m for m in caplog.messages if "cheap_metrics gives" in m]
+    assert "'sizes', none of the searched metrics ('accuracy', 'cost', 'size')" in warning
