@@ -405,9 +405,12 @@ def _search(args: argparse.Namespace) -> int:
 
         front = pareto_table(result.study)
         names = ["trial", "arch", *(name for name in (args.objectives or {}))]
-        print(f"Pareto front: {len(front)} architectures")
-        with pd.option_context("display.width", 200, "display.max_colwidth", 90):
-            print(front[[c for c in names if c in front.columns]].to_string(index=False))
+        if front.empty:
+            print("no Pareto front: no evaluation satisfies the constraints (see bonas show)")
+        else:
+            print(f"Pareto front: {len(front)} architectures")
+            with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+                print(front[[c for c in names if c in front.columns]].to_string(index=False))
     elif result.best_architecture is None:
         print("no evaluation satisfies the constraints (see bonas show)")
     else:
@@ -516,11 +519,12 @@ def _run_show(args: argparse.Namespace) -> int:
         print()
         if len(study.directions) > 1:
             front = pareto_table(study)
-            print(
-                f"Pareto front ({len(front)} architectures):" if not front.empty else "No Pareto front yet."
-            )
-            if not front.empty:
-                print(front.head(args.top).to_string(index=False))
+            if front.empty:
+                print("No Pareto front yet.")
+                return 0
+            shown = "" if len(front) <= args.top else f"; the first {args.top} shown, --top N for more"
+            print(f"Pareto front ({len(front)} architectures{shown}):")
+            print(front.head(args.top).to_string(index=False))
             return 0
         top = top_trials(study, args.top)
         print(top.to_string(index=False) if not top.empty else "No completed evaluation yet.")
@@ -583,7 +587,15 @@ def _point_to_a_study_under_the_old_default_name(
     if old == study_name:
         return
     names = set(optuna.get_all_study_names(storage=storage))
-    if old in names and study_name not in names:
+    if old not in names or study_name in names:
+        return
+    from bonas.search_inputs import check_outcomes
+    from bonas.trials import StudyAttributes
+
+    # Only a study this command would continue: one of other metrics or constraints would be refused.
+    stored = StudyAttributes.of(optuna.load_study(study_name=old, storage=storage))
+    asked = check_outcomes(args.objectives, args.constraints, args.metric, args.direction)
+    if stored.metrics == asked.metrics and stored.constraints == asked.constraints:
         logger.warning(
             "Starting study %r. This storage also holds %r, the name earlier bonas versions gave this command's study "
             "(the default now names the searched metrics); to continue that one instead, add --study %s.",

@@ -196,6 +196,10 @@ def test_cli_points_to_a_study_under_the_old_default_name(tmp_path, capsys, capl
     assert (
         "also holds 'nb201-cifar10-auto'" in caplog.text and "add --study nb201-cifar10-auto" in caplog.text
     )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bonas"):  # that study searched test_accuracy, not these
+        assert main([*base, "--metric", "test_accuracy", "--constraint", "params_mb<=0.5"]) == 0
+    assert "also holds" not in caplog.text
 
 
 def test_cli_continuing_a_study_on_another_benchmark_fails(tmp_path, capsys) -> None:

@@ -283,6 +283,13 @@ def test_a_multi_objective_constrained_search_and_its_pareto_front(tmp_path, cap
     assert f"Pareto front ({len(front)} architectures):" in shown
     assert all(t.user_attrs["arch"] in shown for t in front)
     assert "maximize, minimize" in shown and "params_mb<=0.5" in shown
+    if len(front) > 1:  # a shortened front says so
+        assert main(["show", str(db), "--study", "mo", "--top", "1"]) == 0
+        shown = capsys.readouterr().out
+        assert f"Pareto front ({len(front)} architectures; the first 1 shown, --top N for more):" in shown
+    impossible = [a.replace("params_mb<=0.5", "params_mb<=0.0001") for a in args]
+    assert main([*impossible[:-1], "none-feasible"]) == 0
+    assert "no Pareto front: no evaluation satisfies the constraints" in capsys.readouterr().out
 
 
 def test_auto_on_the_command_line_picks_the_multi_objective_bo_with_the_cheap_metrics(
