@@ -22,6 +22,7 @@ passed to ``search(..., pruner=...)`` stops bad candidates early::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import weakref
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bonas.errors import SetupError
+from bonas.errors import InvalidArchitectureError, SetupError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -189,8 +190,25 @@ def _check_dataset(dataset: object, options: dict[str, Any]) -> None:
     check_dataset_options(str(dataset), options)
 
 
+def _splits_fingerprint(data: DatasetSplits) -> str:
+    """A digest of the training and validation splits a supernet sees (their shapes, every label and a
+    strided sample of the inputs): splits the user loaded with another seed or size differ in it."""
+    import hashlib
+
+    digest = hashlib.sha1(usedforsecurity=False)
+    for tensor in (data.train_x, data.train_y, data.val_x, data.val_y):
+        digest.update(repr(tuple(tensor.shape)).encode())
+        sample = tensor if tensor.dim() == 1 else tensor.reshape(-1)[::997]
+        digest.update(sample.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 class ObjectiveFactoryError(SetupError, TypeError):
     """An objective factory (:func:`train`, :func:`weight_sharing`) was searched as if it were the objective."""
+
+
+class ObjectiveSpaceError(SetupError, InvalidArchitectureError):
+    """An objective built for one space was given an architecture of another (every one would fail alike)."""
 
 
 def train(
@@ -282,6 +300,7 @@ class WeightSharingObjective:
     _trainer: SupernetTrainer | None = field(default=None, init=False, repr=False)
     _batch_scores: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     _checkpoint_checked: bool = field(default=False, init=False, repr=False)
+    _study_name: str | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -343,24 +362,36 @@ class WeightSharingObjective:
                 f"would mix. Continue with checkpoint={recorded!r} (or none: the study's is used), or search a "
                 "new study."
             )
-        if recorded is not None and not Path(recorded).is_file():
-            scored = [
+        scored = (
+            [
                 t
                 for t in evaluations(trial.study.get_trials(deepcopy=False))
                 if fidelity_of(t) == WEIGHT_SHARING
             ]
-            if scored:
-                raise SupernetCheckpointError(
-                    f"Study {trial.study.study_name!r} scored {len(scored)} architectures on the supernet in "
-                    f"{recorded!r}, which does not exist (any more): a new supernet's scores would mix with "
-                    "them. Put the checkpoint back, or search a new study."
-                )
+            if trial is not None
+            else []
+        )
+        if recorded is not None and not Path(recorded).is_file() and scored:
+            raise SupernetCheckpointError(
+                f"Study {trial.study.study_name!r} scored {len(scored)} architectures on the supernet in "
+                f"{recorded!r}, which does not exist (any more): a new supernet's scores would mix with "
+                "them. Put the checkpoint back, or search a new study."
+            )
+        if path is None and scored:
+            raise SupernetCheckpointError(
+                f"Study {trial.study.study_name!r} holds {len(scored)} weight-sharing scores of a supernet that "
+                "was not saved (its objective had no checkpoint=): a new supernet's scores would mix with them. "
+                "Search a new study, and give the objective checkpoint=FILE so that a continued search finds "
+                "its supernet."
+            )
+        self._study_name = trial.study.study_name if trial is not None else None
         if path is not None:
             hold_checkpoint(path)
             weakref.finalize(self, release_checkpoint, path)
         if path is not None and Path(path).is_file():
             payload = read_checkpoint(path)
             self._check_same_data(path, payload)
+            self._check_same_training(path, payload)
             extra = self.trainer.load(path, payload=payload)
             self._batch_scores.update(extra.get("batch_scores", {}))
             logger.info("Supernet continues from %s after %d epochs.", path, self.trainer.epochs_done)
@@ -373,7 +404,11 @@ class WeightSharingObjective:
         """What the supernet is trained on, saved with its checkpoint: the dataset and its loader's options
         (defaults filled in), or ``given`` for splits the user loaded."""
         if not isinstance(self.dataset, str):
-            return {"dataset": _dataset_name(self.dataset), "options": "given"}
+            return {
+                "dataset": _dataset_name(self.dataset),
+                "options": "given",
+                "fingerprint": _splits_fingerprint(self.dataset),
+            }
         from bonas.training.datasets import loader_options
 
         return {
@@ -388,17 +423,66 @@ class WeightSharingObjective:
 
         saved = payload.get("extra", {}).get("data")
         ours = self._data_identity()
+        if saved is not None and "fingerprint" not in saved:  # saved before given splits had one
+            ours.pop("fingerprint", None)
         if saved is not None and saved != ours:
+            if saved.get("options") == ours["options"] == "given":
+                what = f"other splits of {ours['dataset']!r} than these (another seed, size or subset)"
+            else:
+                what = (
+                    f"dataset {saved.get('dataset')!r} with options {saved.get('options')}, not on "
+                    f"{ours['dataset']!r} with {ours['options']}"
+                )
             raise SupernetCheckpointError(
-                f"Supernet checkpoint {str(path)!r} was trained on dataset {saved.get('dataset')!r} with options "
-                f"{saved.get('options')}, not on {ours['dataset']!r} with {ours['options']}; give this objective "
-                "a checkpoint path of its own."
+                f"Supernet checkpoint {str(path)!r} was trained on {what}; give this objective a checkpoint path "
+                "of its own."
+            )
+
+    def _training_identity(self) -> dict[str, Any]:
+        """How the supernet is trained, saved with its checkpoint: the settings (but the device) and,
+        for BONAS batches, how each batch is trained."""
+        settings = {k: v for k, v in dataclasses.asdict(self.trainer.settings).items() if k != "device"}
+        batches = dataclasses.asdict(self.batches) if self.batches is not None else None
+        return {"settings": settings, "batches": batches}
+
+    def _check_same_training(self, path: str | Path, payload: dict[str, Any]) -> None:
+        """Refuse a checkpoint trained with other settings, and a BONAS-batch supernet of another study:
+        training it on would change the weights behind the scores already given."""
+        from bonas.training.supernet import SupernetCheckpointError
+
+        extra = payload.get("extra", {})
+        saved, ours = extra.get("training"), self._training_identity()
+        if saved is not None and saved != ours:
+            differences = [
+                f"{key}: checkpoint {saved['settings'].get(key)!r}, this objective {value!r}"
+                for key, value in ours["settings"].items()
+                if saved["settings"].get(key) != value
+            ]
+            if saved.get("batches") != ours["batches"]:
+                differences.append(
+                    f"batches: checkpoint {saved.get('batches')}, this objective {ours['batches']}"
+                )
+            raise SupernetCheckpointError(
+                f"Supernet checkpoint {str(path)!r} was trained with other settings ({'; '.join(differences)}): "
+                "training on would change the weights behind the scores it gave. Build the objective with the "
+                "checkpoint's settings, or give it a checkpoint path of its own."
+            )
+        owner = extra.get("study")
+        if self.batches is not None and owner is not None and self._study_name not in (None, owner):
+            raise SupernetCheckpointError(
+                f"Supernet checkpoint {str(path)!r} holds the BONAS-batch supernet of study {owner!r}, which each "
+                f"batch trains further; study {self._study_name!r} would change the weights behind that study's "
+                "scores. Give this study a checkpoint path of its own."
             )
 
     def _save(self) -> None:
         if self.checkpoint is not None:
             self.trainer.save(
-                self.checkpoint, batch_scores=dict(self._batch_scores), data=self._data_identity()
+                self.checkpoint,
+                batch_scores=dict(self._batch_scores),
+                data=self._data_identity(),
+                training=self._training_identity(),
+                study=self._study_name,
             )
 
     def train_supernet(self) -> None:
@@ -426,15 +510,22 @@ class WeightSharingObjective:
         """The architecture's inherited-weight validation accuracy (percent) as ``val_accuracy``.
 
         Raises:
-            OutsideSupernetError: the architecture is not in the supernet's space.
-            SupernetCheckpointError: the checkpoint was saved for another supernet.
+            ObjectiveSpaceError: the architecture is not one of the supernet's space.
+            SupernetCheckpointError: the checkpoint was saved for another supernet or other settings, or
+                the study holds scores of a supernet this one is not.
         """
         import time
 
         from bonas.trials import WEIGHT_SHARING, current_trial, record_fidelity
 
         record_fidelity(WEIGHT_SHARING)
-        self.space.validate(architecture)
+        try:
+            self.space.validate(architecture)
+        except InvalidArchitectureError as error:  # the search's space is not the supernet's: all would fail
+            raise ObjectiveSpaceError(
+                f"The weight-sharing objective was built for space {self.space.name!r} and cannot score "
+                f"{architecture}: {error} Build it with the searched space: weight_sharing(space, ...)."
+            ) from None
         started = time.perf_counter()
         if self.batches is None:
             self.train_supernet()
@@ -471,8 +562,7 @@ def weight_sharing(
     """An objective that scores architectures of ``space`` by their inherited-weight validation accuracy.
 
     One-shot (``batches=None``): the first call trains a supernet holding every architecture of the
-    space (FairNAS's balanced paths by default where they apply, as on NB201, else uniform single paths;
-    see :class:`~bonas.training.weight_sharing.SupernetSettings`),
+    space (uniform single paths by default, SPOS; see :class:`~bonas.training.weight_sharing.SupernetSettings`),
     then each call recalibrates the batch norms of the architecture's path and measures validation
     accuracy: any searcher can use it, e.g. ``bonas.search(space, weight_sharing(space), sampler="nao")``.
 
@@ -502,9 +592,12 @@ def weight_sharing(
     Raises:
         OutsideSupernetError: the space's architectures are not one cell of registered operations.
     """
+    from bonas.architecture import Architecture
     from bonas.spaces.base import SearchSpace
     from bonas.training.supernet import template_for_space
 
+    if isinstance(space, Architecture):
+        _check_dataset(space, {})  # the factory searched as the objective: the set-up error that says so
     if not isinstance(space, SearchSpace):
         raise TypeError(
             f"weight_sharing() needs the search space first, got {type(space).__name__}: {space!r}."

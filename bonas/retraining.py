@@ -22,6 +22,7 @@ from optuna.trial import TrialState, create_trial
 from bonas import trials
 from bonas.architecture import Architecture
 from bonas.errors import BonasError, InvalidArgumentError, SetupError
+from bonas.search_inputs import ObjectiveError
 from bonas.search_inputs import metrics as objective_metrics
 from bonas.spaces.base import SearchSpace
 from bonas.study import SearchResult, result_of
@@ -59,8 +60,8 @@ def retrain_best(
 
     Raises:
         BonasError: the study holds no lower-fidelity evaluation to retrain.
-        ValueError: ``top_k`` is not a positive integer, ``fidelity`` is not a known one, or ``metric``
-            is not the study's.
+        ValueError: ``top_k`` is not a positive integer, ``fidelity`` is not a known one, ``metric``
+            is not the study's, or ``objective`` is a weight-sharing one.
         SetupError: the objective's set-up failed (a missing data file); the retrainings before it stay.
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -68,6 +69,14 @@ def retrain_best(
     if fidelity not in trials.FIDELITIES:
         raise InvalidArgumentError(
             f"fidelity must be one of {', '.join(map(repr, trials.FIDELITIES))}, got {fidelity!r}."
+        )
+    from bonas.objectives import WeightSharingObjective
+
+    if isinstance(objective, WeightSharingObjective):
+        raise InvalidArgumentError(
+            "retrain_best trains the candidates stand-alone, and the objective given scores them on a "
+            "supernet (weight_sharing): its values would be recorded as stand-alone trainings. Give a "
+            "stand-alone objective such as bonas.objectives.train(...)."
         )
     study = result.study if isinstance(result, SearchResult) else result
     if len(study.directions) > 1:
@@ -135,6 +144,8 @@ def retrain_best(
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
             logger.warning("Retraining %s (trial %d) failed: %s", architecture, source.number, reason)
+            if isinstance(error, ObjectiveError):  # what the retraining measured besides the bad value
+                attrs.update(error.kept)
             attrs[trials.FAIL_REASON_ATTR] = reason
             attrs[trials.OBJECTIVE_SECONDS_ATTR] = time.perf_counter() - started
             study.add_trial(

@@ -330,10 +330,11 @@ _SEARCHES: dict[str, Callable[..., SupernetSearchResult]] = {
 
 
 #: The options (``settings`` objects) each search takes.
-_OPTIONS: dict[str, tuple[str, ...]] = {
-    "enas-ws": ("settings", "supernet_settings"),
-    "darts": ("settings",),
-    "darts-2nd": ("settings",),
+#: Each search's options and the type each must have.
+_OPTIONS: dict[str, dict[str, type]] = {
+    "enas-ws": {"settings": ENASSettings, "supernet_settings": SupernetSettings},
+    "darts": {"settings": DartsSettings},
+    "darts-2nd": {"settings": DartsSettings},
 }
 
 
@@ -384,6 +385,13 @@ def supernet_search(
             f"Supernet search {name!r} takes no option {', '.join(map(repr, unknown))}; its options are "
             f"{', '.join(_OPTIONS[name])}."
         )
+    for option, value in options.items():
+        expected = _OPTIONS[name][option]
+        if value is not None and not isinstance(value, expected):
+            raise InvalidArgumentError(
+                f"Supernet search {name!r} takes {option}={expected.__name__}(...), got {type(value).__name__}: "
+                f"{value!r}."
+            )
     if isinstance(data, str):
         data = load_dataset(data)
     return _SEARCHES[name](

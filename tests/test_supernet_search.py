@@ -147,6 +147,10 @@ def test_supernet_search_mistakes_name_the_fix(digits) -> None:
         InvalidArgumentError, match=r"clock must be a function returning seconds .* got 'cpu'"
     ):
         supernet_search("darts", NB201Space(), digits, clock="cpu")  # type: ignore[arg-type]
+    with pytest.raises(
+        InvalidArgumentError, match=r"'darts' takes settings=DartsSettings\(\.\.\.\), got SupernetSettings"
+    ):
+        supernet_search("darts", NB201Space(), digits, settings=SupernetSettings())
 
 
 def test_a_supernet_search_takes_a_dataset_name() -> None:

@@ -208,6 +208,74 @@ def test_a_checkpoint_is_the_same_data_whether_the_loader_defaults_are_given_or_
     assert explicit.trainer.epochs_done == 1
 
 
+def test_a_checkpoint_trained_with_other_settings_is_refused_naming_them(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    bonas.search(SPACE, _one_shot(checkpoint=tmp_path / "s.pt"), sampler="random", n_trials=2, seed=0,
+                 storage=storage, study_name="ws")  # fmt: skip
+    gc.collect()
+    longer = weight_sharing(SPACE, "digits", network=TINY, val_size=200,
+                            settings=SupernetSettings(epochs=2, batch_size=64, device="cpu"))  # fmt: skip
+    with pytest.raises(
+        SearchFailedError, match=r"trained with other settings \(epochs: checkpoint 1, this objective 2\)"
+    ):
+        bonas.search(SPACE, longer, sampler="random", n_trials=1, seed=1, storage=storage, study_name="ws")
+    assert longer.trainer.epochs_done == 0  # the weights behind the two scores are untouched
+
+
+def test_a_study_that_scored_on_an_unsaved_supernet_is_not_continued_on_a_new_one(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    bonas.search(SPACE, _one_shot(), sampler="random", n_trials=2, seed=0, storage=storage, study_name="ws")
+    with pytest.raises(
+        SearchFailedError, match=r"holds 2 weight-sharing scores of a supernet that was not saved"
+    ):
+        bonas.search(
+            SPACE, _one_shot(), sampler="random", n_trials=1, seed=1, storage=storage, study_name="ws"
+        )
+
+
+def test_a_bonas_batch_supernet_of_one_study_is_not_trained_on_by_another(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+
+    def batches():
+        return weight_sharing(SPACE, "digits", network=TINY, settings=FAST, batches=BatchTraining(1, 1),
+                              val_size=200, checkpoint=tmp_path / "b.pt")  # fmt: skip
+
+    bonas.search(SPACE, batches(), sampler="random", n_trials=2, seed=0, batch_size=2, storage=storage,
+                 study_name="first")  # fmt: skip
+    gc.collect()
+    with pytest.raises(SearchFailedError, match=r"BONAS-batch supernet of study 'first'"):
+        bonas.search(SPACE, batches(), sampler="random", n_trials=2, seed=0, batch_size=2, storage=storage,
+                     study_name="second")  # fmt: skip
+    gc.collect()
+    again = bonas.search(SPACE, batches(), sampler="random", n_trials=2, seed=1, batch_size=2, storage=storage,
+                         study_name="first")  # fmt: skip
+    assert list(again.history["supernet_epochs"]) == [2, 2, 4, 4]  # its own study continues it
+
+
+def test_a_checkpoint_of_given_splits_refuses_other_splits(tmp_path) -> None:
+    from bonas.training.datasets import load_dataset
+
+    def on(data):
+        return weight_sharing(SPACE, data, network=TINY, settings=FAST, checkpoint=tmp_path / "g.pt")
+
+    on(load_dataset("digits", val_size=200, seed=0)).train_supernet()
+    gc.collect()
+    on(load_dataset("digits", val_size=200, seed=0)).train_supernet()  # the same splits, loaded again
+    gc.collect()
+    with pytest.raises(BonasError, match=r"trained on other splits of 'digits' than these"):
+        on(load_dataset("digits", val_size=200, seed=1)).train_supernet()
+
+
+def test_an_objective_of_another_space_or_a_factory_stops_the_search_at_the_first_trial() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    with pytest.raises(SearchFailedError, match=r"built for space 'nb201' and cannot score"):
+        bonas.search(mlp_space(), _one_shot(), sampler="random", n_trials=5, storage=storage, study_name="s")
+    with pytest.raises(SearchFailedError, match=r"called with an architecture"):
+        bonas.search(SPACE, weight_sharing, sampler="random", n_trials=5, storage=storage, study_name="f")
+    for name in ("s", "f"):
+        assert len(optuna.load_study(study_name=name, storage=storage).trials) == 1
+
+
 def test_bonas_batches_train_once_per_batch_and_score_all_of_it(monkeypatch) -> None:
     objective = weight_sharing(
         SPACE, "digits", network=TINY, settings=FAST, batches=BatchTraining(1, 1), val_size=200
@@ -244,6 +312,13 @@ def test_retraining_the_best_adds_stand_alone_trials_that_decide_the_best() -> N
     again = bonas.retrain_best(after, SPACE, standalone, top_k=1)
     assert len(again.history[again.history["fidelity"] == STAND_ALONE]) == 3
     assert all(t.user_attrs.get(FIDELITY_ATTR) for t in again.study.trials)
+
+
+def test_retraining_with_a_weight_sharing_objective_is_refused() -> None:
+    result = bonas.search(SPACE, _one_shot(), sampler="random", n_trials=2, seed=0)
+    with pytest.raises(BonasError, match=r"trains the candidates stand-alone.*supernet"):
+        bonas.retrain_best(result, SPACE, _one_shot(), top_k=1)
+    assert len(result.study.trials) == 2
 
 
 def test_retraining_needs_scores_to_retrain() -> None:

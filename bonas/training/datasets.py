@@ -72,6 +72,36 @@ class DatasetSplits:
     test_y: torch.Tensor
     num_classes: int
 
+    def __post_init__(self) -> None:
+        """Refuse splits no network could train and be scored on: images and labels of different counts,
+        splits of different input shapes, labels outside ``0..num_classes-1``."""
+        if (
+            isinstance(self.num_classes, bool)
+            or not isinstance(self.num_classes, int)
+            or self.num_classes < 2
+        ):
+            raise ValueError(f"DatasetSplits.num_classes must be an integer >= 2, got {self.num_classes!r}.")
+        for split in ("train", "val", "test"):
+            x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+            if len(x) != len(y):
+                raise ValueError(
+                    f"DatasetSplits {self.name!r}: {split}_x holds {len(x)} inputs but {split}_y {len(y)} labels."
+                )
+            if tuple(x.shape[1:]) != tuple(self.train_x.shape[1:]):
+                raise ValueError(
+                    f"DatasetSplits {self.name!r}: {split}_x has inputs of shape {tuple(x.shape[1:])}, train_x "
+                    f"of {tuple(self.train_x.shape[1:])}; every split needs the training inputs' shape."
+                )
+            if y.dtype.is_floating_point or y.dtype == torch.bool:
+                raise ValueError(
+                    f"DatasetSplits {self.name!r}: {split}_y must hold integer labels, got {y.dtype}."
+                )
+            if y.numel() and not (int(y.min()) >= 0 and int(y.max()) < self.num_classes):
+                raise ValueError(
+                    f"DatasetSplits {self.name!r}: {split}_y holds labels {int(y.min())}..{int(y.max())}, "
+                    f"outside 0..{self.num_classes - 1} (num_classes={self.num_classes})."
+                )
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input, e.g. ``(1, 28, 28)``."""

@@ -814,7 +814,9 @@ def read_checkpoint(file: str | Path) -> dict[str, Any]:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:
         raise SupernetCheckpointError(
-            f"Cannot read supernet checkpoint {file}: {type(error).__name__}: {str(error).splitlines()[0]}"
+            f"Cannot read supernet checkpoint {file}: it is not a file torch.save wrote, or it is damaged "
+            f"({type(error).__name__}: {(str(error).splitlines() or [''])[0]}). Give the path of a checkpoint "
+            "Supernet.save wrote, or a new path to start a new supernet."
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise SupernetCheckpointError(

@@ -98,6 +98,10 @@ class SupernetSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(f"SupernetSettings.{name} must be an integer >= 1, got {value!r}.")
+        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, int):
+            raise InvalidArgumentError(
+                f"SupernetSettings.warmup_epochs must be a whole number of epochs, got {self.warmup_epochs!r}."
+            )
         if self.warmup_epochs < 0 or (self.regime == "warmup" and self.warmup_epochs > self.epochs):
             raise InvalidArgumentError(
                 f"SupernetSettings.warmup_epochs must lie in 0..epochs={self.epochs}, got {self.warmup_epochs!r}."
@@ -110,6 +114,20 @@ class SupernetSettings:
             )
         if not self.lr > 0:
             raise InvalidArgumentError(f"SupernetSettings.lr must be positive, got {self.lr!r}.")
+        if not (isinstance(self.weight_decay, int | float) and 0 <= self.weight_decay < math.inf):
+            raise InvalidArgumentError(
+                f"SupernetSettings.weight_decay must be a number >= 0, got {self.weight_decay!r}."
+            )
+        if self.grad_clip is not None and not (
+            isinstance(self.grad_clip, int | float) and self.grad_clip > 0
+        ):
+            raise InvalidArgumentError(
+                f"SupernetSettings.grad_clip must be None or a positive number, got {self.grad_clip!r}."
+            )
+        try:
+            resolve_device(self.device)  # a misspelt device fails here, not at the first trial
+        except ValueError as error:
+            raise InvalidArgumentError(f"SupernetSettings.{error}") from None
 
 
 class SupernetTrainer:
@@ -132,6 +150,12 @@ class SupernetTrainer:
         population: Population | None = None,
     ) -> None:
         self.settings = settings or SupernetSettings()
+        if tuple(supernet.input_shape) != tuple(data.input_shape) or supernet.num_classes != data.num_classes:
+            raise InvalidArgumentError(
+                f"The supernet takes inputs of shape {tuple(supernet.input_shape)} and {supernet.num_classes} "
+                f"classes; {data!r} has {tuple(data.input_shape)} and {data.num_classes}. Build the supernet for "
+                "the data: Supernet.for_space(space, input_shape=data.input_shape, num_classes=data.num_classes)."
+            )
         self.device = resolve_device(self.settings.device)
         self.supernet = supernet.to(self.device)
         self.data = data

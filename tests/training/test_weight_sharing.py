@@ -215,3 +215,25 @@ def test_settings_are_checked() -> None:
         SupernetSettings(epochs=0)
     with pytest.raises(InvalidArgumentError, match="warmup_epochs"):
         SupernetSettings(epochs=2, regime="warmup", warmup_epochs=3)
+    for bad, named in (
+        ({"warmup_epochs": 1.5}, "warmup_epochs must be a whole number of epochs, got 1.5"),
+        ({"weight_decay": -1}, "weight_decay must be a number >= 0, got -1"),
+        ({"grad_clip": 0}, "grad_clip must be None or a positive number, got 0"),
+        ({"device": "tpu"}, "device must be None, 'auto', 'cpu'"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=named):
+            SupernetSettings(**bad)
+
+
+def test_splits_and_a_supernet_that_do_not_fit_are_refused(digits) -> None:
+    import dataclasses
+
+    with pytest.raises(ValueError, match=r"train_x holds \d+ inputs but train_y 10 labels"):
+        dataclasses.replace(digits, train_y=digits.train_y[:10])
+    with pytest.raises(ValueError, match=r"val_x has inputs of shape \(1, 4, 4\), train_x of \(1, 8, 8\)"):
+        dataclasses.replace(digits, val_x=digits.val_x[:, :, :4, :4])
+    with pytest.raises(ValueError, match=r"train_y holds labels 0\.\.14, outside 0\.\.9"):
+        dataclasses.replace(digits, train_y=digits.train_y.clamp(max=7) * 2)
+    wrong = Supernet.for_space(SPACE, input_shape=(1, 28, 28), num_classes=10, settings=TINY)
+    with pytest.raises(InvalidArgumentError, match=r"takes inputs of shape \(1, 28, 28\)"):
+        SupernetTrainer(wrong, digits, SupernetSettings(device="cpu"), population=SPACE)
