@@ -18,6 +18,7 @@ Each refusal names the bad value and the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import numbers
@@ -185,6 +186,15 @@ def check_continuation(
             + _nothing_evaluated(study)
         )
     check_same_parameters(study, space)
+
+
+def in_stored_order(study: optuna.Study, outcomes: Outcomes) -> Outcomes:
+    """``outcomes`` with its constraints in the order the stored study holds them where they are the same
+    ones given in another order: the trials' constraint values are stored in the study's order."""
+    stored = trials.StudyAttributes.of(study).constraints
+    if stored != outcomes.constraints and sorted(map(str, stored)) == sorted(map(str, outcomes.constraints)):
+        return dataclasses.replace(outcomes, constraints=tuple(stored))
+    return outcomes
 
 
 def _nothing_evaluated(study: optuna.Study) -> str:

@@ -78,6 +78,7 @@ from bonas.search_inputs import (
     check_count,
     check_known_metrics,
     check_outcomes,
+    in_stored_order,
     outcome_values,
     resolved_sampler,
 )
@@ -261,6 +262,7 @@ def search(
         load_if_exists=True,
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
     )
+    outcomes = in_stored_order(study, outcomes)  # the same constraints given in another order
     asked = trials.StudyAttributes.of_search(
         space,
         objective,

@@ -316,6 +316,21 @@ def test_continuing_with_other_objectives_or_constraints_is_refused() -> None:
     assert len(trials.evaluations(result.study.trials)) == 3
 
 
+def test_the_same_constraints_in_another_order_continue_a_study_in_its_order() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    common = {"sampler": "random", "storage": storage, "study_name": "s", "n_trials": 2, "seed": 0}
+    first = {"latency_ms": ("<=", 5.0), "val_accuracy": (">=", 0.2)}
+    search(tiny_space(), two_metrics, constraints=first, **common)
+    result = search(tiny_space(), two_metrics, constraints=dict(reversed(first.items())), **common)
+    assert result.study.user_attrs["constraints"] == [["latency_ms", "<=", 5.0], ["val_accuracy", ">=", 0.2]]
+    for trial in trials.evaluations(result.study.trials):  # every trial's values in the study's order
+        metrics = trial.user_attrs
+        assert trial.system_attrs["constraints"] == [
+            metrics["latency_ms"] - 5.0,
+            0.2 - metrics["val_accuracy"],
+        ]
+
+
 def test_command_line_forms_of_objectives_and_constraints() -> None:
     assert parse_objective("latency_pixel3:min") == ("latency_pixel3", "minimize")
     assert parse_objective("val_accuracy:maximize") == ("val_accuracy", "maximize")
