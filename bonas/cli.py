@@ -111,8 +111,8 @@ def _parser() -> argparse.ArgumentParser:
         help="one of several processes sharing a study",
         description=(
             "One worker of a distributed search: start several (on one machine or many) with the same "
-            "--storage and --study; each spends its own --n-trials share, so the study ends with the sum "
-            "of the shares as evaluations. Proposals see every other worker's running trials as pending."
+            "--storage and --study; each spends its own --n-trials share of queries (failed runs "
+            "included), so the study ends with the sum of the shares. Proposals see every other worker's running trials as pending."
         ),
     )
     _search_arguments(worker, worker=True)
@@ -192,7 +192,7 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
     parser.add_argument(
         "--n-trials",
         type=_positive_int,
-        help="evaluations this process spends"
+        help="queries this process spends (runs of the objective, failed ones included)"
         + (
             " (this worker's share; or give --total-trials)"
             if worker
@@ -295,6 +295,10 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.searcher not in sampler_names():
         raise unknown_name("searcher", args.searcher, sampler_names())
+    if args.study is not None and not args.study.strip():
+        raise CommandLineError(
+            f"--study needs a name, got {args.study!r}; leave it out for the default name."
+        )
     _split_objectives(args)
     if args.command == "worker" and args.n_trials is None and args.total_trials is None:
         raise CommandLineError(

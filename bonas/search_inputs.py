@@ -118,6 +118,14 @@ def check_arguments(
         raise InvalidArgumentError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
 
 
+def check_study_name(study_name: object) -> None:
+    """A study name is None (a new in-memory name) or a non-blank string."""
+    if study_name is not None and (not isinstance(study_name, str) or not study_name.strip()):
+        raise InvalidArgumentError(
+            f"study_name must be a non-blank string (or None for a new study), got {study_name!r}."
+        )
+
+
 def check_same_parameters(study: optuna.Study, space: SearchSpace) -> None:
     """Refuse a space whose parameters offer other choices than those the study's trials were drawn
     from (a choice added or removed under the same space name): Optuna cannot draw a parameter from
@@ -228,6 +236,13 @@ def resolved_sampler(
     BO (:func:`bonas.samplers.auto_searcher`).
     """
     outcomes = outcomes or Outcomes((("value", "maximize"),))
+    if allow_repeats is not None and not isinstance(allow_repeats, bool):
+        raise ArgumentTypeError(f"allow_repeats must be True, False or None, got {allow_repeats!r}.")
+    if not isinstance(sampler, str | optuna.samplers.BaseSampler):
+        raise ArgumentTypeError(
+            f"sampler must be a searcher's name (e.g. 'auto', 'random'; see bonas.samplers.sampler_names()) or "
+            f"an Optuna sampler, got {sampler!r} ({type(sampler).__name__})."
+        )
     if isinstance(sampler, str):
         options = dict(options or {})
         if allow_repeats:

@@ -78,6 +78,7 @@ from bonas.search_inputs import (
     check_count,
     check_known_metrics,
     check_outcomes,
+    check_study_name,
     in_stored_order,
     outcome_values,
     resolved_sampler,
@@ -159,7 +160,7 @@ def search(
     objective: Objective,
     *,
     sampler: str | optuna.samplers.BaseSampler = "auto",
-    n_trials: int = 100,
+    n_trials: int | None = None,
     storage: StorageSpec = None,
     study_name: str | None = None,
     seed: int | None = None,
@@ -186,7 +187,9 @@ def search(
         sampler: a searcher name (see :func:`bonas.samplers.sampler_names`; ``"auto"``, the default, picks
             bonas's best for the space and logs what it picked) or any Optuna sampler. A bonas sampler
             instance must have been built for ``space``.
-        n_trials: evaluations (queries) to spend in this call; repeats and failures do not count.
+        n_trials: queries to spend in this call: runs of the objective, failed ones included (their time
+            was spent); repeats of an evaluated architecture, which reuse its values, do not count.
+            Default: ``total_trials`` when that is given, else 100.
         storage: None for an in-memory study, an Optuna storage, a database URL
             (``sqlite:///search.db``, ``postgresql://...``), a SQLite file path or ``journal:<path>``
             (see :func:`bonas.storage.open_storage`) to persist the study, resume it later and share it
@@ -238,11 +241,14 @@ def search(
         SearchFailedError: ``max_consecutive_failures`` trials in a row failed.
         TypeError, ValueError: an argument of the wrong type or out of range (the message names it).
     """
-    check_count("n_trials", n_trials)
     check_count("total_trials", total_trials, optional=True)
+    if n_trials is None:  # total_trials alone runs until the study holds that many
+        n_trials = total_trials if total_trials is not None else 100
+    check_count("n_trials", n_trials)
     check_count("max_attempts", max_attempts, optional=True)
     check_count("max_consecutive_failures", max_consecutive_failures, optional=True)
     check_arguments(space, objective, seed, metric, direction)
+    check_study_name(study_name)
     outcomes = check_outcomes(objectives, constraints, metric, direction)
     check_known_metrics(objective, outcomes)
     sampler, allow_repeats = resolved_sampler(

@@ -430,6 +430,10 @@ def distributions(space: SearchSpace) -> dict[str, CategoricalDistribution]:
 
 def suggest(space: SearchSpace, trial: optuna.trial.BaseTrial) -> Architecture:
     """Ask ``trial`` for each active parameter of ``space`` in order and build the architecture."""
+    if isinstance(trial, optuna.Trial):
+        # Optuna asks the sampler lazily, at the first parameter of several choices: in a space whose
+        # parameters all have one choice the sampler would never propose (nor see the space exhausted).
+        trial.relative_params  # noqa: B018
     params: dict[str, ParamValue] = {}
     for parameter in space.parameters:
         if parameter.is_active(params):

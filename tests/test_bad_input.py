@@ -333,12 +333,33 @@ def test_an_unopenable_database_names_its_path(tmp_path: Path) -> None:
         ),
         ({"storage": ""}, StorageSpecError, "Storage '' is empty"),
         ({"storage": 3}, StorageSpecError, "Storage 3 is a int"),
+        ({"sampler": 123}, ArgumentTypeError, "or an Optuna sampler, got 123 (int)"),
+        ({"allow_repeats": "yes"}, ArgumentTypeError, "allow_repeats must be True, False or None, got 'yes'"),
+        ({"study_name": "  "}, InvalidArgumentError, "study_name must be a non-blank string (or None"),
+        ({"study_name": 3}, InvalidArgumentError, "for a new study), got 3."),
     ],
 )
 def test_search_arguments_are_checked(arguments: dict, error: type, named: str) -> None:
     with pytest.raises(error) as raised:
         search(tiny_space(), hashed, **{"n_trials": 2, **arguments})
     assert named in str(raised.value)
+
+
+def test_total_trials_alone_runs_until_the_study_holds_that_many() -> None:
+    result = search(tiny_space(), hashed, sampler="random", total_trials=3, seed=0)
+    assert len(result.history) == 3
+
+
+def test_a_space_of_one_architecture_is_exhausted_after_its_evaluation() -> None:
+    space = CategoricalSpace("one", [Categorical("k", ("only",))])
+    result = search(space, hashed, sampler="random", n_trials=5, seed=0)
+    assert list(result.history["state"]) == ["COMPLETE", "FAIL"]  # not 150 repeats
+    assert "search space exhausted" in result.history["fail_reason"].iloc[1]
+
+
+def test_a_string_is_not_taken_for_its_characters_as_choices() -> None:
+    with pytest.raises(ValueError, match=r"got the string 'relu'; write \('relu',\) for a single choice"):
+        Categorical("act", "relu")  # type: ignore[arg-type]
 
 
 def test_space_and_objective_types_are_checked() -> None:

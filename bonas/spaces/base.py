@@ -42,6 +42,11 @@ class Categorical:
     active_if: Callable[[Params], bool] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.choices, str | bytes):  # tuple("relu") would be the choices r, e, l, u
+            raise ValueError(
+                f"Parameter {self.name!r} needs a sequence of choices, got the string {self.choices!r}; "
+                f"write ({self.choices!r},) for a single choice."
+            )
         object.__setattr__(self, "choices", tuple(self.choices))
         if len(self.choices) == 0:
             raise ValueError(f"Parameter {self.name!r} needs at least one choice, got none.")
