@@ -207,21 +207,28 @@ class ArchitectureSampler(BaseSampler):
         return self.random_new(history, rng)
 
     def random_new(
-        self, history: SearchHistory, rng: np.random.Generator, *, tries: int = 2000
+        self, history: SearchHistory, rng: np.random.Generator, *, tries: int = 2000, prefer_new: bool = False
     ) -> Architecture:
-        """A uniformly random architecture not yet seen.
+        """A uniformly random architecture not yet seen (with ``allow_repeats``, any architecture).
+
+        Args:
+            prefer_new: with ``allow_repeats``, still an unseen one while there is one, else a repeat (an
+                initial design that covers a small space before it repeats anything).
 
         Raises:
             SearchSpaceExhaustedError: every architecture of an enumerable space has been seen.
         """
+        repeats = self.allow_repeats and not prefer_new
         for _ in range(tries):
             architecture = self.space.sample(rng)
-            if self.allow_repeats or history.is_new(architecture):
+            if repeats or history.is_new(architecture):
                 return architecture
         if self.space.is_enumerable:
             unseen = [a for a in self.space.enumerate() if history.is_new(a)]
             if unseen:
                 return unseen[int(rng.integers(len(unseen)))]
+        if self.allow_repeats:
+            return self.space.sample(rng)
         raise SearchSpaceExhaustedError(
             f"No unseen architecture of space {self.space.name!r} found: all {len(history.seen)} "
             "distinct architectures seen so far may be the whole space."

@@ -414,7 +414,7 @@ class BayesianOptimizationSampler(ArchitectureSampler):
     def _random_batch(self, history: SearchHistory, rng: np.random.Generator, q: int) -> list[Architecture]:
         batch: list[Architecture] = []
         for _ in range(q):
-            architecture = self.random_new(history, rng)
+            architecture = self.random_new(history, rng, prefer_new=True)
             history.seen.add(architecture.canonical_hash)
             batch.append(architecture)
         return batch

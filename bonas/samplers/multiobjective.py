@@ -310,11 +310,11 @@ class MultiObjectiveBOSampler(ArchitectureSampler):
         history = history.copy()
         batch: list[Architecture] = []
         for _ in range(q):
-            architecture = self.random_new(history, rng)
+            architecture = self.random_new(history, rng, prefer_new=True)
             for _ in range(_FEASIBLE_TRIES if cheap_constraints else 0):
                 if self._satisfies_cheap(architecture, cheap_constraints):
                     break
-                architecture = self.random_new(history, rng)
+                architecture = self.random_new(history, rng, prefer_new=True)
             history.seen.add(architecture.canonical_hash)
             batch.append(architecture)
         return batch

@@ -829,3 +829,12 @@ def test_without_failures_the_failure_model_changes_nothing(nb201: NB201Space) -
     history.failed.append(next(a for a in nb201.enumerate() if history.is_new(a)))
     success = sampler._success_probability(history, list(nb201.enumerate())[:5])
     assert success is not None and success.shape == (5,) and ((success >= 0) & (success <= 1)).all()
+
+
+def test_the_initial_design_with_repeats_allowed_covers_a_small_space_before_repeating() -> None:
+    space = CategoricalSpace("five", [Categorical("k", ("a", "b", "c", "d", "e"))])
+    for seed in range(5):
+        sampler = make_sampler("bo-gp-categorical", space, seed=seed, allow_repeats=True)
+        result = search(space, lambda a: float("abcde".index(a.param_dict["k"])), sampler=sampler,
+                        n_trials=7, allow_repeats=True)  # fmt: skip
+        assert sorted(result.history["arch"][:5]) == sorted(str(a) for a in space.enumerate())
