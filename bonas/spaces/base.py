@@ -227,6 +227,34 @@ class SearchSpace(ABC):
                         result.append(self.from_params(edited))
         return result
 
+    def parameters_outside_the_hash(self, rng: np.random.Generator, *, samples: int = 8) -> list[str]:
+        """Parameters that no one-parameter edit of ``samples`` random architectures changes the canonical
+        hash of (among those active in a sample and with several choices): where a graph builder leaves
+        a parameter out, architectures that differ only in it count as one, and a search evaluates one."""
+        left: set[str] = set()
+        changed: set[str] = set()
+        for _ in range(samples):
+            architecture = self.sample(rng)
+            params = self.to_params(architecture)
+            for name, value in params.items():
+                choices = self._parameter(name).choices
+                if name in changed or len(choices) < 2:
+                    continue
+                left.add(name)
+                for other in choices:
+                    if other == value:
+                        continue
+                    edited = next(
+                        (e for e in self._completions({**params, name: other}) if self.is_valid(e)), None
+                    )
+                    if (
+                        edited is not None
+                        and self.from_params(edited).canonical_hash != architecture.canonical_hash
+                    ):
+                        changed.add(name)
+                        break
+        return sorted(left - changed)
+
     def _completions(self, fixed: Params) -> Iterator[dict[str, ParamValue]]:
         """Every completion of ``fixed``: kept values where active, all choices for the rest."""
 

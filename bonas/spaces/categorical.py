@@ -8,11 +8,16 @@ Example, the MLP space of the seeds (1-3 hidden layers, each width from a list):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from bonas.architecture import Architecture, Cell, ParamValue
 from bonas.errors import InvalidArchitectureError
 from bonas.spaces.base import Categorical, Params, SearchSpace, split_pairs
+
+logger = logging.getLogger(__name__)
 
 GraphBuilder = Callable[[Params], Cell]
 Constraint = Callable[[Params], bool]
@@ -66,6 +71,16 @@ class CategoricalSpace(SearchSpace):
         self._parameters = tuple(parameters)
         self._constraint = constraint
         self._graph = graph
+        if graph is not None:
+            lost = self.parameters_outside_the_hash(np.random.default_rng(0))
+            if lost:
+                logger.warning(
+                    "Parameters %s of space %r never change its graph (graph=): architectures that differ only "
+                    "in them share a canonical hash and count as one, so a search evaluates one of them. Put "
+                    "them into the graph (e.g. in its node labels), or leave them out of the space.",
+                    ", ".join(map(repr, lost)),
+                    name,
+                )
 
     @property
     def parameters(self) -> tuple[Categorical, ...]:

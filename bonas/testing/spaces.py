@@ -153,6 +153,10 @@ class SearchSpaceConformance:
             assert space.from_params(arch.param_dict).canonical_hash == digest
             assert space.parse(str(arch)).canonical_hash == digest
 
+    def test_every_parameter_can_change_the_architecture(self, space: SearchSpace) -> None:
+        # A parameter the graph builder leaves out merges architectures that differ in it into one.
+        assert space.parameters_outside_the_hash(np.random.default_rng(0)) == []
+
     def test_architectures_are_hashable_values(self, space: SearchSpace) -> None:
         archs = self.samples(space)
         copies = [space.from_params(a.param_dict) for a in archs]

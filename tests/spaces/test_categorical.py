@@ -314,3 +314,20 @@ def test_parse_rejects_a_repeated_parameter() -> None:
 def test_parse_errors_name_the_problem(text: str, message: str) -> None:
     with pytest.raises(InvalidArchitectureError, match=message):
         mlp_space().parse(text)
+
+
+def test_a_graph_that_leaves_out_a_parameter_is_named_in_a_warning(caplog) -> None:
+    def chain(params: dict) -> Cell:  # "width" never reaches the graph
+        depth = params["depth"]
+        return Cell(nodes=("input", *("conv",) * depth, "output"),
+                    edges=tuple((i, i + 1, "") for i in range(depth + 1)), inputs=(0,), output=-1)  # fmt: skip
+
+    parameters = [Categorical("width", (16, 32, 64)), Categorical("depth", (1, 2))]
+    with caplog.at_level("WARNING", logger="bonas.spaces.categorical"):
+        space = CategoricalSpace("lossy", parameters, graph=chain)
+    assert "Parameters 'width' of space 'lossy' never change its graph" in caplog.text
+    assert space.parameters_outside_the_hash(np.random.default_rng(1)) == ["width"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bonas.spaces.categorical"):
+        mlp_space()  # every parameter is in its graph
+    assert not caplog.text
