@@ -95,7 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bonas", description="Neural architecture search on Optuna studies (see README.md)."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every trial (Optuna's INFO)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every trial (Optuna's INFO) and bonas's details, such as the traceback of an objective's error",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     search = commands.add_parser(
@@ -718,6 +723,8 @@ def _configure_logging(verbose: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    # -v: bonas's details too, among them the traceback of every exception an objective raises.
+    logging.getLogger("bonas").setLevel(logging.DEBUG if verbose else logging.NOTSET)
 
 
 if __name__ == "__main__":

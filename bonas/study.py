@@ -491,6 +491,8 @@ class _SearchLoop:
             raise self._failure(trial, f"{type(error).__name__}: {error}") from None
         except Exception as error:
             trial.set_user_attr(trials.OBJECTIVE_SECONDS_ATTR, time.perf_counter() - started)
+            # The reason stored is one line; where in the objective it arose is for the debug log (-v).
+            logger.debug("Trial %d: the objective raised:", trial.number, exc_info=True)
             if isinstance(error, ObjectiveError):  # what the evaluation measured besides the bad value
                 for name, kept in error.kept.items():
                     trial.set_user_attr(name, kept)

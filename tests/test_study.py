@@ -606,3 +606,15 @@ def test_a_noisy_constrained_search_answers_with_the_best_mean_feasible_on_avera
     assert history.groupby("arch")["value"].max()["arm=lucky"] == 20.0  # its mean is 10 or less
     assert str(result.pareto_front[0].architecture) == "arm=lucky"  # the luckiest feasible single value
     assert str(result.best_architecture) == "arm=steady" and result.best_value == 12.0
+
+
+def test_an_objectives_traceback_is_in_the_debug_log(caplog) -> None:
+    from bonas.testing.samplers import tiny_space
+
+    def reads_a_missing_file(architecture):
+        raise FileNotFoundError("dataset file /data/x.npz missing")
+
+    with caplog.at_level("DEBUG", logger="bonas.study"), pytest.raises(BonasError):
+        search(tiny_space(), reads_a_missing_file, sampler="random", n_trials=1)
+    (record,) = [r for r in caplog.records if "the objective raised" in r.getMessage()]
+    assert record.levelname == "DEBUG" and "in reads_a_missing_file" in caplog.text
