@@ -47,6 +47,24 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
     return best[0] if best else None
 
 
+def best_mean_trial(study: optuna.Study, best: FrozenTrial) -> tuple[FrozenTrial, float]:
+    """For a study that evaluated an architecture more than once (a noisy objective searched with
+    ``allow_repeats``): the last evaluation of the architecture of best mean value, and that mean, as
+    :func:`bonas.search` reports a noisy search; else ``best`` and its value. Among evaluations of the
+    best's fidelity."""
+    fidelity = best.user_attrs.get(trials.FIDELITY_ATTR)
+    groups: dict[str, list[FrozenTrial]] = {}
+    for trial in trials.evaluations(study.get_trials(deepcopy=False)):
+        if trial.user_attrs.get(trials.FIDELITY_ATTR) == fidelity and trial.value is not None:
+            groups.setdefault(str(trial.user_attrs.get(trials.ARCH_HASH_ATTR)), []).append(trial)
+    if all(len(group) == 1 for group in groups.values()):
+        return best, float(best.value)  # type: ignore[arg-type]
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
+    means = {key: sum(float(t.value) for t in group) / len(group) for key, group in groups.items()}  # type: ignore[arg-type]
+    chosen = max(means, key=lambda key: sign * means[key])  # the first evaluated among ties
+    return groups[chosen][-1], means[chosen]
+
+
 def pareto_table(study: optuna.Study) -> pd.DataFrame:
     """A multi-objective study's Pareto set (of its feasible evaluations): one row per member, sorted by
     the first objective (best first), with ``trial``, ``arch``, the objectives and every other metric."""
@@ -125,7 +143,8 @@ def pareto_note(study: optuna.Study) -> str:
 
 def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
     """One row per study: name, space, benchmark/objective, metric, direction, trial counts by state,
-    evaluations (COMPLETE non-repeat trials), best value and best architecture. ``stopped`` counts the
+    evaluations (COMPLETE non-repeat trials), best value and best architecture (where an architecture was
+    evaluated more than once, the best mean value, as :func:`bonas.search` reports). ``stopped`` counts the
     failed trials that judged no architecture (:func:`bonas.trials.not_judged`: interrupted, a set-up
     error, failed ``cheap_metrics``, the space exhausted), ``failed`` the other failed trials (the
     objective raised or returned no usable value, the proposal failed, the worker was lost)."""
@@ -139,6 +158,9 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
         stopped = sum(trials.not_judged(t) for t in all_trials)  # failed without judging an architecture
         best = best_trial(study)
         attrs = trials.StudyAttributes.of(study)
+        best_value = best.value if best is not None else None
+        if best is not None and not attrs.constraints:
+            best, best_value = best_mean_trial(study, best)
         metric = attrs.metric
         if attrs.constraints:
             metric = f"{metric} s.t. {', '.join(map(str, attrs.constraints))}"
@@ -156,7 +178,7 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
                 "stopped": stopped,
                 "pareto_size": len(trials.pareto_trials(study)) if len(study.directions) > 1 else None,
                 "best_trial": best.number if best is not None else None,
-                "best_value": best.value if best is not None else None,
+                "best_value": best_value,
                 "best_arch": best.user_attrs.get(trials.ARCH_ATTR) if best is not None else None,
             }
         )

@@ -70,3 +70,17 @@ def test_a_search_that_exhausts_its_space_shows_a_stopped_trial_not_a_failed_one
     search(tiny_space(), scored, n_trials=6, seed=0, storage=storage, study_name="all")
     row = studies_table(storage).set_index("study").loc["all"]
     assert list(row[["evaluations", "failed", "stopped"]]) == [4, 0, 1]  # all 4 architectures, then the end
+
+
+def test_a_noisy_studys_best_is_the_best_mean_as_the_search_reports_it() -> None:
+    draws = iter([10.0, 3.0, 3.0, 0.0, -5.0, 3.0, 1.0, 2.0, 3.0, 1.0, 0.0, 2.0])
+
+    def noisy(architecture: Architecture) -> float:  # one lucky draw of 10 for a poor architecture
+        return next(draws)
+
+    storage = optuna.storages.InMemoryStorage()
+    result = search(tiny_space(), noisy, sampler="random", n_trials=12, seed=0, allow_repeats=True,
+                    storage=storage, study_name="noisy")  # fmt: skip
+    (row,) = studies_table(storage).to_dict("records")
+    assert row["best_arch"] == str(result.best_architecture) and row["best_value"] == result.best_value
+    assert row["best_value"] < 10.0  # a mean, not the luckiest single value
