@@ -255,6 +255,11 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
         default=120,
         help="seconds without a heartbeat before a trial is failed and retried (default: 120)",
     )
+    parser.add_argument(
+        "--max-consecutive-failures",
+        type=whole_number(0),
+        help="stop after this many failed trials in a row (default: bonas.search's, 10; 0: no limit)",
+    )
     parser.add_argument("--data-dir", help="benchmark data folder (default: $BONAS_DATA_DIR or data/)")
     if worker:
         parser.add_argument(
@@ -373,6 +378,11 @@ def _search(args: argparse.Namespace) -> int:
             objectives=args.objectives,
             constraints=args.constraints,
             show_progress=args.progress,
+            **(
+                {}
+                if args.max_consecutive_failures is None
+                else {"max_consecutive_failures": args.max_consecutive_failures or None}
+            ),
         )
     except KeyboardInterrupt:
         summary = studies_table(storage).set_index("study")

@@ -146,8 +146,8 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
     evaluations (COMPLETE non-repeat trials), best value and best architecture (where an architecture was
     evaluated more than once, the best mean value, as :func:`bonas.search` reports). ``stopped`` counts the
     failed trials that judged no architecture (:func:`bonas.trials.not_judged`: interrupted, a set-up
-    error, failed ``cheap_metrics``, the space exhausted), ``failed`` the other failed trials (the
-    objective raised or returned no usable value, the proposal failed, the worker was lost)."""
+    error, failed ``cheap_metrics``, the space exhausted, the worker lost), ``failed`` the other failed
+    trials (the objective raised or returned no usable value, the proposal failed)."""
     import pandas as pd
 
     rows = []

@@ -603,7 +603,8 @@ class _SearchLoop:
             self._stop_with(
                 f" after {self.consecutive_failures} failed trials in a row (max_consecutive_failures={limit}); "
                 f"the first failed with: {self.first_failure}. Fix the objective or the space; the failed trials "
-                "stay in the study (see their fail_reason), and max_consecutive_failures=None turns the limit off."
+                "stay in the study (see their fail_reason), and max_consecutive_failures=None (on the command line "
+                "--max-consecutive-failures 0) turns the limit off."
             )
 
 

@@ -287,8 +287,12 @@ def record_not_judged(study: optuna.Study, trial_id: int) -> None:
 
 
 def not_judged(trial: FrozenTrial) -> bool:
-    """Whether the trial failed without its architecture being judged (see :data:`NOT_JUDGED_ATTR`)."""
-    return trial.state == TrialState.FAIL and bool(trial.system_attrs.get(NOT_JUDGED_ATTR))
+    """Whether the trial failed without its architecture being judged (see :data:`NOT_JUDGED_ATTR`), or
+    failed with no reason recorded: another worker failed it for its lost heartbeat (its architecture is
+    retried), as bonas records a reason on every trial it fails itself."""
+    if trial.state != TrialState.FAIL:
+        return False
+    return bool(trial.system_attrs.get(NOT_JUDGED_ATTR)) or FAIL_REASON_ATTR not in trial.user_attrs
 
 
 def failed_evaluation(trial: FrozenTrial) -> bool:

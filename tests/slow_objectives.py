@@ -92,3 +92,8 @@ class WarnsAsALibrary(SlowBenchmark):
 
 #: For the command line's warning log: library warnings to the file, the user's own on the terminal.
 nb201_warns = WarnsAsALibrary("nb201-cifar10", 0.0)
+
+
+def always_fails(architecture: Architecture) -> float:
+    """An objective that fails every architecture (for the consecutive-failure limit)."""
+    raise RuntimeError("out of memory")

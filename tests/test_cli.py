@@ -339,3 +339,22 @@ def test_bad_objectives_and_constraints_on_the_command_line(tmp_path, capsys, ex
     args = ["search", "--benchmark", "nb201-cifar10", "--storage", str(tmp_path / "x.db"), "--n-trials", "2"]
     assert main([*args, *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_consecutive_failure_limit_is_set_on_the_command_line(tmp_path, capsys) -> None:
+    from bonas.study import DEFAULT_MAX_CONSECUTIVE_FAILURES
+
+    db = tmp_path / "f.db"
+    base = ["search", "--objective", "tests.slow_objectives:always_fails", "--space", "mlp", "--searcher",
+            "random", "--storage", str(db), "--no-annotate", "--n-trials", "5"]  # fmt: skip
+    assert main([*base, "--max-consecutive-failures", "2", "--study", "two"]) == 2
+    assert "after 2 failed trials in a row" in capsys.readouterr().err
+    assert len(load(db, "two").trials) == 2
+    assert main([*base, "--max-consecutive-failures", "0", "--study", "off"]) == 2  # all 5 ran
+    assert len(load(db, "off").trials) == 5
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    assert f"(default: bonas.search's, {DEFAULT_MAX_CONSECUTIVE_FAILURES}; 0: no limit)" in " ".join(
+        capsys.readouterr().out.split()
+    )

@@ -238,6 +238,11 @@ def test_a_trial_whose_worker_died_is_failed_and_retried(tmp_path, nb201_benchma
     # The dead trial counts as no query; the retry as one of this call's 3.
     assert int(history["query"].notna().sum()) == 6
     assert history.loc[history["state"] == "COMPLETE", "arch_hash"].is_unique
+    # It judged no architecture: bonas show counts it as stopped, not failed.
+    from bonas.reports import studies_table
+
+    (row,) = studies_table(result.study._storage).to_dict("records")
+    assert (row["failed"], row["stopped"]) == (0, 1)
 
 
 # -- several worker processes ---------------------------------------------------------------------------------
