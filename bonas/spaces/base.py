@@ -54,7 +54,15 @@ class Categorical:
             raise ValueError(f"Parameter {self.name!r} has repeated choices: {self.choices}.")
 
     def is_active(self, earlier: Params) -> bool:
-        return self.active_if is None or bool(self.active_if(earlier))
+        if self.active_if is None:
+            return True
+        try:
+            return bool(self.active_if(earlier))
+        except KeyError as error:
+            raise ValueError(
+                f"active_if of parameter {self.name!r} reads {error}, which is not decided before it (decided: "
+                f"{', '.join(map(repr, earlier)) or 'none'}); a condition may only read earlier parameters."
+            ) from None
 
 
 class SearchSpace(ABC):

@@ -71,23 +71,42 @@ class CategoricalSpace(SearchSpace):
         self._parameters = tuple(parameters)
         self._constraint = constraint
         self._graph = graph
-        if graph is not None:
-            lost = self.parameters_outside_the_hash(np.random.default_rng(0))
-            if lost:
-                logger.warning(
-                    "Parameters %s of space %r never change its graph (graph=): architectures that differ only "
-                    "in them share a canonical hash and count as one, so a search evaluates one of them. Put "
-                    "them into the graph (e.g. in its node labels), or leave them out of the space.",
-                    ", ".join(map(repr, lost)),
-                    name,
-                )
+        self._check_definition()
+
+    def _check_definition(self) -> None:
+        """Draw a few architectures now: a condition or constraint that reads an unknown parameter fails
+        here, named, and parameters the graph builder leaves out are named in a warning."""
+        rng = np.random.default_rng(0)
+        try:
+            for _ in range(8):
+                self.sample(rng)
+            lost = self.parameters_outside_the_hash(rng) if self._graph is not None else []
+        except InvalidArchitectureError:  # a constraint that rejects (almost) everything: said where sampled
+            return
+        if lost:
+            logger.warning(
+                "Parameters %s of space %r never change its graph (graph=): architectures that differ only in "
+                "them share a canonical hash and count as one, so a search evaluates one of them. Put them into "
+                "the graph (e.g. in its node labels), or leave them out of the space.",
+                ", ".join(map(repr, lost)),
+                self.name,
+            )
 
     @property
     def parameters(self) -> tuple[Categorical, ...]:
         return self._parameters
 
     def check_params(self, params: Params) -> None:
-        if self._constraint is not None and not self._constraint(params):
+        if self._constraint is None:
+            return
+        try:
+            holds = self._constraint(params)
+        except KeyError as error:
+            raise ValueError(
+                f"The constraint of space {self.name!r} reads {error}, which {dict(params)} does not hold (an "
+                "inactive parameter is left out); read it with params.get(name)."
+            ) from None
+        if not holds:
             raise InvalidArchitectureError(f"{dict(params)} violates the constraint of space {self.name!r}.")
 
     def build(self, params: Params) -> tuple[tuple[tuple[str, Cell], ...], str]:

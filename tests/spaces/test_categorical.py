@@ -331,3 +331,15 @@ def test_a_graph_that_leaves_out_a_parameter_is_named_in_a_warning(caplog) -> No
     with caplog.at_level("WARNING", logger="bonas.spaces.categorical"):
         mlp_space()  # every parameter is in its graph
     assert not caplog.text
+
+
+def test_a_condition_or_constraint_reading_an_unknown_parameter_is_named_when_the_space_is_built() -> None:
+    with pytest.raises(
+        ValueError, match=r"active_if of parameter 'b' reads 'd', which is not decided before it"
+    ):
+        CategoricalSpace(
+            "c", [Categorical("a", (1, 2)), Categorical("b", (1, 2), active_if=lambda p: p["d"] == 1)]
+        )
+    with pytest.raises(ValueError, match=r"The constraint of space 'c' reads 'b'.*params\.get\(name\)"):
+        CategoricalSpace("c", [Categorical("a", (1, 2)), Categorical("b", (1, 2), active_if=lambda p: p["a"] == 1)],
+                         constraint=lambda p: p["b"] < 3)  # fmt: skip
