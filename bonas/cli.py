@@ -734,7 +734,8 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     # -v: bonas's details too, among them the traceback of every exception an objective raises.
-    logging.getLogger("bonas").setLevel(logging.DEBUG if verbose else logging.NOTSET)
+    if verbose:
+        logging.getLogger("bonas").setLevel(logging.DEBUG)
 
 
 if __name__ == "__main__":

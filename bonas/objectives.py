@@ -72,6 +72,31 @@ class TrainingObjective:
         return f"train-{_dataset_name(self.dataset)}"
 
     @property
+    def recipe(self) -> str:
+        """What besides the architecture decides the values: the network, the training settings (but the
+        device and speed-only options) and the data. A study refuses to continue with another recipe: its
+        values would mix two training budgets."""
+        from bonas.training import NetworkSettings, TrainingSettings
+
+        settings = dataclasses.asdict(self.settings or TrainingSettings())
+        for speed_only in ("device", "channels_last", "compile"):
+            settings.pop(speed_only, None)
+        network = self.network or NetworkSettings()
+        if isinstance(network, NetworkSettings):
+            parts = [f"network C={network.channels} N={network.cells_per_stage}"]
+        else:
+            parts = [f"network {getattr(network, '__qualname__', type(network).__name__)}"]
+        parts += [f"{key}={value}" for key, value in settings.items()]
+        if isinstance(self.dataset, str):
+            from bonas.training.datasets import loader_options
+
+            options = loader_options(self.dataset, self.dataset_options)
+            parts += [f"data {key}={value}" for key, value in sorted(options.items())]
+        else:
+            parts.append(f"data given {_splits_fingerprint(self.dataset)[:12]}")
+        return ", ".join(parts)
+
+    @property
     def data(self) -> DatasetSplits:
         """The dataset splits, loaded on first use."""
         if self._data is None:

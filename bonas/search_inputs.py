@@ -173,6 +173,7 @@ def check_continuation(
             ("benchmark", stored.benchmark, asked.benchmark),
             ("objective", stored.objective, asked.objective),
             ("metric", stored.metric, asked.metric),
+            ("objective recipe", stored.recipe, asked.recipe),
         )
         if theirs is not None and theirs != ours
     ]

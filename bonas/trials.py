@@ -132,6 +132,8 @@ SUPERNET_CHECKPOINT_ATTR = "supernet_checkpoint"
 #: one (``[[metric, operator, bound], ...]``).
 OBJECTIVES_ATTR = "objectives"
 CONSTRAINTS_ATTR = "constraints"
+#: Study user attribute: the objective's recipe (:attr:`StudyAttributes.recipe`).
+RECIPE_ATTR = "objective_recipe"
 #: Trial system attribute holding the constraint values, a list (Optuna's key; see the module notes).
 CONSTRAINT_VALUES_ATTR = "constraints"
 #: Study system attribute remembering which trial's picture was uploaded (so it is uploaded once).
@@ -149,6 +151,8 @@ class StudyAttributes:
         metric: the searched metric; for several objectives, their names joined by ``", "``.
         objectives: ``(metric, direction)`` of each objective of a multi-objective study, else empty.
         constraints: the study's constraints.
+        recipe: what besides the architecture decides the objective's values, where the objective says
+            (a training objective's settings, ``objective.recipe``); None otherwise.
     """
 
     space: str | None
@@ -157,6 +161,7 @@ class StudyAttributes:
     metric: str | None
     objectives: tuple[tuple[str, str], ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    recipe: str | None = None
 
     @classmethod
     def of_search(
@@ -187,6 +192,7 @@ class StudyAttributes:
             metric,
             tuple(objectives),
             tuple(constraints),
+            None if getattr(objective, "recipe", None) is None else str(objective.recipe),  # type: ignore[attr-defined]
         )
 
     @classmethod
@@ -199,6 +205,7 @@ class StudyAttributes:
             attrs.get(METRIC_ATTR),
             tuple((str(m), str(d)) for m, d in attrs.get(OBJECTIVES_ATTR, ())),
             tuple(Constraint(str(m), str(op), float(b)) for m, op, b in attrs.get(CONSTRAINTS_ATTR, ())),
+            attrs.get(RECIPE_ATTR),
         )
 
     @property
@@ -227,6 +234,8 @@ class StudyAttributes:
                     study.set_metric_names([m for m, _ in self.objectives])
         if self.constraints:
             study.set_user_attr(CONSTRAINTS_ATTR, [[c.metric, c.operator, c.bound] for c in self.constraints])
+        if self.recipe is not None:
+            study.set_user_attr(RECIPE_ATTR, self.recipe)
 
 
 def is_bonas_study(user_attrs: Mapping[str, Any]) -> bool:

@@ -15,7 +15,7 @@ import bonas
 from bonas.architecture import Architecture
 from bonas.errors import InvalidArgumentError, UnknownNameError
 from bonas.spaces import mlp_space
-from bonas.study import SearchFailedError
+from bonas.study import SearchFailedError, StudyMismatchError
 from bonas.training import NetworkSettings, TrainingSettings, build_network
 from bonas.training.datasets import DatasetSplits
 from bonas.trials import current_trial
@@ -228,3 +228,19 @@ def test_training_trades_accuracy_against_measured_latency() -> None:
     assert 1 <= len(result.pareto_front) <= 3
     no_latency = bonas.objectives.train("digits", measure_latency=False)
     assert no_latency.measure_latency is False
+
+
+def test_a_study_of_one_training_recipe_is_not_continued_with_another(tmp_path) -> None:
+    def objective(epochs: int, **data):
+        settings = TrainingSettings(epochs=epochs, batch_size=64, device="cpu")
+        return bonas.objectives.train("digits", network=NetworkSettings(4, 1), settings=settings,
+                                      measure_latency=False, **{"val_size": 200, **data})  # fmt: skip
+
+    space, storage = mlp_space(), f"sqlite:///{tmp_path / 's.db'}"
+    common = {"sampler": "random", "n_trials": 1, "storage": storage, "study_name": "s"}
+    bonas.search(space, objective(1), seed=0, **common)
+    bonas.search(space, objective(1), seed=1, **common)  # the same recipe continues
+    for other, named in ((objective(2), "epochs=1"), (objective(1, train_size=300), "data train_size=None")):
+        with pytest.raises(StudyMismatchError, match=f"objective recipe .*{named}"):
+            bonas.search(space, other, seed=2, **common)
+    assert len(optuna.load_study(study_name="s", storage=storage).trials) == 2
