@@ -577,9 +577,14 @@ class Supernet(CellNetwork):
         return state
 
     def extract(self, architecture: Architecture) -> nn.Module:
-        """The stand-alone network of ``architecture`` (:func:`build_network`) with the inherited weights."""
+        """The stand-alone network of ``architecture`` (:func:`build_network`) with the inherited weights.
+
+        Raises:
+            OutsideSupernetError: it belongs to another space or uses what the supernet does not hold.
+        """
         from bonas.training.networks import build_network
 
+        self.path(architecture)  # an architecture of another space is named as such, before any network
         network = build_network(
             architecture, input_shape=self.input_shape, num_classes=self.num_classes, settings=self.settings
         )

@@ -234,6 +234,8 @@ def test_architecture_outside_the_supernet_is_refused(supernet: Supernet) -> Non
     mlp = get_space("mlp")
     with pytest.raises(OutsideSupernetError, match="belongs to space 'mlp'"):
         supernet.path(mlp.sample(np.random.default_rng(0)))
+    with pytest.raises(OutsideSupernetError, match="belongs to space 'darts'"):  # not "unknown network space"
+        supernet.extract(get_space("darts").sample(np.random.default_rng(0)))
     union = Supernet(
         CellTemplate.from_cells([NB201Space().from_operations(["nor_conv_3x3"] * 6).cell()]),
         **SHAPE,
