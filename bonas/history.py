@@ -56,7 +56,11 @@ class Constraint:
         return metric_value - self.bound if self.operator == "<=" else self.bound - metric_value
 
     def __str__(self) -> str:
-        return f"{self.metric}{self.operator}{self.bound:g}"
+        # The exact bound (12, 0.5, 1000004): two bounds never print alike.
+        bound = (
+            int(self.bound) if float(self.bound).is_integer() and abs(self.bound) < 1e15 else repr(self.bound)
+        )
+        return f"{self.metric}{self.operator}{bound}"
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,11 @@ class TrainingObjective:
         values would mix two training budgets."""
         from bonas.training import NetworkSettings, TrainingSettings
 
-        settings = dataclasses.asdict(self.settings or TrainingSettings())
+        given = self.settings or TrainingSettings()
+        settings = dataclasses.asdict(given)
         for speed_only in ("device", "channels_last", "compile"):
             settings.pop(speed_only, None)
+        settings["lr"], settings["weight_decay"] = given.learning_rate, given.decay  # defaults resolved
         network = self.network or NetworkSettings()
         if isinstance(network, NetworkSettings):
             parts = [f"network C={network.channels} N={network.cells_per_stage}"]
@@ -416,7 +418,7 @@ class WeightSharingObjective:
         if path is not None and Path(path).is_file():
             payload = read_checkpoint(path)
             self._check_same_data(path, payload)
-            self._check_same_training(path, payload)
+            self._check_same_training(path, payload, scored=bool(scored))
             extra = self.trainer.load(path, payload=payload)
             self._batch_scores.update(extra.get("batch_scores", {}))
             logger.info("Supernet continues from %s after %d epochs.", path, self.trainer.epochs_done)
@@ -470,14 +472,18 @@ class WeightSharingObjective:
         batches = dataclasses.asdict(self.batches) if self.batches is not None else None
         return {"settings": settings, "batches": batches}
 
-    def _check_same_training(self, path: str | Path, payload: dict[str, Any]) -> None:
-        """Refuse a checkpoint trained with other settings, and a BONAS-batch supernet of another study:
-        training it on would change the weights behind the scores already given."""
+    def _check_same_training(self, path: str | Path, payload: dict[str, Any], *, scored: bool) -> None:
+        """Refuse a checkpoint saved with other settings where that matters: the study holds scores of it
+        (``scored``: new ones would be scored otherwise), or this objective would train it further (the
+        weights behind earlier scores would change). A fully trained one-shot supernet serves a new study
+        whatever its scoring settings. Refuse too a BONAS-batch supernet of another study."""
         from bonas.training.supernet import SupernetCheckpointError
 
         extra = payload.get("extra", {})
         saved, ours = extra.get("training"), self._training_identity()
-        if saved is not None and saved != ours:
+        epochs_done = int(extra.get("trainer", {}).get("epochs_done", 0))
+        trains = self.batches is not None or epochs_done < self.trainer.settings.epochs
+        if saved is not None and saved != ours and (scored or trains):
             differences = [
                 f"{key}: checkpoint {saved['settings'].get(key)!r}, this objective {value!r}"
                 for key, value in ours["settings"].items()
@@ -487,10 +493,15 @@ class WeightSharingObjective:
                 differences.append(
                     f"batches: checkpoint {saved.get('batches')}, this objective {ours['batches']}"
                 )
+            why = (
+                "the study's scores came from it with its own"
+                if scored
+                else "training it on would change the weights behind the scores it gave"
+            )
             raise SupernetCheckpointError(
-                f"Supernet checkpoint {str(path)!r} was trained with other settings ({'; '.join(differences)}): "
-                "training on would change the weights behind the scores it gave. Build the objective with the "
-                "checkpoint's settings, or give it a checkpoint path of its own."
+                f"Supernet checkpoint {str(path)!r} was saved with other settings ({'; '.join(differences)}): "
+                f"{why}. Build the objective with the checkpoint's settings, or give it a checkpoint path of its "
+                "own."
             )
         owner = extra.get("study")
         if self.batches is not None and owner is not None and self._study_name not in (None, owner):

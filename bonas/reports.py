@@ -48,10 +48,11 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
 
 
 def best_mean_trial(study: optuna.Study, best: FrozenTrial) -> tuple[FrozenTrial, float]:
-    """For a study that evaluated an architecture more than once (a noisy objective searched with
-    ``allow_repeats``): the last evaluation of the architecture of best mean value, and that mean, as
-    :func:`bonas.search` reports a noisy search; else ``best`` and its value. Among evaluations of the
-    best's fidelity."""
+    """For an unconstrained single-objective study that evaluated an architecture more than once (a noisy
+    objective searched with ``allow_repeats``): the last evaluation of the architecture of best mean
+    value, and that mean, the rule :func:`bonas.search` reports a noisy search by (grouped by hash here,
+    as no space is at hand to rebuild the architectures for :meth:`SearchHistory.best_mean`); else
+    ``best`` and its value. Among evaluations of the best's fidelity."""
     fidelity = best.user_attrs.get(trials.FIDELITY_ATTR)
     groups: dict[str, list[FrozenTrial]] = {}
     for trial in trials.evaluations(study.get_trials(deepcopy=False)):
@@ -155,7 +156,8 @@ def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         all_trials = study.get_trials(deepcopy=False)
         states = [t.state for t in all_trials]
-        stopped = sum(trials.not_judged(t) for t in all_trials)  # failed without judging an architecture
+        # Failed without judging an architecture (a lost worker's trial too: another worker retries it).
+        stopped = sum(trials.not_judged(t) or trials.lost_worker(t) for t in all_trials)
         best = best_trial(study)
         attrs = trials.StudyAttributes.of(study)
         best_value = best.value if best is not None else None

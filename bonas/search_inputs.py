@@ -201,7 +201,8 @@ def in_stored_order(study: optuna.Study, outcomes: Outcomes) -> Outcomes:
     """``outcomes`` with its constraints in the order the stored study holds them where they are the same
     ones given in another order: the trials' constraint values are stored in the study's order."""
     stored = trials.StudyAttributes.of(study).constraints
-    if stored != outcomes.constraints and sorted(map(str, stored)) == sorted(map(str, outcomes.constraints)):
+    key = lambda c: (c.metric, c.operator, c.bound)  # noqa: E731 - exact bounds, not their printed form
+    if stored != outcomes.constraints and sorted(map(key, stored)) == sorted(map(key, outcomes.constraints)):
         return dataclasses.replace(outcomes, constraints=tuple(stored))
     return outcomes
 

@@ -189,7 +189,8 @@ def search(
             instance must have been built for ``space``.
         n_trials: queries to spend in this call: runs of the objective, failed ones included (their time
             was spent); repeats of an evaluated architecture, which reuse its values, do not count.
-            Default: ``total_trials`` when that is given, else 100.
+            Default: ``total_trials`` when that is given (failed runs spend some of it, so a study with
+            failures ends short of the total: run again), else 100.
         storage: None for an in-memory study, an Optuna storage, a database URL
             (``sqlite:///search.db``, ``postgresql://...``), a SQLite file path or ``journal:<path>``
             (see :func:`bonas.storage.open_storage`) to persist the study, resume it later and share it

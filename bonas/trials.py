@@ -296,12 +296,15 @@ def record_not_judged(study: optuna.Study, trial_id: int) -> None:
 
 
 def not_judged(trial: FrozenTrial) -> bool:
-    """Whether the trial failed without its architecture being judged (see :data:`NOT_JUDGED_ATTR`), or
-    failed with no reason recorded: another worker failed it for its lost heartbeat (its architecture is
-    retried), as bonas records a reason on every trial it fails itself."""
-    if trial.state != TrialState.FAIL:
-        return False
-    return bool(trial.system_attrs.get(NOT_JUDGED_ATTR)) or FAIL_REASON_ATTR not in trial.user_attrs
+    """Whether the trial failed without its architecture being judged (see :data:`NOT_JUDGED_ATTR`)."""
+    return trial.state == TrialState.FAIL and bool(trial.system_attrs.get(NOT_JUDGED_ATTR))
+
+
+def lost_worker(trial: FrozenTrial) -> bool:
+    """Whether another worker failed the trial for its lost heartbeat: a FAIL without a reason, as bonas
+    records one on every trial it fails itself. (Its architecture stays seen: one that keeps killing its
+    worker is not proposed again once Optuna's retries are spent.)"""
+    return trial.state == TrialState.FAIL and FAIL_REASON_ATTR not in trial.user_attrs
 
 
 def failed_evaluation(trial: FrozenTrial) -> bool:
@@ -443,7 +446,7 @@ def distributions(space: SearchSpace) -> dict[str, CategoricalDistribution]:
 
 def suggest(space: SearchSpace, trial: optuna.trial.BaseTrial) -> Architecture:
     """Ask ``trial`` for each active parameter of ``space`` in order and build the architecture."""
-    if isinstance(trial, optuna.Trial):
+    if isinstance(trial, optuna.Trial) and all(len(p.choices) < 2 for p in space.parameters):
         # Optuna asks the sampler lazily, at the first parameter of several choices: in a space whose
         # parameters all have one choice the sampler would never propose (nor see the space exhausted).
         trial.relative_params  # noqa: B018

@@ -346,8 +346,8 @@ def test_search_arguments_are_checked(arguments: dict, error: type, named: str) 
 
 
 def test_total_trials_alone_runs_until_the_study_holds_that_many() -> None:
-    result = search(tiny_space(), hashed, sampler="random", total_trials=3, seed=0)
-    assert len(result.history) == 3
+    result = search(NB201Space(), hashed, sampler="random", total_trials=120, seed=0)  # past the default 100
+    assert len(result.history) == 120
 
 
 def test_a_space_of_one_architecture_is_exhausted_after_its_evaluation() -> None:

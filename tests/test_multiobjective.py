@@ -316,6 +316,16 @@ def test_continuing_with_other_objectives_or_constraints_is_refused() -> None:
     assert len(trials.evaluations(result.study.trials)) == 3
 
 
+def test_constraints_whose_bounds_differ_past_six_digits_are_not_the_same() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    common = {"sampler": "random", "storage": storage, "study_name": "s", "n_trials": 1, "seed": 0}
+    search(tiny_space(), two_metrics, constraints={"latency_ms": ("<=", 1000000.0)}, **common)
+    with pytest.raises(
+        StudyMismatchError, match=r"\['latency_ms<=1000000'\] \(asked: \['latency_ms<=1000004'\]\)"
+    ):
+        search(tiny_space(), two_metrics, constraints={"latency_ms": ("<=", 1000004.0)}, **common)
+
+
 def test_the_same_constraints_in_another_order_continue_a_study_in_its_order() -> None:
     storage = optuna.storages.InMemoryStorage()
     common = {"sampler": "random", "storage": storage, "study_name": "s", "n_trials": 2, "seed": 0}

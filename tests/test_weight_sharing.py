@@ -216,10 +216,23 @@ def test_a_checkpoint_trained_with_other_settings_is_refused_naming_them(tmp_pat
     longer = weight_sharing(SPACE, "digits", network=TINY, val_size=200,
                             settings=SupernetSettings(epochs=2, batch_size=64, device="cpu"))  # fmt: skip
     with pytest.raises(
-        SearchFailedError, match=r"trained with other settings \(epochs: checkpoint 1, this objective 2\)"
+        SearchFailedError, match=r"saved with other settings \(epochs: checkpoint 1, this objective 2\)"
     ):
         bonas.search(SPACE, longer, sampler="random", n_trials=1, seed=1, storage=storage, study_name="ws")
     assert longer.trainer.epochs_done == 0  # the weights behind the two scores are untouched
+    gc.collect()
+    rescored = weight_sharing(SPACE, "digits", network=TINY, val_size=200, checkpoint=tmp_path / "s.pt",
+                              settings=SupernetSettings(epochs=1, batch_size=64, device="cpu", score_size=100))  # fmt: skip
+    with pytest.raises(
+        SearchFailedError, match=r"score_size: checkpoint None, this objective 100\): the study's"
+    ):
+        bonas.search(SPACE, rescored, sampler="random", n_trials=1, seed=1, storage=storage, study_name="ws")
+    gc.collect()
+    # A new study may score on the fully trained supernet with its own scoring settings.
+    result = bonas.search(
+        SPACE, rescored, sampler="random", n_trials=2, seed=1, storage=storage, study_name="new"
+    )
+    assert (result.history["state"] == "COMPLETE").all() and rescored.trainer.epochs_done == 1
 
 
 def test_a_study_that_scored_on_an_unsaved_supernet_is_not_continued_on_a_new_one(tmp_path) -> None:

@@ -60,8 +60,10 @@ class Categorical:
             return bool(self.active_if(earlier))
         except KeyError as error:
             raise ValueError(
-                f"active_if of parameter {self.name!r} reads {error}, which is not decided before it (decided: "
-                f"{', '.join(map(repr, earlier)) or 'none'}); a condition may only read earlier parameters."
+                f"active_if of parameter {self.name!r} reads {error}, which is not among the parameters decided "
+                f"before it ({', '.join(map(repr, earlier)) or 'none'}): a later or unknown parameter, or an "
+                "earlier one that is inactive here. Read only earlier parameters, with params.get(name) for "
+                "those that may be inactive."
             ) from None
 
 
@@ -252,9 +254,10 @@ class SearchSpace(ABC):
                 for other in choices:
                     if other == value:
                         continue
-                    edited = next(
-                        (e for e in self._completions({**params, name: other}) if self.is_valid(e)), None
-                    )
+                    # A few random completions, as mutate draws them: trying every completion of the
+                    # parameters an edit activates could take c**k tries under a strict constraint.
+                    drawn = (self._complete({**params, name: other}, rng) for _ in range(10))
+                    edited = next((e for e in drawn if self.is_valid(e)), None)
                     if (
                         edited is not None
                         and self.from_params(edited).canonical_hash != architecture.canonical_hash

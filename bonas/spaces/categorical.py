@@ -103,8 +103,8 @@ class CategoricalSpace(SearchSpace):
             holds = self._constraint(params)
         except KeyError as error:
             raise ValueError(
-                f"The constraint of space {self.name!r} reads {error}, which {dict(params)} does not hold (an "
-                "inactive parameter is left out); read it with params.get(name)."
+                f"The constraint of space {self.name!r} raised KeyError {error} on {dict(params)}: if {error} is a "
+                "parameter, it is inactive there (left out); read it with params.get(name)."
             ) from None
         if not holds:
             raise InvalidArchitectureError(f"{dict(params)} violates the constraint of space {self.name!r}.")

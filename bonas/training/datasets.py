@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import inspect
+import numbers
 import pickle
 import struct
 from collections.abc import Callable, Mapping
@@ -77,12 +78,14 @@ class DatasetSplits:
         splits of different input shapes, labels outside ``0..num_classes-1``."""
         if (
             isinstance(self.num_classes, bool)
-            or not isinstance(self.num_classes, int)
+            or not isinstance(self.num_classes, numbers.Integral)  # np.int64 too
             or self.num_classes < 2
         ):
             raise ValueError(f"DatasetSplits.num_classes must be an integer >= 2, got {self.num_classes!r}.")
         for split in ("train", "val", "test"):
             x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+            if len(x) == len(y) == 0:  # an empty split (no test set): nothing to check
+                continue
             if len(x) != len(y):
                 raise ValueError(
                     f"DatasetSplits {self.name!r}: {split}_x holds {len(x)} inputs but {split}_y {len(y)} labels."

@@ -124,10 +124,13 @@ class SupernetSettings:
             raise InvalidArgumentError(
                 f"SupernetSettings.grad_clip must be None or a positive number, got {self.grad_clip!r}."
             )
-        try:
-            resolve_device(self.device)  # a misspelt device fails here, not at the first trial
-        except ValueError as error:
-            raise InvalidArgumentError(f"SupernetSettings.{error}") from None
+        if self.device != "auto":  # a misspelt device fails here (whether CUDA is there is seen at use)
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise InvalidArgumentError(
+                    f"SupernetSettings.device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {self.device!r}."
+                ) from None
 
 
 class SupernetTrainer:

@@ -335,11 +335,14 @@ def test_a_graph_that_leaves_out_a_parameter_is_named_in_a_warning(caplog) -> No
 
 def test_a_condition_or_constraint_reading_an_unknown_parameter_is_named_when_the_space_is_built() -> None:
     with pytest.raises(
-        ValueError, match=r"active_if of parameter 'b' reads 'd', which is not decided before it"
+        ValueError,
+        match=r"active_if of parameter 'b' reads 'd', which is not among the parameters decided before",
     ):
         CategoricalSpace(
             "c", [Categorical("a", (1, 2)), Categorical("b", (1, 2), active_if=lambda p: p["d"] == 1)]
         )
-    with pytest.raises(ValueError, match=r"The constraint of space 'c' reads 'b'.*params\.get\(name\)"):
+    with pytest.raises(
+        ValueError, match=r"The constraint of space 'c' raised KeyError 'b'.*params\.get\(name\)"
+    ):
         CategoricalSpace("c", [Categorical("a", (1, 2)), Categorical("b", (1, 2), active_if=lambda p: p["a"] == 1)],
                          constraint=lambda p: p["b"] < 3)  # fmt: skip

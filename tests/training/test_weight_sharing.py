@@ -219,7 +219,7 @@ def test_settings_are_checked() -> None:
         ({"warmup_epochs": 1.5}, "warmup_epochs must be a whole number of epochs, got 1.5"),
         ({"weight_decay": -1}, "weight_decay must be a number >= 0, got -1"),
         ({"grad_clip": 0}, "grad_clip must be None or a positive number, got 0"),
-        ({"device": "tpu"}, "device must be None, 'auto', 'cpu'"),
+        ({"device": "tpu"}, "device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got 'tpu'"),
     ):
         with pytest.raises(InvalidArgumentError, match=named):
             SupernetSettings(**bad)
@@ -235,5 +235,10 @@ def test_splits_and_a_supernet_that_do_not_fit_are_refused(digits) -> None:
     with pytest.raises(ValueError, match=r"train_y holds labels 0\.\.14, outside 0\.\.9"):
         dataclasses.replace(digits, train_y=digits.train_y.clamp(max=7) * 2)
     wrong = Supernet.for_space(SPACE, input_shape=(1, 28, 28), num_classes=10, settings=TINY)
+    no_test = dataclasses.replace(
+        digits, test_x=torch.empty(0), test_y=torch.empty(0), num_classes=np.int64(10)
+    )
+    assert len(no_test.test_y) == 0  # an empty test split of any shape, and a numpy class count, are fine
+    assert SupernetSettings(device="cuda").device == "cuda"  # whether CUDA is there is seen at use
     with pytest.raises(InvalidArgumentError, match=r"takes inputs of shape \(1, 28, 28\)"):
         SupernetTrainer(wrong, digits, SupernetSettings(device="cpu"), population=SPACE)
