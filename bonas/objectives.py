@@ -207,11 +207,7 @@ def _check_dataset(dataset: object, options: dict[str, Any]) -> None:
     from bonas.training.datasets import check_dataset_options
 
     if isinstance(dataset, Architecture):
-        raise ObjectiveFactoryError(
-            "A function that builds an objective (bonas.objectives.train, weight_sharing) was called with an "
-            "architecture: it was given as the objective itself. Build the objective once in your module "
-            "(objective = bonas.objectives.train('digits', ...)) and search that (--objective MODULE:objective)."
-        )
+        raise _searched_as_the_objective()
     if not isinstance(dataset, str) and _is_splits(dataset):
         return
     check_dataset_options(str(dataset), options)
@@ -232,6 +228,15 @@ def _splits_fingerprint(data: DatasetSplits) -> str:
 
 class ObjectiveFactoryError(SetupError, TypeError):
     """An objective factory (:func:`train`, :func:`weight_sharing`) was searched as if it were the objective."""
+
+
+def _searched_as_the_objective() -> ObjectiveFactoryError:
+    """The error of a factory called with an architecture (its first argument) during a search."""
+    return ObjectiveFactoryError(
+        "A function that builds an objective (bonas.objectives.train, weight_sharing) was called with an "
+        "architecture: it was given as the objective itself. Build the objective once in your module "
+        "(objective = bonas.objectives.train('digits', ...)) and search that (--objective MODULE:objective)."
+    )
 
 
 class ObjectiveSpaceError(SetupError, InvalidArchitectureError):
@@ -633,7 +638,7 @@ def weight_sharing(
     from bonas.training.supernet import template_for_space
 
     if isinstance(space, Architecture):
-        _check_dataset(space, {})  # the factory searched as the objective: the set-up error that says so
+        raise _searched_as_the_objective()
     if not isinstance(space, SearchSpace):
         raise TypeError(
             f"weight_sharing() needs the search space first, got {type(space).__name__}: {space!r}."

@@ -369,12 +369,9 @@ def kept_metrics(result: Mapping[Any, Any], searched: Iterable[str]) -> dict[str
         if name in RESERVED_METRICS:
             continue
         converted = as_number(value)
-        if name in searched:
-            if converted is not None:
-                kept[name] = converted
-        elif converted is not None:
+        if converted is not None:
             kept[name] = converted
-        else:
+        elif name not in searched:  # a searched metric that is not a number is left out
             kept[name] = value if _json_holds(value) else repr(value)
     return kept
 

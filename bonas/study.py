@@ -255,10 +255,8 @@ def search(
     sampler, allow_repeats = resolved_sampler(
         sampler, space, seed, allow_repeats, batch_size, outcomes=outcomes, objective=objective
     )
-    spec, storage = (
-        storage,
-        open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period),
-    )
+    spec = storage
+    storage = open_storage(spec, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     # A storage object is named by whoever opened it.
     where = "" if isinstance(spec, optuna.storages.BaseStorage) else f" in {describe(spec)}"
     study = optuna.create_study(
