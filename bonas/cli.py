@@ -357,7 +357,6 @@ def _search(args: argparse.Namespace) -> int:
         args.storage, heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period
     )
     where = describe(args.storage)
-    # bonas.search opens the storage from its spec too: its first line then names the URL.
     if args.study is None:
         _point_to_a_study_under_the_old_default_name(args, storage, study_name, objective_name)
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -368,9 +367,7 @@ def _search(args: argparse.Namespace) -> int:
             sampler=sampler,
             n_trials=n_trials,
             total_trials=args.total_trials,
-            storage=args.storage,
-            heartbeat_interval=args.heartbeat_interval,
-            grace_period=args.grace_period,
+            storage=storage,
             study_name=study_name,
             seed=args.seed,
             metric=args.metric,

@@ -202,10 +202,13 @@ def _is_schema_race(error: Exception) -> bool:
 
 def describe(spec: StorageSpec) -> str:
     """A short human description of a storage spec, with any password hidden."""
-    if spec is None:
+    if spec is None or isinstance(spec, optuna.storages.InMemoryStorage):
         return "memory"
     if isinstance(spec, BaseStorage):
-        return type(spec).__name__
+        url = getattr(spec, "url", None)  # an opened database storage names its URL
+        if not isinstance(url, str):
+            return type(spec).__name__
+        spec = url
     text = os.fspath(spec)
     if is_url(text):
         from sqlalchemy.engine import make_url

@@ -255,10 +255,8 @@ def search(
     sampler, allow_repeats = resolved_sampler(
         sampler, space, seed, allow_repeats, batch_size, outcomes=outcomes, objective=objective
     )
-    spec = storage
-    storage = open_storage(spec, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-    # A storage object is named by whoever opened it.
-    where = "" if isinstance(spec, optuna.storages.BaseStorage) else f" in {describe(spec)}"
+    storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    where = describe(storage)
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
@@ -280,7 +278,7 @@ def search(
     # Only once the study is accepted: a refused continuation says nothing of a search that never runs.
     held = len(trials.evaluations(study.get_trials(deepcopy=False)))
     logger.info(
-        "Study %r%s holds %d evaluation%s; this search %s.",
+        "Study %r in %s holds %d evaluation%s; this search %s.",
         study.study_name,
         where,
         held,

@@ -67,7 +67,10 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
     first = {"objective": hashed, "metric": "value", "direction": "maximize"}
     with caplog.at_level(logging.INFO, logger="bonas.study"):
         search(space, first["objective"], n_trials=2, storage=storage, study_name="s", metric="value", seed=0)
-    assert "Study 's' holds 0 evaluations; this search adds up to 2." in caplog.messages
+    assert (
+        f"Study 's' in sqlite:///{tmp_path / 's.db'} holds 0 evaluations; this search adds up to 2."
+        in caplog.messages
+    )
     caplog.clear()
     asked = {**first, **change}
     with (
