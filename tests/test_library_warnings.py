@@ -97,3 +97,19 @@ def test_importing_the_models_through_bonas_prints_no_torch_jit_deprecation() ->
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "jit.script" not in result.stderr
+
+
+def test_the_users_own_torch_jit_script_still_warns(tmp_path: Path) -> None:
+    """Only linear_operator's import is quiet: a user's own torch.jit.script after importing the models
+    through bonas still gets torch's deprecation warning, once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "mine.py"
+    script.write_text(
+        "import warnings\nwarnings.simplefilter('default')\nimport bonas, bonas.surrogates.gp\nimport torch\n\n\n"
+        "def add_one(x: torch.Tensor) -> torch.Tensor:\n    return x + 1\n\n\ntorch.jit.script(add_one)\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("`torch.jit.script` is deprecated") == 1, result.stderr
