@@ -520,22 +520,43 @@ def connected(arch: str) -> bool:
     return bonas.get_space("nb201").parse(arch).cell().is_connected()
 
 
+def _untrained_network(setup: Setup, arch: str) -> Any:
+    """The cell's stand-alone network as initialised (seed 0)."""
+    import torch
+
+    from bonas.training import build_network
+
+    data = load_data(setup)
+    torch.manual_seed(0)
+    return build_network(
+        bonas.get_space("nb201").parse(arch),
+        input_shape=data.input_shape,
+        num_classes=data.num_classes,
+        settings=_network(setup),
+    )
+
+
 def parameter_counts(setup: Setup, cells: list[str]) -> list[int]:
     """Each cell's stand-alone network's parameter count: a ranking that needs no training at all."""
-    from bonas.training import build_network
     from bonas.training.networks import count_parameters
 
-    space, data = bonas.get_space("nb201"), load_data(setup)
-    counts = []
-    for arch in cells:
-        network = build_network(
-            space.parse(arch),
-            input_shape=data.input_shape,
-            num_classes=data.num_classes,
-            settings=_network(setup),
-        )
-        counts.append(count_parameters(network))
-    return counts
+    return [count_parameters(_untrained_network(setup, arch)) for arch in cells]
+
+
+def synflow_scores(setup: Setup, cells: list[str]) -> list[float]:
+    """Each cell's SynFlow score at initialisation (:func:`bonas.training.proxies.synflow`): a zero-cost
+    proxy, one forward and backward pass per cell."""
+    from bonas.training.proxies import synflow
+
+    shape = load_data(setup).input_shape
+    return [synflow(_untrained_network(setup, arch), shape) for arch in cells]
+
+
+def rank_average(*scores: list[float] | pd.Series) -> list[float]:
+    """The mean of each item's ranks under several scores (ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    return list(np.mean([rankdata(np.asarray(s, dtype=float)) for s in scores], axis=0))
 
 
 def kendall_tau(x: list[float], y: list[float]) -> float:
@@ -555,16 +576,19 @@ def _mean_std(values: list[float] | pd.Series, digits: int = 2) -> str:
 def ranking_table(
     cells: pd.DataFrame, ranking: pd.DataFrame, standalone_cpu: float
 ) -> tuple[str, pd.DataFrame]:
-    """The ranking section of the summary and the per-regime table."""
+    """The ranking section of the summary and the per-regime table. ``cells`` (one row per cell) holds
+    the ground truth ``val_accuracy``, ``connected`` and the zero-cost proxy ``synflow``."""
     truth = cells.set_index("arch")["val_accuracy"]
     mask = cells.set_index("arch")["connected"]
+    prior = cells.set_index("arch")["synflow"]
     rows = []
     for regime, group in ranking.groupby("regime", sort=False):
-        taus, taus_connected, amortised, marginal, train = [], [], [], [], []
+        taus, taus_connected, taus_synflow, amortised, marginal, train = [], [], [], [], [], []
         for _, run in group.groupby("seed"):
             scores = run.set_index("arch")["score"].reindex(truth.index)
             taus.append(kendall_tau(list(scores), list(truth)))
             taus_connected.append(kendall_tau(list(scores[mask]), list(truth[mask])))
+            taus_synflow.append(kendall_tau(rank_average(scores, prior), list(truth)))
             per_cell = run["train_cpu_seconds"].iloc[0] / len(run) + run["score_cpu_seconds"].iloc[0]
             amortised.append(per_cell / standalone_cpu)
             marginal.append(run["score_cpu_seconds"].iloc[0] / standalone_cpu)
@@ -576,6 +600,8 @@ def ranking_table(
                 "tau_mean": float(np.mean(taus)),
                 "tau": _mean_std(taus, 3),
                 "tau_connected": _mean_std(taus_connected, 3),
+                "tau_synflow_mean": float(np.mean(taus_synflow)),
+                "tau_synflow": _mean_std(taus_synflow, 3),
                 "supernet_cpu_s": _mean_std(train, 0),
                 "score_ms": _mean_std([1000 * m * standalone_cpu for m in marginal], 0),
                 "cost_ratio": float(np.mean(amortised)),
@@ -585,13 +611,13 @@ def ranking_table(
         )
     table = pd.DataFrame(rows)
     lines = [
-        "| regime | supernet seeds | Kendall tau (all cells) | tau (connected cells) | supernet CPU s | "
-        "score ms / cell | cost per scored cell / stand-alone (amortised) | marginal |",
-        "|---|---|---|---|---|---|---|---|",
+        "| regime | supernet seeds | Kendall tau (all cells) | tau (connected cells) | tau, rank-averaged with "
+        "SynFlow | supernet CPU s | score ms / cell | cost per scored cell / stand-alone (amortised) | marginal |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r.regime} | {r.seeds} | {r.tau} | {r.tau_connected} | {r.supernet_cpu_s} | {r.score_ms} | "
-        f"{r.cost_ratio_text} | {r.marginal_ratio} |"
+        f"| {r.regime} | {r.seeds} | {r.tau} | {r.tau_connected} | {r.tau_synflow} | {r.supernet_cpu_s} | "
+        f"{r.score_ms} | {r.cost_ratio_text} | {r.marginal_ratio} |"
         for r in table.itertuples()
     ]
     return "\n".join(lines), table
@@ -763,11 +789,15 @@ def main(argv: list[str] | None = None) -> int:
         cell_frame["parameters"] = cell_frame["arch"].map(
             dict(zip(cells, parameter_counts(setup, cells), strict=True))
         )
+        cell_frame["synflow"] = cell_frame["arch"].map(
+            dict(zip(cells, synflow_scores(setup, cells), strict=True))
+        )
         # The ground truth: each cell's stand-alone validation accuracy, averaged over the training seeds.
         first = cell_frame.groupby("arch", sort=False).agg(
             val_accuracy=("val_accuracy", "mean"),
             connected=("connected", "first"),
             cpu_seconds=("cpu_seconds", "mean"),
+            synflow=("synflow", "first"),
         )
         first = first.reindex(cells).reset_index()
         standalone_cpu = float(first["cpu_seconds"].mean())
@@ -906,23 +936,40 @@ def _summary(
         val_accuracy=("val_accuracy", "mean"),
         connected=("connected", "first"),
         parameters=("parameters", "first"),
+        synflow=("synflow", "first"),
     )
     on = by_cell[by_cell["connected"]]
+
+    def tau_of(column: str) -> str:
+        return (
+            f"Kendall tau {kendall_tau(list(by_cell[column]), list(by_cell['val_accuracy'])):.3f} (connected "
+            f"cells {kendall_tau(list(on[column]), list(on['val_accuracy'])):.3f})"
+        )
+
     lines += [
         ranking_md,
         "",
-        f"For scale, a ranking with no training at all: by the parameter count of each cell's network, Kendall "
-        f"tau {kendall_tau(list(by_cell['parameters']), list(by_cell['val_accuracy'])):.3f} (connected cells "
-        f"{kendall_tau(list(on['parameters']), list(on['val_accuracy'])):.3f}).",
+        f"For scale, rankings with no training at all: by the parameter count of each cell's network, "
+        f"{tau_of('parameters')}; by its SynFlow score at initialisation (a zero-cost proxy, one forward and "
+        f"backward pass per cell: `bonas.training.proxies.synflow`), {tau_of('synflow')}. The column "
+        "'rank-averaged with SynFlow' ranks cells by the mean of their supernet and SynFlow ranks (equal "
+        "weights, not fitted).",
         "",
     ]
     affordable = regimes[regimes["cost_ratio"] <= 0.1]
     best = (affordable if not affordable.empty else regimes).sort_values("tau_mean", ascending=False).iloc[0]
     met = best["tau_mean"] >= 0.5 and best["cost_ratio"] <= 0.1
+    best_mixed = (
+        (affordable if not affordable.empty else regimes)
+        .sort_values("tau_synflow_mean", ascending=False)
+        .iloc[0]
+    )
     lines += [
         f"Target (tau >= 0.5 at <= 1/10 of the stand-alone cost per candidate): best regime within the cost "
         f"`{best['regime']}`, tau {best['tau_mean']:.3f} at {best['cost_ratio']:.3f} of the cost: "
-        f"**{'met' if met else 'missed'}**. One-shot searches below use `{best_regime}`.",
+        f"**{'met' if met else 'missed'}**; rank-averaged with SynFlow, the best within the cost is "
+        f"`{best_mixed['regime']}` at tau {best_mixed['tau_synflow_mean']:.3f}. One-shot searches below use "
+        f"`{best_regime}`.",
         "",
         f"## Search at equal CPU time ({setup.budget:.0f} s; rows @1/3 get a third)",
         "",

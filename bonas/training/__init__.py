@@ -8,6 +8,8 @@
   operation, run on one architecture's path or on a continuous mixture (weight sharing).
 * :mod:`bonas.training.weight_sharing`: :class:`SupernetTrainer`, training regimes and inherited-weight
   scores.
+* :mod:`bonas.training.proxies`: zero-cost proxies (:func:`~bonas.training.proxies.synflow`), scores of
+  an untrained network that predict its trained accuracy.
 
 :func:`bonas.objectives.train` combines them into an objective for :func:`bonas.search`.
 """

@@ -74,8 +74,9 @@ def test_a_cached_result_of_other_code_is_computed_again(tmp_path, monkeypatch) 
 
 def _ranking(scores: dict[str, list[float]], cost: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     cells = pd.DataFrame(
-        {"arch": list("abcde"), "val_accuracy": [1.0, 2.0, 3.0, 4.0, 5.0], "connected": True}
-    )
+        {"arch": list("abcde"), "val_accuracy": [1.0, 2.0, 3.0, 4.0, 5.0], "connected": True,
+         "synflow": [2.0, 1.0, 3.0, 4.0, 5.0]}
+    )  # fmt: skip
     rows = [
         {"regime": regime, "seed": seed, "arch": arch, "score": score + 0.1 * seed, "train_cpu_seconds": cost[regime],
          "score_cpu_seconds": 0.01}
@@ -97,6 +98,10 @@ def test_ranking_table_and_the_regime_searches_use() -> None:
     costs = dict(zip(table["regime"], table["cost_ratio"], strict=True))
     assert costs["uniform:2"] == pytest.approx((1.0 / 5 + 0.01) / 10.0)
     assert "| uniform:2 | 2 | 1.000 ± 0.000 |" in text
+    # Rank-averaged with SynFlow, uniform:2 ties cells a and b (ranks 1.5, 1.5, 3, 4, 5): tau-b 9 / sqrt(90).
+    with_synflow = dict(zip(table["regime"], table["tau_synflow_mean"], strict=True))
+    assert with_synflow["uniform:2"] == pytest.approx(9 / 90**0.5)
+    assert "| uniform:2 | 2 | 1.000 ± 0.000 | 1.000 ± 0.000 | 0.949 ± 0.000 |" in text
     assert (
         search_regime(table) == "uniform:2"
     )  # uniform:50 ranks well but costs 2 stand-alone trainings per cell
