@@ -292,7 +292,7 @@ def _darts(order: int) -> Callable[..., SupernetSearchResult]:
         clock: Clock,
         settings: DartsSettings | None = None,
     ) -> SupernetSearchResult:
-        settings = settings or DartsSettings(seed=seed)
+        settings = settings or DartsSettings(seed=seed, order=order)
         if settings.order != order:
             raise InvalidArgumentError(
                 f"Search 'darts{'' if order == 1 else '-2nd'}' runs order {order}, but settings.order is "

@@ -126,6 +126,9 @@ def test_searches_by_name(digits) -> None:
         supernet_search("darts-3rd", NB201Space(), digits)
     with pytest.raises(InvalidArgumentError, match="use darts-2nd instead"):
         supernet_search("darts", NB201Space(), digits, settings=DartsSettings(order=2))
+    # Without settings, each DARTS search runs its own order (darts-2nd refused its own defaults).
+    second = supernet_search("darts-2nd", NB201Space(), digits, network=TINY, seed=1, max_seconds=0.0)
+    assert isinstance(second.architecture, Architecture)
     with pytest.raises(InvalidArgumentError, match="max_seconds must be non-negative"):
         supernet_search("enas-ws", NB201Space(), digits, max_seconds=-1.0)
     with pytest.raises(InvalidArgumentError, match="controller_steps must be an integer >= 1, got 0"):
