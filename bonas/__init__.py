@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import warnings
 from types import ModuleType
@@ -58,14 +59,14 @@ _LAZY = {
 }
 
 
-#: Submodules imported on first access (``bonas.objectives.train``) so that ``import bonas`` stays fast.
-_LAZY_MODULES = ("objectives", "training")
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _LAZY_MODULES:
+    # Submodules are imported on first access (``bonas.objectives.train``, ``bonas.tabular.benchmark_names()``)
+    # so that ``import bonas`` stays fast.
+    if not name.startswith("_") and importlib.util.find_spec(f"bonas.{name}") is not None:
         return importlib.import_module(f"bonas.{name}")
     raise AttributeError(f"module 'bonas' has no attribute {name!r}")
 
