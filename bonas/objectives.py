@@ -157,7 +157,8 @@ class TrainingObjective:
             if trial is None or len(trial.study.directions) > 1:  # Optuna prunes single-objective trials only
                 return
             trial.report(val_accuracy, step=epoch)
-            if trial.should_prune():
+            # A candidate that has trained its last epoch is complete: pruning it would only lose the result.
+            if epoch < trainer.settings.epochs and trial.should_prune():
                 trial.set_user_attr(PRUNED_AT_EPOCH_ATTR, epoch)
                 raise optuna.TrialPruned(f"pruned after epoch {epoch} at val_accuracy {val_accuracy:.2f}")
 

@@ -92,6 +92,26 @@ def test_median_pruner_prunes_bad_candidates_early() -> None:
     assert result.best_value > 80.0
 
 
+class _PruneOddTrials(optuna.pruners.BasePruner):
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return trial.number % 2 == 1
+
+
+@pytest.mark.parametrize(("epochs", "states"), [(1, ["COMPLETE", "COMPLETE"]), (2, ["COMPLETE", "PRUNED"])])
+def test_a_pruner_never_discards_a_candidate_that_finished_training(epochs: int, states: list[str]) -> None:
+    objective = bonas.objectives.train(
+        "digits", network=_factory("constant"), settings=TrainingSettings(epochs=epochs)
+    )
+    result = bonas.search(
+        mlp_space(), objective, sampler="random", n_trials=2, seed=0, pruner=_PruneOddTrials()
+    )
+    assert list(result.history["state"]) == states
+    last = result.study.trials[1]
+    assert (
+        last.value == last.intermediate_values[1]
+    )  # pruned after epoch 1 of 2, or complete after its only one
+
+
 def test_without_a_pruner_nothing_is_pruned_and_intermediate_values_are_recorded() -> None:
     objective = bonas.objectives.train(
         "digits", network=_factory("constant"), settings=TrainingSettings(epochs=2)
