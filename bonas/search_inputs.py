@@ -131,10 +131,25 @@ def check_same_parameters(study: optuna.Study, space: SearchSpace) -> None:
     from (a choice added or removed under the same space name): Optuna cannot draw a parameter from
     other choices in the same study, so every new trial would fail, and the old values belong to another
     space. Parameters the space does not define are the objective's own (``current_trial().suggest_*``)
-    and are left to it."""
+    and are left to it.
+
+    Also refuse the same parameters declared in another order: an architecture's name and hash follow
+    the space's order, so every architecture would look new and be evaluated again."""
     current = trials.distributions(space)
     checked: set[str] = set()
+    order_checked = False
     for trial in study.get_trials(deepcopy=False):
+        drawn = [name for name in trial.distributions if name in current]
+        if not order_checked and len(drawn) > 1:
+            order_checked = True
+            declared = [name for name in current if name in drawn]
+            if drawn != declared:
+                raise StudyMismatchError(
+                    f"Study {study.study_name!r} cannot continue with space {space.name!r}: the space declares "
+                    f"the parameters {declared} in another order than the study's trials drew them, {drawn}; "
+                    "architectures would be named anew and evaluated again. Declare the parameters in the "
+                    "study's order to continue it."
+                )
         for name, distribution in trial.distributions.items():
             if name in checked or name not in current:
                 continue

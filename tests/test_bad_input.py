@@ -98,6 +98,10 @@ def test_continuing_a_study_with_other_settings_fails_before_any_trial(
             [Categorical("a", (1, 0)), Categorical("b", ("x", "y"))],
             "gives parameter 'a' the choices [1, 0], but the study's trials chose it from [0, 1]",
         ),
+        (
+            [Categorical("b", ("x", "y")), Categorical("a", (0, 1))],
+            "declares the parameters ['b', 'a'] in another order than the study's trials drew them, ['a', 'b']",
+        ),
     ],
 )
 def test_a_space_changed_under_its_name_is_refused_before_any_trial(
@@ -108,7 +112,7 @@ def test_a_space_changed_under_its_name_is_refused_before_any_trial(
     changed = CategoricalSpace("tiny", parameters)
     with pytest.raises(StudyMismatchError, match="cannot continue with space 'tiny'") as raised:
         search(changed, hashed, n_trials=2, storage=storage, study_name="s", seed=1)
-    assert named in str(raised.value) and "another name" in str(raised.value)
+    assert named in str(raised.value)
     assert len(optuna.load_study(study_name="s", storage=storage).trials) == 2  # no trial ran
 
 
