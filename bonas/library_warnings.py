@@ -1,4 +1,5 @@
-"""Installed libraries' warnings during a command-line search go to a log file, not the terminal.
+"""Installed libraries' warnings during a command-line search go to a log file, not the terminal, and
+GPyTorch's Cholesky jitter warnings during a proposal go to bonas's log (:func:`jitter_to_debug_log`).
 
 A search imports torch, BoTorch, GPyTorch and Optuna, which warn about their own deprecations, numerical
 jitter and missing GPUs (``torch.jit.script is deprecated``, ``A not p.d., added jitter``, ``No CUDA
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import site
 import sysconfig
 import warnings
@@ -20,9 +22,40 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Libraries whose loggers print through their own handlers; their records go to the file.
 _LIBRARY_LOGGERS = ("torch",)
+
+logger = logging.getLogger(__name__)
+
+#: linear_operator's NumericalWarning when a covariance needed jitter to factorise (handled by it).
+_JITTER = re.compile(r"not p\.d\., added jitter")
+#: Where re-raised warnings remember having been shown (the "default" action shows one once per place).
+_SHOWN: dict[Any, Any] = {}
+
+
+@contextmanager
+def jitter_to_debug_log() -> Iterator[None]:
+    """Inside the block, GPyTorch's "A not p.d., added jitter" warnings go to bonas's log at DEBUG, as
+    one line with their count: a GP fit raises dozens per proposal, which the library handles itself
+    and no user can act on. Every other warning is raised again after the block, as it would have been."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:  # also when the block raised: its warnings are not lost
+        jitter = [w for w in caught if _JITTER.search(str(w.message))]
+        if jitter:
+            logger.debug(
+                "%d GPyTorch jitter warning(s) in the proposal, the last: %s", len(jitter), jitter[-1].message
+            )
+        for w in caught:
+            if not _JITTER.search(str(w.message)):
+                warnings.warn_explicit(
+                    w.message, w.category, w.filename, w.lineno, registry=_SHOWN, source=w.source
+                )
 
 
 @dataclass

@@ -113,3 +113,21 @@ def test_the_users_own_torch_jit_script_still_warns(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("`torch.jit.script` is deprecated") == 1, result.stderr
+
+
+def test_jitter_warnings_in_a_proposal_go_to_the_debug_log_and_others_still_show(caplog) -> None:
+    from bonas.library_warnings import jitter_to_debug_log
+
+    with caplog.at_level(logging.DEBUG, logger="bonas"), warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with jitter_to_debug_log():
+            for _ in range(3):
+                warnings.warn(
+                    "A not p.d., added jitter of 1.0e-06 to the diagonal", RuntimeWarning, stacklevel=1
+                )
+            warnings.warn("the user's own warning", UserWarning, stacklevel=1)
+        with pytest.raises(ValueError, match="the proposal failed"), jitter_to_debug_log():
+            warnings.warn("raised before a failure", UserWarning, stacklevel=1)
+            raise ValueError("the proposal failed")
+    assert [str(w.message) for w in shown] == ["the user's own warning", "raised before a failure"]
+    assert "3 GPyTorch jitter warning(s) in the proposal" in caplog.text

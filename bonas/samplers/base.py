@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial
 from bonas.architecture import Architecture
 from bonas.errors import SearchSpaceExhaustedError
 from bonas.history import SearchHistory
+from bonas.library_warnings import jitter_to_debug_log
 from bonas.spaces.base import SearchSpace
 from bonas.trials import StudyAttributes, architecture_from_params, distributions, search_history
 
@@ -139,7 +140,8 @@ class ArchitectureSampler(BaseSampler):
         history = self.history(study, exclude_trial=trial.number)
         self._last_proposal = (trial._trial_id, history)
         # Weight-sharing scores and stand-alone trainings in one study: one scale (see at_one_fidelity).
-        return self.space.to_params(self._next_architecture(history.at_one_fidelity().copy()))
+        with jitter_to_debug_log():
+            return self.space.to_params(self._next_architecture(history.at_one_fidelity().copy()))
 
     def _next_architecture(self, history: SearchHistory) -> Architecture:
         """One proposal, or the next of the current batch that is still new."""
