@@ -207,9 +207,23 @@ def check_continuation(
             f"Study {study.study_name!r} already exists with {', '.join(conflicts)}; continuing it would mix "
             "the values of two searches. Continue it with its own settings, or start a new study under "
             "another name (search(..., study_name=...), bonas search --study NAME)."
+            + _same_function_hint(stored.objective, asked.objective)
             + _nothing_evaluated(study)
         )
     check_same_parameters(study, space)
+
+
+def _same_function_hint(stored: str | None, asked: str | None) -> str:
+    """Where the stored objective is the asked function under the CLI's ``module:function`` name (or the
+    reverse): how to continue the study with it."""
+    if stored is None or asked is None or stored == asked:
+        return ""
+    if stored.rpartition(":")[2] != asked.rpartition(":")[2]:
+        return ""
+    return (
+        f" If it is the same function, give it the study's name to continue: {asked.rpartition(':')[2]}.name = "
+        f"{stored!r} before searching (the CLI names a function module:function, the API by its __name__)."
+    )
 
 
 def in_stored_order(study: optuna.Study, outcomes: Outcomes) -> Outcomes:

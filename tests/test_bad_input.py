@@ -689,3 +689,18 @@ def test_an_objective_instance_without_a_name_continues_its_study(tmp_path: Path
     result = search(tiny_space(), Scorer(), n_trials=1, storage=storage, study_name="s", seed=1)
     assert len(result.history) == 3
     assert result.study.user_attrs["objective"].endswith("Scorer")
+
+
+def test_a_cli_named_objective_continued_from_python_names_the_fix(tmp_path: Path) -> None:
+    def scored(architecture: Architecture) -> float:
+        return hashed(architecture)
+
+    storage = open_storage(tmp_path / "s.db")
+    scored.name = "my_objectives:scored"  # type: ignore[attr-defined] - as `bonas search --objective` names it
+    search(tiny_space(), scored, n_trials=2, storage=storage, study_name="s", seed=0)
+    del scored.name  # type: ignore[attr-defined]
+    with pytest.raises(StudyMismatchError, match=r"scored\.name = 'my_objectives:scored' before searching"):
+        search(tiny_space(), scored, n_trials=1, storage=storage, study_name="s", seed=1)
+    scored.name = "my_objectives:scored"  # type: ignore[attr-defined]
+    result = search(tiny_space(), scored, n_trials=1, storage=storage, study_name="s", seed=1)
+    assert (result.history["state"] == "COMPLETE").sum() == 3
