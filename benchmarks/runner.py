@@ -190,18 +190,23 @@ def run_grid(
         progress(len(specs) - len(todo))
     # Long runs first so the pool's tail is short.
     todo.sort(key=lambda spec: spec.searcher != "optuna-gp")
-    tasks = [(spec, data_dir) for spec in todo]
-    done = run_tasks(
-        run_one,
+    tasks = [(spec, data_dir, out, fingerprints[spec]) for spec in todo]
+    # Each worker stores its own run (atomically), so a Ctrl-C keeps every run that finished.
+    for _ in run_tasks(
+        run_and_store,
         tasks,
         jobs=jobs,
         progress=progress,
         warning_log=warning_log,
         label=lambda task: task[0].label,
-    )
-    for (spec, _), frame in done:
-        runs.store(run_key(spec), fingerprints[spec], frame)
+    ):
+        pass
     return {spec: _load(runs, spec, fingerprints[spec]) for spec in specs}
+
+
+def run_and_store(spec: RunSpec, data_dir: str | None, out: Path, stamp: str) -> None:
+    """Run ``spec`` and store its frame in the cache under ``out`` as ``stamp`` (in the worker process)."""
+    run_cache(out).store(run_key(spec), stamp, run_one(spec, data_dir))
 
 
 def _load(runs: ResultCache, spec: RunSpec, stamp: str) -> pd.DataFrame:

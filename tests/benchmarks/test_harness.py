@@ -6,6 +6,10 @@ The top-level ``benchmarks`` package is the harness under test; this folder is `
 from __future__ import annotations
 
 import math
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -409,3 +413,29 @@ def test_every_benchmark_runs_20_seeds_unless_asked_otherwise(planned_grid) -> N
     }
     assert seeds == {"nbgraph-pubmed": list(range(20)), "nbgraph-cs": list(range(20))}
     assert set(cli.DEFAULT_SEEDS.values()) == {cli.SEEDS} == {20}
+
+
+def _quick_seed_zero(spec: RunSpec, data_dir: str | None) -> pd.DataFrame:
+    """A stand-in run: seed 0 at once, the others 20 s."""
+    if spec.seed:
+        time.sleep(20)
+    return pd.DataFrame({"query": [1], "val_regret": [0.5]})
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_stops_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers are forked: they run the stand-in too.
+    monkeypatch.setattr(benchmarks.runner, "run_one", _quick_seed_zero)
+    specs = grid({"nb201-cifar10": 6}, ("random",), 5)
+    started = time.perf_counter()
+    interrupt = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_grid(specs, tmp_path, data_dir=None, jobs=2)
+    finally:
+        interrupt.cancel()
+    assert time.perf_counter() - started < 15
+    assert (run_key(specs[0]), fingerprint(specs[0], None)) in run_cache(tmp_path)
+    assert len(list((tmp_path / "runs").rglob("*.csv"))) == 1

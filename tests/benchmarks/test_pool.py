@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -170,3 +173,26 @@ def test_torch_first_imported_inside_a_block_still_logs_to_the_collector() -> No
     assert "No CUDA runtime" not in done.stderr
     assert "torch.utils.cpp_extension: No CUDA runtime is found" in done.stdout
     assert done.stdout.splitlines()[-1] == "False 1"  # torch's own handler, as torch set it
+
+
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_ctrl_c_stops_the_workers_at_once_after_handing_over_the_finished_tasks() -> None:
+    # The quick tasks finish at once; the long ones run or wait in the queue when Ctrl-C comes. A plain
+    # shutdown would wait for every one of them (about 40 s on two workers).
+    tasks = [(0.0,), (0.0,), (20.0,), (20.0,), (20.0,), (20.0,)]
+    handed: list[tuple[float, ...]] = []
+    started = time.perf_counter()
+    interrupt = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for task, _ in run_tasks(sleep_for, tasks, jobs=2):
+                handed.append(task)
+    finally:
+        interrupt.cancel()
+    assert time.perf_counter() - started < 12
+    assert handed == [(0.0,), (0.0,)]
