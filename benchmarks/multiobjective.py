@@ -45,7 +45,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
+from benchmarks.cache import ResultCache, bonas_sources, content_digest, fingerprint_of, write_csv
 from benchmarks.command import nothing_to_run, output_folder, positive_int, run_command
 from benchmarks.mo_problems import (
     INITIAL_DESIGN,
@@ -106,7 +106,8 @@ def fingerprint(spec: RunSpec) -> str:
     roots = {cls.__module__ for cls in (type(sampler), type(benchmark), type(benchmark.space))}
     harness = [Path(__file__).with_name("mo_problems.py"), Path(__file__).with_name("pool.py")]
     return fingerprint_of(
-        (spec, optuna.__version__), [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))]
+        (spec, optuna.__version__, content_digest(benchmark.source_files)),
+        [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))],
     )
 
 

@@ -300,6 +300,25 @@ def test_a_run_is_fingerprinted_with_the_metrics_its_data_folder_gives(tmp_path:
     assert fingerprint(spec, str(tmp_path)) != fingerprint(spec, str(shared))
 
 
+def test_a_run_is_fingerprinted_with_the_contents_of_its_data_files(tmp_path: Path) -> None:
+    shared = data_dir()
+    if not (shared / "nb201" / "nb201_test_accuracy.csv").is_file():
+        pytest.skip("nb201/nb201_test_accuracy.csv is not in the data folder")
+    (tmp_path / "nb201").mkdir()
+    test_file = tmp_path / "nb201" / "nb201_test_accuracy.csv"
+    test_file.write_bytes((shared / "nb201" / "nb201_test_accuracy.csv").read_bytes())
+    specs = [RunSpec("nb201-cifar10", "random", 0, 15), RunSpec("nb201-cifar10-flat", "random", 0, 15)]
+    before = [fingerprint(spec, str(tmp_path)) for spec in specs]
+    header, first, *rest = test_file.read_text().splitlines(keepends=True)
+    changed = first.replace("9", "8", 1) if "9" in first else first.replace("1", "2", 1)
+    assert changed != first
+    test_file.write_text("".join([header, changed, *rest]))
+    status = test_file.stat()  # a later modification time even where the clock is coarse
+    os.utime(test_file, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    after = [fingerprint(spec, str(tmp_path)) for spec in specs]
+    assert all(b != a for b, a in zip(before, after, strict=True))
+
+
 def test_run_grid_recomputes_stale_and_forced_runs(tiny_grid) -> None:
     specs, out, runs = tiny_grid
     timing_free = [column for column in RUN_COLUMNS if column != "propose_seconds"]
