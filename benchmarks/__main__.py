@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.cache import write_csv
-from benchmarks.command import nothing_to_run, output_folder, positive_int, run_command
+from benchmarks.command import BenchInputError, nothing_to_run, output_folder, positive_int, run_command
 from benchmarks.grid import (
     DEFAULT_BUDGET,
     DEFAULT_SEEDS,
@@ -37,7 +37,7 @@ from benchmarks.report import comparison_table, flat_comparison, markdown_table,
 from benchmarks.runner import run_grid
 from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
-from bonas.samplers import sampler_names
+from bonas.samplers import make_sampler, sampler_names
 from bonas.tabular import benchmark_names
 
 
@@ -74,6 +74,32 @@ def available(seeds: dict[str, int], data_dir: str | None) -> dict[str, int]:
     return kept
 
 
+def check_searchers(pairs: list[tuple[str, str]], data_dir: str | None) -> None:
+    """Refuse, before any run, a searcher that cannot search a benchmark's space (a graph-based one on a
+    ``-flat`` benchmark), naming the searchers that can.
+
+    Args:
+        pairs: ``(benchmark, searcher)`` names.
+    """
+    for benchmark, searcher in pairs:
+        space = cached_benchmark(benchmark, data_dir).space
+        try:
+            make_sampler(searcher, space, seed=0)
+        except ValueError as error:
+            reason = str(error).split(";")[0].rstrip(".")
+            working = []
+            for name in sampler_names():
+                try:
+                    make_sampler(name, space, seed=0)
+                except ValueError:
+                    continue
+                working.append(name)
+            raise BenchInputError(
+                f"--searchers {searcher!r} cannot search {benchmark!r} ({reason}); searchers that can: "
+                f"{', '.join(working)}. Drop it from --searchers or run it on another benchmark."
+            ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -107,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         neural = {name: args.seeds or n for name, n in NEURAL_SEEDS.items() if name in seeds}
         specs += grid(neural, NEURAL_SEARCHERS, budget)
         searchers += tuple(name for name in NEURAL_SEARCHERS if neural)
+    check_searchers(list(dict.fromkeys((spec.benchmark, spec.searcher) for spec in specs)), args.data_dir)
     print(f"{len(specs)} runs: {len(seeds)} benchmarks x {len(searchers)} searchers, {budget} queries each")
     warning_log = WarningLog(args.out / "warnings.log")
     with progress_bar(len(specs), desc="runs", unit="run") as bar:

@@ -25,6 +25,7 @@ import benchmarks.pool
 import benchmarks.runner
 from benchmarks.__main__ import main
 from benchmarks.cache import bonas_sources
+from benchmarks.command import run_command
 from benchmarks.grid import RunSpec, fingerprint, grid
 from benchmarks.report import SUMMARY_COLUMNS, markdown_table, plot_curves, summarise
 from benchmarks.runner import RUN_COLUMNS, run_cache, run_grid, run_key, trajectory
@@ -458,3 +459,19 @@ def test_ctrl_c_keeps_the_finished_runs_and_stops_at_once(
     assert time.perf_counter() - started < 15
     assert (run_key(specs[0]), fingerprint(specs[0], None)) in run_cache(tmp_path)
     assert len(list((tmp_path / "runs").rglob("*.csv"))) == 1
+
+
+def test_a_searcher_that_cannot_search_a_benchmark_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--benchmarks", "nb201-cifar10", "nb201-cifar10-flat", "--searchers", "random", "bo-gp-wl-rbf"]
+    assert (
+        run_command(lambda: main([*argv, "--seeds", "1", "--budget", "3", "--out", str(tmp_path)]), "bench")
+        == 2
+    )
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert "'bo-gp-wl-rbf'" in line and "'nb201-cifar10-flat'" in line
+    assert "searchers that can: " in line and "bo-gp-categorical" in line
+    assert not (tmp_path / "runs").exists()
