@@ -24,6 +24,7 @@ from benchmarks.grid import (
     NEURAL_SEARCHERS,
     NEURAL_SEEDS,
     QUICK_BUDGET,
+    QUICK_N_SEEDS,
     QUICK_SEEDS,
     REPORT_AT,
     SEARCHERS,
@@ -57,7 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
     parser.add_argument("--jobs", type=positive_int, help="parallel processes (default: all cores)")
     parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
-    parser.add_argument("--quick", action="store_true", help="small grid: 4 benchmarks, 2 seeds, 50 queries")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small grid: {len(QUICK_SEEDS)} benchmarks (or those of --benchmarks), {QUICK_N_SEEDS} seeds, "
+        f"{QUICK_BUDGET} queries (--seeds and --budget override)",
+    )
     return parser.parse_args(argv)
 
 
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.benchmarks:
             if name not in benchmark_names():
                 raise unknown_name("benchmark", name, benchmark_names())
-        seeds = {name: seeds.get(name, SEEDS) for name in args.benchmarks}
+        seeds = {name: seeds.get(name, QUICK_N_SEEDS if args.quick else SEEDS) for name in args.benchmarks}
     if args.seeds is not None:
         seeds = dict.fromkeys(seeds, args.seeds)
     for name in args.searchers or ():

@@ -77,13 +77,11 @@ FLAT_SEEDS = {f"{name}{FLAT_SUFFIX}": SEEDS for name in DEFAULT_SEEDS if not nam
 DEFAULT_SEEDS = {**DEFAULT_SEEDS, **FLAT_SEEDS}
 
 #: The QUICK=1 grid: a few benchmarks, 2 seeds, 50 queries (about 3 minutes on 2 cores, BO on NB301 most of it).
-QUICK_SEEDS = {
-    "nb201-cifar10": 2,
-    "analognas-baseline": 2,
-    "nbgraph-cora": 2,
-    "nb301": 2,
-    "nb201-cifar10-flat": 2,
-}
+#: ``--quick`` with benchmarks named runs as many seeds and queries on those.
+QUICK_N_SEEDS = 2
+QUICK_SEEDS = dict.fromkeys(
+    ("nb201-cifar10", "analognas-baseline", "nbgraph-cora", "nb301", "nb201-cifar10-flat"), QUICK_N_SEEDS
+)
 QUICK_BUDGET = 50
 
 

@@ -475,3 +475,16 @@ def test_a_searcher_that_cannot_search_a_benchmark_is_refused_before_any_run(
     assert "'bo-gp-wl-rbf'" in line and "'nb201-cifar10-flat'" in line
     assert "searchers that can: " in line and "bo-gp-categorical" in line
     assert not (tmp_path / "runs").exists()
+
+
+def test_quick_means_two_seeds_and_50_queries_on_any_benchmark(planned_grid) -> None:
+    specs = planned_grid(
+        ["--quick", "--benchmarks", "nbgraph-citeseer", "nb201-cifar10", "--searchers", "random"]
+    )
+    assert {(spec.benchmark, spec.seed, spec.budget) for spec in specs} == {
+        (name, seed, 50) for name in ("nbgraph-citeseer", "nb201-cifar10") for seed in (0, 1)
+    }
+    specs = planned_grid(
+        ["--quick", "--benchmarks", "nbgraph-citeseer", "--searchers", "random", "--seeds", "3"]
+    )
+    assert sorted(spec.seed for spec in specs) == [0, 1, 2]
