@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 import benchmarks.__main__ as bench_main
@@ -93,3 +96,22 @@ def test_the_default_grid_without_data_says_so_and_exits_0(tmp_path, monkeypatch
     assert multiobjective_bench.main(["--out", str(tmp_path / "out")]) == 0
     assert "No multi-objective problem has its data here: nothing to run." in capsys.readouterr().out
     assert not (tmp_path / "out").exists()
+
+
+def _unwritable_folder() -> Path:
+    for folder in (Path("/sys"), Path("/proc")):
+        try:
+            Path(tempfile.mkdtemp(dir=folder)).rmdir()
+        except OSError:
+            return folder
+    pytest.skip("no folder here refuses writes")
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_anything_is_announced(capsys) -> None:
+    out = _unwritable_folder() / "x"
+    argv = ["--benchmarks", "nb201-cifar10", "--searchers", "random", "--seeds", "1", "--budget", "3"]
+    assert run_command(lambda: bench_main.main([*argv, "--out", str(out)]), "bench") == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert f"--out '{out}': cannot write in" in line and "give a folder you can write to" in line
