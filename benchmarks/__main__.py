@@ -68,14 +68,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def available(seeds: dict[str, int], data_dir: str | None) -> dict[str, int]:
-    """The benchmarks whose data files are present; the others are skipped with a message."""
+    """The benchmarks whose data files are present; the others are skipped with a message, and one whose
+    optional test-accuracy file is missing is run with a warning that its test regret is not reported."""
     kept = {}
     for name, n_seeds in seeds.items():
         try:
-            cached_benchmark(name, data_dir)
+            benchmark = cached_benchmark(name, data_dir)
         except DataFileNotFoundError as error:
             print(f"Skipping {name}: {error}")
             continue
+        missing = benchmark.missing_metric_hint("test_accuracy")
+        if missing is not None:
+            print(f"Warning: {name}: test regret is not reported: {missing}.")
         kept[name] = n_seeds
     return kept
 

@@ -488,3 +488,14 @@ def test_quick_means_two_seeds_and_50_queries_on_any_benchmark(planned_grid) -> 
         ["--quick", "--benchmarks", "nbgraph-citeseer", "--searchers", "random", "--seeds", "3"]
     )
     assert sorted(spec.seed for spec in specs) == [0, 1, 2]
+
+
+def test_a_data_folder_without_nb201_test_accuracies_is_warned_about(planned_grid, tmp_path, capsys) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    planned_grid(["--benchmarks", "nb201-cifar10", "nb201-cifar10-flat", "analognas-baseline",
+                  "--searchers", "random", "--data-dir", str(tmp_path / "elsewhere")])  # fmt: skip
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Warning: ")]
+    assert [line.split(":")[1].strip() for line in warnings] == ["nb201-cifar10", "nb201-cifar10-flat"]
+    assert all(
+        "test regret is not reported" in line and "nb201/nb201_test_accuracy.csv" in line for line in warnings
+    )
