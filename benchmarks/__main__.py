@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=bar.update,
             warning_log=warning_log,
         )
+    print(f"{runs.n_cached} of {len(specs)} runs from cache.")
 
     report_at = tuple(q for q in REPORT_AT if q <= budget)
     if budget not in report_at:
@@ -171,14 +172,25 @@ def main(argv: list[str] | None = None) -> int:
             "(mean validation regret; ratio = default / best baseline):\n\n" + comparison_table(comparison)
         )
     elapsed = time.perf_counter() - started
+    reused = f"{runs.n_cached} of {len(specs)} runs from cache"
     (args.out / "summary.md").write_text(
-        f"{table}\nValidation regret in accuracy points (mean ± std over seeds); wall time {elapsed:.0f} s.\n"
+        f"{table}\nValidation regret in accuracy points (mean ± std over seeds); {reused}; this command's "
+        f"wall time {elapsed:.0f} s.\n"
     )
     plots = plot_curves(runs, args.out / "plots")
     print(table)
     print(
         f"Wrote {args.out / 'summary.csv'}, {args.out / 'summary.md'} and {len(plots)} plots in {args.out / 'plots'}"
     )
+    print(
+        f"The summary covers this command's {len(specs)} runs; runs of earlier commands stay cached in "
+        f"{args.out / 'runs'}."
+    )
+    earlier = sorted(path.name for path in (args.out / "plots").glob("*.png") if path not in set(plots))
+    if earlier:
+        print(
+            f"{args.out / 'plots'} also holds plots of earlier commands, not of this summary: {', '.join(earlier)}"
+        )
     print(warning_log.summary())
     print(f"Total wall time: {elapsed:.1f} s")
     return 0

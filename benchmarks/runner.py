@@ -161,6 +161,18 @@ def run_key(spec: RunSpec) -> str:
     return f"{spec.benchmark}/{spec.searcher}/seed{spec.seed}-q{spec.budget}"
 
 
+class GridRuns(dict[RunSpec, pd.DataFrame]):
+    """Every run's frame by spec (see :func:`run_grid`), and how many were reused from the cache.
+
+    Args:
+        n_cached: the runs read from the cache rather than computed by this call.
+    """
+
+    def __init__(self, runs: dict[RunSpec, pd.DataFrame], *, n_cached: int) -> None:
+        super().__init__(runs)
+        self.n_cached = n_cached
+
+
 def run_cache(out: Path) -> ResultCache:
     """The cache of finished runs under ``out``."""
     return ResultCache(out / "runs")
@@ -175,7 +187,7 @@ def run_grid(
     jobs: int | None = None,
     progress: Progress | None = None,
     warning_log: WarningLog | None = None,
-) -> dict[RunSpec, pd.DataFrame]:
+) -> GridRuns:
     """Run every spec not already cached (same fingerprint) under ``out``; return every run's frame.
 
     The runs' warnings go to ``warning_log`` when one is given (see :class:`benchmarks.warning_log.WarningLog`).
@@ -201,7 +213,8 @@ def run_grid(
         label=lambda task: task[0].label,
     ):
         pass
-    return {spec: _load(runs, spec, fingerprints[spec]) for spec in specs}
+    frames = {spec: _load(runs, spec, fingerprints[spec]) for spec in specs}
+    return GridRuns(frames, n_cached=len(specs) - len(todo))
 
 
 def run_and_store(spec: RunSpec, data_dir: str | None, out: Path, stamp: str) -> None:

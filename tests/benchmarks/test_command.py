@@ -11,6 +11,7 @@ import benchmarks.__main__ as bench_main
 import benchmarks.failures as failures_bench
 import benchmarks.multiobjective as multiobjective_bench
 from benchmarks.command import BenchInputError, run_command
+from benchmarks.runner import GridRuns
 from bonas.errors import UnknownNameError
 
 
@@ -74,7 +75,9 @@ def test_user_errors_and_ctrl_c_end_in_one_paragraph(capsys) -> None:
 
 def test_a_searcher_named_twice_is_one_run(tmp_path, monkeypatch, capsys) -> None:
     planned: list[int] = []
-    monkeypatch.setattr(bench_main, "run_grid", lambda specs, *a, **k: planned.append(len(specs)) or {})
+    monkeypatch.setattr(
+        bench_main, "run_grid", lambda specs, *a, **k: planned.append(len(specs)) or GridRuns({}, n_cached=0)
+    )
     monkeypatch.setattr(bench_main, "plot_curves", lambda runs, folder: [])
     argv = [
         "--benchmarks",

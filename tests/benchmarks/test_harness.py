@@ -28,7 +28,7 @@ from benchmarks.cache import bonas_sources
 from benchmarks.command import run_command
 from benchmarks.grid import RunSpec, fingerprint, grid
 from benchmarks.report import SUMMARY_COLUMNS, markdown_table, plot_curves, summarise
-from benchmarks.runner import RUN_COLUMNS, run_cache, run_grid, run_key, trajectory
+from benchmarks.runner import RUN_COLUMNS, GridRuns, run_cache, run_grid, run_key, trajectory
 from bonas.data import data_dir
 from bonas.errors import UnknownNameError
 from bonas.tabular import Optimum
@@ -393,9 +393,9 @@ def planned_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     captured: list[list[RunSpec]] = []
 
-    def fake_run_grid(specs: list[RunSpec], *args: object, **kwargs: object) -> dict:
+    def fake_run_grid(specs: list[RunSpec], *args: object, **kwargs: object) -> GridRuns:
         captured.append(list(specs))
-        return {}
+        return GridRuns({}, n_cached=0)
 
     monkeypatch.setattr(cli, "run_grid", fake_run_grid)
     monkeypatch.setattr(cli, "plot_curves", lambda runs, out: [])
@@ -499,3 +499,22 @@ def test_a_data_folder_without_nb201_test_accuracies_is_warned_about(planned_gri
     assert all(
         "test regret is not reported" in line and "nb201/nb201_test_accuracy.csv" in line for line in warnings
     )
+
+
+def test_a_second_command_into_the_same_folder_says_what_its_summary_covers(tmp_path, capsys) -> None:
+    def bench(benchmark: str) -> str:
+        argv = ["--benchmarks", benchmark, "--searchers", "random", "--seeds", "1", "--budget", "5"]
+        assert main([*argv, "--out", str(tmp_path), "--jobs", "1"]) == 0
+        return capsys.readouterr().out
+
+    first = bench("nb201-cifar10")
+    assert "0 of 1 runs from cache." in first
+    second = bench("analognas-baseline")
+    assert "The summary covers this command's 1 runs; runs of earlier commands stay cached in" in second
+    assert (
+        f"{tmp_path / 'plots'} also holds plots of earlier commands, not of this summary: nb201-cifar10.png"
+        in second
+    )
+    again = bench("analognas-baseline")
+    assert "1 of 1 runs from cache." in again and "also holds plots of earlier commands" in again
+    assert "1 of 1 runs from cache; this command's wall time" in (tmp_path / "summary.md").read_text()
