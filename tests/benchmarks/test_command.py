@@ -118,3 +118,10 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_anything_is_a
     assert captured.out == ""
     (line,) = captured.err.splitlines()
     assert f"--out '{out}': cannot write in" in line and "give a folder you can write to" in line
+
+
+def test_an_unknown_benchmark_name_is_answered_with_the_closest_ones_first(tmp_path) -> None:
+    with pytest.raises(
+        UnknownNameError, match=r"^Unknown benchmark 'nb201-cifar1O'\. Did you mean 'nb201-cifar10'"
+    ):
+        bench_main.main(["--benchmarks", "nb201-cifar1O", "--out", str(tmp_path)])
