@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.cache import write_csv
-from benchmarks.command import nothing_to_run, output_folder, positive_int, run_command
+from benchmarks.command import BenchInputError, nothing_to_run, output_folder, positive_int, run_command
 from benchmarks.grid import (
     DEFAULT_BUDGET,
     DEFAULT_SEEDS,
@@ -24,6 +24,7 @@ from benchmarks.grid import (
     NEURAL_SEARCHERS,
     NEURAL_SEEDS,
     QUICK_BUDGET,
+    QUICK_N_SEEDS,
     QUICK_SEEDS,
     REPORT_AT,
     SEARCHERS,
@@ -37,7 +38,7 @@ from benchmarks.report import comparison_table, flat_comparison, markdown_table,
 from benchmarks.runner import run_grid
 from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
-from bonas.samplers import sampler_names
+from bonas.samplers import make_sampler, sampler_names
 from bonas.tabular import benchmark_names
 
 
@@ -57,21 +58,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
     parser.add_argument("--jobs", type=positive_int, help="parallel processes (default: all cores)")
     parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
-    parser.add_argument("--quick", action="store_true", help="small grid: 4 benchmarks, 2 seeds, 50 queries")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small grid: {len(QUICK_SEEDS)} benchmarks (or those of --benchmarks), {QUICK_N_SEEDS} seeds, "
+        f"{QUICK_BUDGET} queries (--seeds and --budget override)",
+    )
     return parser.parse_args(argv)
 
 
 def available(seeds: dict[str, int], data_dir: str | None) -> dict[str, int]:
-    """The benchmarks whose data files are present; the others are skipped with a message."""
+    """The benchmarks whose data files are present; the others are skipped with a message, and one whose
+    optional test-accuracy file is missing is run with a warning that its test regret is not reported."""
     kept = {}
     for name, n_seeds in seeds.items():
         try:
-            cached_benchmark(name, data_dir)
+            benchmark = cached_benchmark(name, data_dir)
         except DataFileNotFoundError as error:
             print(f"Skipping {name}: {error}")
             continue
+        missing = benchmark.missing_metric_hint("test_accuracy")
+        if missing is not None:
+            print(f"Warning: {name}: test regret is not reported: {missing}.")
         kept[name] = n_seeds
     return kept
+
+
+def check_searchers(pairs: list[tuple[str, str]], data_dir: str | None) -> None:
+    """Refuse, before any run, a searcher that cannot search a benchmark's space (a graph-based one on a
+    ``-flat`` benchmark), naming the searchers that can.
+
+    Args:
+        pairs: ``(benchmark, searcher)`` names.
+    """
+    for benchmark, searcher in pairs:
+        space = cached_benchmark(benchmark, data_dir).space
+        try:
+            make_sampler(searcher, space, seed=0)
+        except ValueError as error:
+            reason = str(error).split(";")[0].rstrip(".")
+            working = []
+            for name in sampler_names():
+                try:
+                    make_sampler(name, space, seed=0)
+                except ValueError:
+                    continue
+                working.append(name)
+            raise BenchInputError(
+                f"--searchers {searcher!r} cannot search {benchmark!r} ({reason}); searchers that can: "
+                f"{', '.join(working)}. Drop it from --searchers or run it on another benchmark."
+            ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.benchmarks:
             if name not in benchmark_names():
                 raise unknown_name("benchmark", name, benchmark_names())
-        seeds = {name: seeds.get(name, SEEDS) for name in args.benchmarks}
+        seeds = {name: seeds.get(name, QUICK_N_SEEDS if args.quick else SEEDS) for name in args.benchmarks}
     if args.seeds is not None:
         seeds = dict.fromkeys(seeds, args.seeds)
     for name in args.searchers or ():
@@ -107,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         neural = {name: args.seeds or n for name, n in NEURAL_SEEDS.items() if name in seeds}
         specs += grid(neural, NEURAL_SEARCHERS, budget)
         searchers += tuple(name for name in NEURAL_SEARCHERS if neural)
+    check_searchers(list(dict.fromkeys((spec.benchmark, spec.searcher) for spec in specs)), args.data_dir)
     print(f"{len(specs)} runs: {len(seeds)} benchmarks x {len(searchers)} searchers, {budget} queries each")
     warning_log = WarningLog(args.out / "warnings.log")
     with progress_bar(len(specs), desc="runs", unit="run") as bar:
@@ -119,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=bar.update,
             warning_log=warning_log,
         )
+    print(f"{runs.n_cached} of {len(specs)} runs from cache.")
 
     report_at = tuple(q for q in REPORT_AT if q <= budget)
     if budget not in report_at:
@@ -134,14 +172,25 @@ def main(argv: list[str] | None = None) -> int:
             "(mean validation regret; ratio = default / best baseline):\n\n" + comparison_table(comparison)
         )
     elapsed = time.perf_counter() - started
+    reused = f"{runs.n_cached} of {len(specs)} runs from cache"
     (args.out / "summary.md").write_text(
-        f"{table}\nValidation regret in accuracy points (mean ± std over seeds); wall time {elapsed:.0f} s.\n"
+        f"{table}\nValidation regret in accuracy points (mean ± std over seeds); {reused}; this command's "
+        f"wall time {elapsed:.0f} s.\n"
     )
     plots = plot_curves(runs, args.out / "plots")
     print(table)
     print(
         f"Wrote {args.out / 'summary.csv'}, {args.out / 'summary.md'} and {len(plots)} plots in {args.out / 'plots'}"
     )
+    print(
+        f"The summary covers this command's {len(specs)} runs; runs of earlier commands stay cached in "
+        f"{args.out / 'runs'}."
+    )
+    earlier = sorted(path.name for path in (args.out / "plots").glob("*.png") if path not in set(plots))
+    if earlier:
+        print(
+            f"{args.out / 'plots'} also holds plots of earlier commands, not of this summary: {', '.join(earlier)}"
+        )
     print(warning_log.summary())
     print(f"Total wall time: {elapsed:.1f} s")
     return 0

@@ -4,6 +4,7 @@ that is a folder, and user errors and Ctrl-C reported in one paragraph instead o
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,12 +20,22 @@ class BenchInputError(BonasError, ValueError):
 
 
 def output_folder(path: Path) -> Path:
-    """``path``, refused when it (or a folder above it) is a file, before anything is computed."""
+    """``path``, refused when it (or a folder above it) is a file or cannot be written to, before anything
+    is computed. Nothing is created: the check writes and removes an empty folder in the nearest folder
+    that exists."""
     for folder in (path, *path.parents):
         if folder.exists() and not folder.is_dir():
             raise BenchInputError(
                 f"--out {str(path)!r}: {str(folder)!r} is a file; give a folder for the results."
             )
+    existing = next(folder for folder in (path.absolute(), *path.absolute().parents) if folder.exists())
+    try:
+        Path(tempfile.mkdtemp(prefix=".bench-write-check-", dir=existing)).rmdir()
+    except OSError as error:
+        raise BenchInputError(
+            f"--out {str(path)!r}: cannot write in {str(existing)!r} ({error.strerror}); give a folder you can "
+            "write to."
+        ) from None
     return path
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
+from benchmarks.cache import ResultCache, bonas_sources, content_digest, fingerprint_of, write_csv
 from benchmarks.command import BenchInputError, output_folder, run_command
 from benchmarks.grid import benchmark_modules, cached_benchmark
 from benchmarks.pool import progress_bar, run_tasks
@@ -146,7 +146,8 @@ def fingerprint(task: Task) -> str:
     sampler = make_sampler("auto", table.space, seed=seed, model_failures=model_failures)
     roots = {type(sampler).__module__, *benchmark_modules(table), "bonas.study", "bonas.surrogates.failures"}
     harness = [Path(__file__), Path(__file__).with_name("pool.py")]
-    return fingerprint_of((task[:-1], optuna.__version__), [*harness, *bonas_sources(frozenset(roots))])
+    settings = (task[:-1], optuna.__version__, content_digest(table.source_files))
+    return fingerprint_of(settings, [*harness, *bonas_sources(frozenset(roots))])
 
 
 def markdown(frame: pd.DataFrame) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from benchmarks.cache import bonas_sources, fingerprint_of
+from benchmarks.cache import bonas_sources, content_digest, fingerprint_of
 from bonas.samplers import make_sampler
 from bonas.tabular import TabularBenchmark, load_benchmark
 from bonas.tabular.base import NOISY_SUFFIX
@@ -77,13 +77,11 @@ FLAT_SEEDS = {f"{name}{FLAT_SUFFIX}": SEEDS for name in DEFAULT_SEEDS if not nam
 DEFAULT_SEEDS = {**DEFAULT_SEEDS, **FLAT_SEEDS}
 
 #: The QUICK=1 grid: a few benchmarks, 2 seeds, 50 queries (about 3 minutes on 2 cores, BO on NB301 most of it).
-QUICK_SEEDS = {
-    "nb201-cifar10": 2,
-    "analognas-baseline": 2,
-    "nbgraph-cora": 2,
-    "nb301": 2,
-    "nb201-cifar10-flat": 2,
-}
+#: ``--quick`` with benchmarks named runs as many seeds and queries on those.
+QUICK_N_SEEDS = 2
+QUICK_SEEDS = dict.fromkeys(
+    ("nb201-cifar10", "analognas-baseline", "nbgraph-cora", "nb301", "nb201-cifar10-flat"), QUICK_N_SEEDS
+)
 QUICK_BUDGET = 50
 
 
@@ -132,20 +130,26 @@ def benchmark_modules(benchmark: TabularBenchmark) -> set[str]:
 
 
 def fingerprint(spec: RunSpec, data_dir: str | None) -> str:
-    """Changes whenever the run's result could: its spec, the metrics its benchmark returns, or the
-    source of the code it runs.
+    """Changes whenever the run's result could: its spec, the metrics its benchmark returns, the
+    contents of the files its benchmark reads (:attr:`~bonas.tabular.TabularBenchmark.source_files`), or
+    the source of the code it runs.
 
     The metrics depend on the data folder (NB201's test accuracies and device latencies come from
-    optional files): a run cached without the test file is computed again once the file is there. The
-    code is the harness's runner and worker set-up, and every bonas module the search loop, the
-    sampler, the benchmark and its space import, followed transitively (lazy imports inside functions
-    included).
+    optional files): a run cached without the test file is computed again once the file is there, and
+    so is one whose data files changed since. The code is the harness's runner and worker set-up, and
+    every bonas module the search loop, the sampler, the benchmark and its space import, followed
+    transitively (lazy imports inside functions included).
     """
     benchmark = cached_benchmark(spec.benchmark, data_dir)
     sampler = make_sampler(spec.searcher, benchmark.space, seed=spec.seed)
     roots = {type(sampler).__module__, *benchmark_modules(benchmark)}
     harness = [Path(__file__).with_name(name) for name in ("runner.py", "pool.py")]
-    settings = (spec, optuna.__version__, metric_names(spec.benchmark, data_dir))
+    settings = (
+        spec,
+        optuna.__version__,
+        metric_names(spec.benchmark, data_dir),
+        content_digest(benchmark.source_files),
+    )
     return fingerprint_of(settings, [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))])
 
 

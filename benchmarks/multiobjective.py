@@ -45,7 +45,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from benchmarks.cache import ResultCache, bonas_sources, fingerprint_of, write_csv
+from benchmarks.cache import ResultCache, bonas_sources, content_digest, fingerprint_of, write_csv
 from benchmarks.command import nothing_to_run, output_folder, positive_int, run_command
 from benchmarks.mo_problems import (
     INITIAL_DESIGN,
@@ -106,7 +106,8 @@ def fingerprint(spec: RunSpec) -> str:
     roots = {cls.__module__ for cls in (type(sampler), type(benchmark), type(benchmark.space))}
     harness = [Path(__file__).with_name("mo_problems.py"), Path(__file__).with_name("pool.py")]
     return fingerprint_of(
-        (spec, optuna.__version__), [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))]
+        (spec, optuna.__version__, content_digest(benchmark.source_files)),
+        [*harness, *bonas_sources(frozenset(roots | {"bonas.study"}))],
     )
 
 
@@ -448,6 +449,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("results/bench/multiobjective"))
     parser.add_argument("--force", action="store_true", help="recompute cached runs")
     parser.add_argument("--quick", action="store_true", help="one problem of each kind, 2 seeds, 50 queries")
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help=f"also measure the searchers' proposal overhead on {OVERHEAD_PROBLEM} (default: only without "
+        "--problems)",
+    )
     return parser.parse_args(argv)
 
 
@@ -558,10 +565,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if informed:
         text += "\n" + informed + "\n"
-    overhead_missing = missing_data(OVERHEAD_PROBLEM)
+    # Unrelated to problems the user named, so measured with those only when asked.
+    measure_overhead = args.overhead or not args.problems
+    overhead_missing = missing_data(OVERHEAD_PROBLEM) if measure_overhead else None
     if overhead_missing is not None:
         print(f"No proposal overhead ({OVERHEAD_PROBLEM}): {overhead_missing}")
-    else:
+    elif measure_overhead:
         with warning_log.capture("proposal overhead"):
             overhead = proposal_overhead()
         write_csv(overhead, args.out / "overhead.csv")

@@ -161,6 +161,18 @@ def run_key(spec: RunSpec) -> str:
     return f"{spec.benchmark}/{spec.searcher}/seed{spec.seed}-q{spec.budget}"
 
 
+class GridRuns(dict[RunSpec, pd.DataFrame]):
+    """Every run's frame by spec (see :func:`run_grid`), and how many were reused from the cache.
+
+    Args:
+        n_cached: the runs read from the cache rather than computed by this call.
+    """
+
+    def __init__(self, runs: dict[RunSpec, pd.DataFrame], *, n_cached: int) -> None:
+        super().__init__(runs)
+        self.n_cached = n_cached
+
+
 def run_cache(out: Path) -> ResultCache:
     """The cache of finished runs under ``out``."""
     return ResultCache(out / "runs")
@@ -175,7 +187,7 @@ def run_grid(
     jobs: int | None = None,
     progress: Progress | None = None,
     warning_log: WarningLog | None = None,
-) -> dict[RunSpec, pd.DataFrame]:
+) -> GridRuns:
     """Run every spec not already cached (same fingerprint) under ``out``; return every run's frame.
 
     The runs' warnings go to ``warning_log`` when one is given (see :class:`benchmarks.warning_log.WarningLog`).
@@ -190,18 +202,24 @@ def run_grid(
         progress(len(specs) - len(todo))
     # Long runs first so the pool's tail is short.
     todo.sort(key=lambda spec: spec.searcher != "optuna-gp")
-    tasks = [(spec, data_dir) for spec in todo]
-    done = run_tasks(
-        run_one,
+    tasks = [(spec, data_dir, out, fingerprints[spec]) for spec in todo]
+    # Each worker stores its own run (atomically), so a Ctrl-C keeps every run that finished.
+    for _ in run_tasks(
+        run_and_store,
         tasks,
         jobs=jobs,
         progress=progress,
         warning_log=warning_log,
         label=lambda task: task[0].label,
-    )
-    for (spec, _), frame in done:
-        runs.store(run_key(spec), fingerprints[spec], frame)
-    return {spec: _load(runs, spec, fingerprints[spec]) for spec in specs}
+    ):
+        pass
+    frames = {spec: _load(runs, spec, fingerprints[spec]) for spec in specs}
+    return GridRuns(frames, n_cached=len(specs) - len(todo))
+
+
+def run_and_store(spec: RunSpec, data_dir: str | None, out: Path, stamp: str) -> None:
+    """Run ``spec`` and store its frame in the cache under ``out`` as ``stamp`` (in the worker process)."""
+    run_cache(out).store(run_key(spec), stamp, run_one(spec, data_dir))
 
 
 def _load(runs: ResultCache, spec: RunSpec, stamp: str) -> pd.DataFrame:

@@ -7,9 +7,11 @@ settings can change results): how warnings are collected never changes what a ru
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,22 +19,31 @@ from bonas.library_warnings import loggers_of
 
 Result = TypeVar("Result")
 
+#: How an invocation's header line in the log starts (messages start with their task's ``[label]``).
+HEADER = "=== "
+
 
 class WarningLog:
     """The warnings and log records (WARNING and above) of bench tasks, written to one file and counted.
 
     Third-party libraries warn a lot in a bench (Optuna's ``GPSampler`` falls back to random sampling
     hundreds of times on NB301's conditional space); on the terminal they would bury the progress bar
-    and the tables. The file is started afresh for each invocation.
+    and the tables. Each invocation appends to the file after a header line of its own (when it
+    started, and its command line): an earlier invocation's warnings are kept, and :attr:`count` is this
+    one's.
 
     Args:
         path: the log file (its folder is created).
+        invocation: the command line named in the header (default: this process's).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, invocation: str | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
+        command = invocation if invocation is not None else " ".join(sys.argv)
+        with path.open("a") as file:
+            file.write(f"{HEADER}{datetime.now():%Y-%m-%d %H:%M:%S}: {command}\n")
+            self._start = file.tell()
 
     def write(self, label: str, messages: list[str]) -> None:
         """Append ``messages`` of the task called ``label``."""
@@ -40,9 +51,10 @@ class WarningLog:
 
     @property
     def count(self) -> int:
-        """The messages in the file, including those worker processes wrote while starting."""
-        with self.path.open() as file:
-            return sum(1 for _ in file)
+        """The messages this invocation appended, including those its worker processes wrote while starting."""
+        with self.path.open("rb") as file:
+            file.seek(self._start)
+            return sum(1 for line in file if not line.startswith(HEADER.encode()))
 
     @contextmanager
     def capture(self, label: str) -> Iterator[None]:

@@ -6,6 +6,8 @@ can catch either ``bonas.errors.BonasError`` or the familiar built-in (``ValueEr
 
 from __future__ import annotations
 
+import difflib
+
 
 class BonasError(Exception):
     """Root of every error raised by bonas."""
@@ -58,7 +60,11 @@ class CheapMetricsError(BonasError, ValueError):
 
 
 def unknown_name(kind: str, value: object, valid: object) -> UnknownNameError:
-    """Build the error for an unknown ``kind`` name, listing the valid ones."""
-    valid_list = ", ".join(repr(v) for v in sorted(valid, key=str))  # type: ignore[call-overload]
+    """Build the error for an unknown ``kind`` name: the closest valid names first ("did you mean"), then
+    every valid one."""
+    names = sorted(valid, key=str)  # type: ignore[call-overload]
+    valid_list = ", ".join(repr(v) for v in names)
     plural = kind + ("es" if kind.endswith(("s", "sh", "ch", "x")) else "s")
-    return UnknownNameError(f"Unknown {kind} {value!r}. Valid {plural}: {valid_list}.")
+    close = difflib.get_close_matches(str(value), [str(v) for v in names], n=3)
+    hint = f" Did you mean {' or '.join(repr(v) for v in close)}?" if close else ""
+    return UnknownNameError(f"Unknown {kind} {value!r}.{hint} Valid {plural}: {valid_list}.")

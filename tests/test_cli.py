@@ -115,7 +115,7 @@ def test_batch_size_reaches_the_searcher(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--benchmark", "nb201-cifar11"], "Unknown benchmark 'nb201-cifar11'. Valid benchmarks: "),
+        (["--benchmark", "nb201-cifar11"], "Unknown benchmark 'nb201-cifar11'. Did you mean 'nb201-cifar10'"),
         (["--benchmark", "nb201-cifar10", "--searcher", "bayesopt"], "Unknown searcher 'bayesopt'. Valid searchers: "),
         (["--objective", "nocolon"], "--objective 'nocolon' must read MODULE:FUNCTION"),
         (["--objective", "no_such_module_x:f"], "cannot import module 'no_such_module_x'"),

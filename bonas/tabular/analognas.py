@@ -221,6 +221,7 @@ class AnalogNASBenchmark(TabularBenchmark):
         self.name = f"analognas-{metric}"
         self.space = NB201Space()
         self._table = load_table()
+        self.source_files = (package_file(PACKAGE, DATA_FILE),)
 
     def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
         arch = to_arch_string(self.space.operations(architecture))

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -43,7 +44,8 @@ class Optimum:
 class TabularBenchmark(ABC):
     """An objective answered from a table (or a surrogate) instead of training.
 
-    Subclasses set :attr:`name` and :attr:`space` and implement :meth:`query`.
+    Subclasses set :attr:`name` and :attr:`space` and implement :meth:`query`, and list in
+    :attr:`source_files` the files their values are read from.
 
     Args:
         noisy: return one training seed's value (chosen by the query's rng) instead of the mean, where
@@ -53,6 +55,9 @@ class TabularBenchmark(ABC):
 
     name: str
     space: SearchSpace
+    #: The files the benchmark's values are read from (data folder and package files): a cache of results
+    #: computed on the benchmark stays valid only while their contents do.
+    source_files: tuple[Path, ...] = ()
 
     def __init__(self, *, noisy: bool = False, seed: int | None = None) -> None:
         self.noisy = noisy

@@ -102,6 +102,7 @@ class FlatBenchmark(TabularBenchmark):
         self.benchmark = benchmark
         self.name = benchmark.name + FLAT_SUFFIX
         self.space, self._choices = _flat(benchmark.space)
+        self.source_files = benchmark.source_files
 
     def original(self, architecture: Architecture) -> Architecture:
         """The wrapped space's architecture with the same parameters."""

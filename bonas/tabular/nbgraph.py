@@ -100,7 +100,12 @@ def load_table(dataset: str) -> dict[int, NBGraphRecord]:
     """The table of ``dataset``, by package key (cached: each file is read once per process)."""
     if dataset not in DATASETS:
         raise unknown_name("NAS-Bench-Graph dataset", dataset, DATASETS)
-    return convert_records(read_bench_file(package_file("nas_bench_graph", f"light/{dataset}.bench")))
+    return convert_records(read_bench_file(table_file(dataset)))
+
+
+def table_file(dataset: str) -> Path:
+    """The package's table file of ``dataset``."""
+    return package_file("nas_bench_graph", f"light/{dataset}.bench")
 
 
 def table_key(link: Sequence[int], ops: Sequence[str]) -> int:
@@ -151,6 +156,7 @@ class NBGraphBenchmark(TabularBenchmark):
         self.name = f"nbgraph-{dataset}"
         self.space = NBGraphSpace(proteins=dataset == PROTEINS)
         self._table = load_table(dataset)
+        self.source_files = (table_file(dataset),)
 
     def query(self, architecture: Architecture, rng: np.random.Generator) -> dict[str, float]:
         link, ops = self.space.link_ops(architecture)

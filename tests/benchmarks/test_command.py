@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 import benchmarks.__main__ as bench_main
 import benchmarks.failures as failures_bench
 import benchmarks.multiobjective as multiobjective_bench
 from benchmarks.command import BenchInputError, run_command
+from benchmarks.runner import GridRuns
 from bonas.errors import UnknownNameError
 
 
@@ -71,7 +75,9 @@ def test_user_errors_and_ctrl_c_end_in_one_paragraph(capsys) -> None:
 
 def test_a_searcher_named_twice_is_one_run(tmp_path, monkeypatch, capsys) -> None:
     planned: list[int] = []
-    monkeypatch.setattr(bench_main, "run_grid", lambda specs, *a, **k: planned.append(len(specs)) or {})
+    monkeypatch.setattr(
+        bench_main, "run_grid", lambda specs, *a, **k: planned.append(len(specs)) or GridRuns({}, n_cached=0)
+    )
     monkeypatch.setattr(bench_main, "plot_curves", lambda runs, folder: [])
     argv = [
         "--benchmarks",
@@ -93,3 +99,29 @@ def test_the_default_grid_without_data_says_so_and_exits_0(tmp_path, monkeypatch
     assert multiobjective_bench.main(["--out", str(tmp_path / "out")]) == 0
     assert "No multi-objective problem has its data here: nothing to run." in capsys.readouterr().out
     assert not (tmp_path / "out").exists()
+
+
+def _unwritable_folder() -> Path:
+    for folder in (Path("/sys"), Path("/proc")):
+        try:
+            Path(tempfile.mkdtemp(dir=folder)).rmdir()
+        except OSError:
+            return folder
+    pytest.skip("no folder here refuses writes")
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_anything_is_announced(capsys) -> None:
+    out = _unwritable_folder() / "x"
+    argv = ["--benchmarks", "nb201-cifar10", "--searchers", "random", "--seeds", "1", "--budget", "3"]
+    assert run_command(lambda: bench_main.main([*argv, "--out", str(out)]), "bench") == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert f"--out '{out}': cannot write in" in line and "give a folder you can write to" in line
+
+
+def test_an_unknown_benchmark_name_is_answered_with_the_closest_ones_first(tmp_path) -> None:
+    with pytest.raises(
+        UnknownNameError, match=r"^Unknown benchmark 'nb201-cifar1O'\. Did you mean 'nb201-cifar10'"
+    ):
+        bench_main.main(["--benchmarks", "nb201-cifar1O", "--out", str(tmp_path)])

@@ -6,6 +6,10 @@ The top-level ``benchmarks`` package is the harness under test; this folder is `
 from __future__ import annotations
 
 import math
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +25,10 @@ import benchmarks.pool
 import benchmarks.runner
 from benchmarks.__main__ import main
 from benchmarks.cache import bonas_sources
+from benchmarks.command import run_command
 from benchmarks.grid import RunSpec, fingerprint, grid
 from benchmarks.report import SUMMARY_COLUMNS, markdown_table, plot_curves, summarise
-from benchmarks.runner import RUN_COLUMNS, run_cache, run_grid, run_key, trajectory
+from benchmarks.runner import RUN_COLUMNS, GridRuns, run_cache, run_grid, run_key, trajectory
 from bonas.data import data_dir
 from bonas.errors import UnknownNameError
 from bonas.tabular import Optimum
@@ -296,6 +301,25 @@ def test_a_run_is_fingerprinted_with_the_metrics_its_data_folder_gives(tmp_path:
     assert fingerprint(spec, str(tmp_path)) != fingerprint(spec, str(shared))
 
 
+def test_a_run_is_fingerprinted_with_the_contents_of_its_data_files(tmp_path: Path) -> None:
+    shared = data_dir()
+    if not (shared / "nb201" / "nb201_test_accuracy.csv").is_file():
+        pytest.skip("nb201/nb201_test_accuracy.csv is not in the data folder")
+    (tmp_path / "nb201").mkdir()
+    test_file = tmp_path / "nb201" / "nb201_test_accuracy.csv"
+    test_file.write_bytes((shared / "nb201" / "nb201_test_accuracy.csv").read_bytes())
+    specs = [RunSpec("nb201-cifar10", "random", 0, 15), RunSpec("nb201-cifar10-flat", "random", 0, 15)]
+    before = [fingerprint(spec, str(tmp_path)) for spec in specs]
+    header, first, *rest = test_file.read_text().splitlines(keepends=True)
+    changed = first.replace("9", "8", 1) if "9" in first else first.replace("1", "2", 1)
+    assert changed != first
+    test_file.write_text("".join([header, changed, *rest]))
+    status = test_file.stat()  # a later modification time even where the clock is coarse
+    os.utime(test_file, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    after = [fingerprint(spec, str(tmp_path)) for spec in specs]
+    assert all(b != a for b, a in zip(before, after, strict=True))
+
+
 def test_run_grid_recomputes_stale_and_forced_runs(tiny_grid) -> None:
     specs, out, runs = tiny_grid
     timing_free = [column for column in RUN_COLUMNS if column != "propose_seconds"]
@@ -369,9 +393,9 @@ def planned_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     captured: list[list[RunSpec]] = []
 
-    def fake_run_grid(specs: list[RunSpec], *args: object, **kwargs: object) -> dict:
+    def fake_run_grid(specs: list[RunSpec], *args: object, **kwargs: object) -> GridRuns:
         captured.append(list(specs))
-        return {}
+        return GridRuns({}, n_cached=0)
 
     monkeypatch.setattr(cli, "run_grid", fake_run_grid)
     monkeypatch.setattr(cli, "plot_curves", lambda runs, out: [])
@@ -409,3 +433,88 @@ def test_every_benchmark_runs_20_seeds_unless_asked_otherwise(planned_grid) -> N
     }
     assert seeds == {"nbgraph-pubmed": list(range(20)), "nbgraph-cs": list(range(20))}
     assert set(cli.DEFAULT_SEEDS.values()) == {cli.SEEDS} == {20}
+
+
+def _quick_seed_zero(spec: RunSpec, data_dir: str | None) -> pd.DataFrame:
+    """A stand-in run: seed 0 at once, the others 20 s."""
+    if spec.seed:
+        time.sleep(20)
+    return pd.DataFrame({"query": [1], "val_regret": [0.5]})
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_stops_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers are forked: they run the stand-in too.
+    monkeypatch.setattr(benchmarks.runner, "run_one", _quick_seed_zero)
+    specs = grid({"nb201-cifar10": 6}, ("random",), 5)
+    started = time.perf_counter()
+    interrupt = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_grid(specs, tmp_path, data_dir=None, jobs=2)
+    finally:
+        interrupt.cancel()
+    assert time.perf_counter() - started < 15
+    assert (run_key(specs[0]), fingerprint(specs[0], None)) in run_cache(tmp_path)
+    assert len(list((tmp_path / "runs").rglob("*.csv"))) == 1
+
+
+def test_a_searcher_that_cannot_search_a_benchmark_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--benchmarks", "nb201-cifar10", "nb201-cifar10-flat", "--searchers", "random", "bo-gp-wl-rbf"]
+    assert (
+        run_command(lambda: main([*argv, "--seeds", "1", "--budget", "3", "--out", str(tmp_path)]), "bench")
+        == 2
+    )
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert "'bo-gp-wl-rbf'" in line and "'nb201-cifar10-flat'" in line
+    assert "searchers that can: " in line and "bo-gp-categorical" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_quick_means_two_seeds_and_50_queries_on_any_benchmark(planned_grid) -> None:
+    specs = planned_grid(
+        ["--quick", "--benchmarks", "nbgraph-citeseer", "nb201-cifar10", "--searchers", "random"]
+    )
+    assert {(spec.benchmark, spec.seed, spec.budget) for spec in specs} == {
+        (name, seed, 50) for name in ("nbgraph-citeseer", "nb201-cifar10") for seed in (0, 1)
+    }
+    specs = planned_grid(
+        ["--quick", "--benchmarks", "nbgraph-citeseer", "--searchers", "random", "--seeds", "3"]
+    )
+    assert sorted(spec.seed for spec in specs) == [0, 1, 2]
+
+
+def test_a_data_folder_without_nb201_test_accuracies_is_warned_about(planned_grid, tmp_path, capsys) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    planned_grid(["--benchmarks", "nb201-cifar10", "nb201-cifar10-flat", "analognas-baseline",
+                  "--searchers", "random", "--data-dir", str(tmp_path / "elsewhere")])  # fmt: skip
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Warning: ")]
+    assert [line.split(":")[1].strip() for line in warnings] == ["nb201-cifar10", "nb201-cifar10-flat"]
+    assert all(
+        "test regret is not reported" in line and "nb201/nb201_test_accuracy.csv" in line for line in warnings
+    )
+
+
+def test_a_second_command_into_the_same_folder_says_what_its_summary_covers(tmp_path, capsys) -> None:
+    def bench(benchmark: str) -> str:
+        argv = ["--benchmarks", benchmark, "--searchers", "random", "--seeds", "1", "--budget", "5"]
+        assert main([*argv, "--out", str(tmp_path), "--jobs", "1"]) == 0
+        return capsys.readouterr().out
+
+    first = bench("nb201-cifar10")
+    assert "0 of 1 runs from cache." in first
+    second = bench("analognas-baseline")
+    assert "The summary covers this command's 1 runs; runs of earlier commands stay cached in" in second
+    assert (
+        f"{tmp_path / 'plots'} also holds plots of earlier commands, not of this summary: nb201-cifar10.png"
+        in second
+    )
+    again = bench("analognas-baseline")
+    assert "1 of 1 runs from cache." in again and "also holds plots of earlier commands" in again
+    assert "1 of 1 runs from cache; this command's wall time" in (tmp_path / "summary.md").read_text()

@@ -159,3 +159,22 @@ def test_the_informed_reference_scores_entries_chosen_by_test_accuracy_on_valida
     assert informed_reference("fake:latency<=p25") is None
     fake.rows = tuple({k: v for k, v in row.items() if k != "test_accuracy"} for row in fake.rows)
     assert informed_reference("fake:latency") is None and informed_markdown(["fake:latency"]) == ""
+
+
+class _OverheadMeasuredError(Exception):
+    pass
+
+
+def test_the_proposal_overhead_is_measured_with_named_problems_only_when_asked(
+    monkeypatch, tmp_path, capsys
+) -> None:
+    def measured() -> None:
+        raise _OverheadMeasuredError
+
+    monkeypatch.setattr(multiobjective, "proposal_overhead", measured)
+    argv = ["--problems", "nbgraph-cora:latency", "--searchers", "random", "--seeds", "1", "--budget", "3",
+            "--jobs", "1", "--out", str(tmp_path)]  # fmt: skip
+    assert multiobjective.main(argv) == 0
+    assert not (tmp_path / "overhead.csv").exists()
+    with pytest.raises(_OverheadMeasuredError):
+        multiobjective.main([*argv, "--overhead"])

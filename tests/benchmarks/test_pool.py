@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -90,7 +93,8 @@ def test_warnings_of_tasks_go_to_the_log_file_not_the_terminal(
     out, err = capfd.readouterr()
     assert "falling back" not in out + err and "deprecated thing" not in out + err
     assert "No CUDA runtime" not in out + err
-    lines = log.path.read_text().splitlines()
+    header, *lines = log.path.read_text().splitlines()
+    assert header.startswith("=== ")
     assert log.count == len(lines) == 12
     for x in range(3):
         mine = [line for line in lines if line.startswith(f"[({x},)] ")]
@@ -107,7 +111,7 @@ def test_warnings_of_tasks_go_to_the_log_file_not_the_terminal(
 def test_a_bench_without_warnings_says_so(tmp_path: Path) -> None:
     log = WarningLog(tmp_path / "warnings.log")
     assert dict(run_tasks(fail_on_two, [(1,)], in_process=True, warning_log=log)) == {(1,): 1}
-    assert log.count == 0 and log.path.read_text() == ""
+    assert log.count == 0 and len(log.path.read_text().splitlines()) == 1  # the invocation's header
     assert log.summary() == "No warnings."
 
 
@@ -133,7 +137,7 @@ def test_capture_logs_what_the_bench_process_itself_warns(
     out, err = capfd.readouterr()
     assert "7" not in out + err
     assert log.count == 4 and all(
-        line.startswith("[bench setup] ") for line in log.path.read_text().splitlines()
+        line.startswith("[bench setup] ") for line in log.path.read_text().splitlines()[1:]
     )
 
 
@@ -170,3 +174,39 @@ def test_torch_first_imported_inside_a_block_still_logs_to_the_collector() -> No
     assert "No CUDA runtime" not in done.stderr
     assert "torch.utils.cpp_extension: No CUDA runtime is found" in done.stdout
     assert done.stdout.splitlines()[-1] == "False 1"  # torch's own handler, as torch set it
+
+
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_ctrl_c_stops_the_workers_at_once_after_handing_over_the_finished_tasks() -> None:
+    # The quick tasks finish at once; the long ones run or wait in the queue when Ctrl-C comes. A plain
+    # shutdown would wait for every one of them (about 40 s on two workers).
+    tasks = [(0.0,), (0.0,), (20.0,), (20.0,), (20.0,), (20.0,)]
+    handed: list[tuple[float, ...]] = []
+    started = time.perf_counter()
+    interrupt = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for task, _ in run_tasks(sleep_for, tasks, jobs=2):
+                handed.append(task)
+    finally:
+        interrupt.cancel()
+    assert time.perf_counter() - started < 12
+    assert handed == [(0.0,), (0.0,)]
+
+
+def test_each_invocation_appends_to_the_log_and_counts_its_own_warnings(tmp_path: Path) -> None:
+    first = WarningLog(tmp_path / "warnings.log", invocation="python -m benchmarks --quick")
+    first.write("run a", ["one", "two"])
+    second = WarningLog(tmp_path / "warnings.log", invocation="python -m benchmarks --force")
+    assert second.count == 0 and second.summary() == "No warnings."
+    second.write("run b", ["three"])
+    assert (first.count, second.count) == (3, 1)  # a later invocation's header is no warning
+    lines = second.path.read_text().splitlines()
+    assert lines[0].startswith("=== ") and lines[0].endswith(": python -m benchmarks --quick")
+    assert lines[1:3] == ["[run a] one", "[run a] two"]
+    assert lines[3].endswith(": python -m benchmarks --force") and lines[4] == "[run b] three"
