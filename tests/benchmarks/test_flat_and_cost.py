@@ -19,6 +19,7 @@ from benchmarks.grid import (
     default_searchers,
 )
 from benchmarks.report import comparison_table, flat_comparison
+from benchmarks.runner import GridRuns
 from bonas.architecture import Architecture
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
@@ -43,7 +44,9 @@ def test_main_plans_the_flat_searchers_on_flat_benchmarks(tmp_path: Path, monkey
     import benchmarks.__main__ as cli
 
     captured: list[RunSpec] = []
-    monkeypatch.setattr(cli, "run_grid", lambda specs, *args, **kwargs: captured.extend(specs) or {})
+    monkeypatch.setattr(
+        cli, "run_grid", lambda specs, *args, **kwargs: captured.extend(specs) or GridRuns({}, n_cached=0)
+    )
     monkeypatch.setattr(cli, "plot_curves", lambda runs, out: [])
     argv = ["--benchmarks", "analognas-baseline", "analognas-baseline-flat", "--seeds", "2"]
     assert cli.main([*argv, "--out", str(tmp_path)]) == 0
