@@ -207,7 +207,8 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
     parser.add_argument(
         "--total-trials",
         type=_positive_int,
-        help="stop once the study holds this many evaluations, earlier runs and other workers included",
+        help="start no trial once the study's evaluations and running trials make this many, earlier runs and "
+        "other workers included",
     )
     parser.add_argument(
         "--storage",
