@@ -6,7 +6,10 @@ A search that should outlive its process names a storage (``bonas search --stora
 * a plain path (``results/nb201.db``) is a SQLite file, its folder created if needed (WAL journal, so
   several worker processes on one machine share it);
 * a URL (``sqlite:///x.db``, ``postgresql://user@host/db``, any SQLAlchemy URL) is an Optuna
-  ``RDBStorage``; ``postgresql://`` uses psycopg 3 when psycopg2 is not installed;
+  ``RDBStorage``; ``postgresql://`` uses psycopg 3 when psycopg2 is not installed; a SQLite URL's
+  query (``sqlite:///x.db?timeout=30``) holds options of the connection to that file, as in SQLAlchemy;
+* refused: an in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``: it would lose the study;
+  None is the in-memory study), a path naming a folder, and ``sqlite:`` text that is not a URL;
 * ``journal:<path>`` or a path ending in ``.log``/``.jsonl`` is Optuna's append-only journal file
   (no database; no heartbeat either, see below).
 
@@ -60,6 +63,8 @@ DEFAULT_MAX_RETRY = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT = 60.0
+#: Query options of a ``sqlite:///`` URL that SQLAlchemy passes to the connection, as bonas does.
+SQLITE_URL_OPTIONS = frozenset({"timeout", "detect_types", "cached_statements", "check_same_thread", "uri"})
 #: Attempts at opening a database whose tables other workers may be creating at the same moment.
 SCHEMA_RACE_RETRIES = 8
 
@@ -77,14 +82,37 @@ def storage_url(spec: str | os.PathLike) -> str:
     """The database URL of a path or URL spec (a path becomes an absolute ``sqlite:///`` URL).
 
     Raises:
-        ValueError: ``spec`` is a journal file, which has no URL.
+        StorageSpecError: ``spec`` is a journal file, which has no URL, names a folder, or starts
+            with ``sqlite:`` without being a SQLite URL.
     """
     text = os.fspath(spec)
     if is_journal(text):
         raise StorageSpecError(f"Storage {text!r} is a journal file, not a database; it has no URL.")
     if is_url(text):
         return _with_postgres_driver(text)
+    _check_not_a_malformed_url(text)
+    _check_not_a_folder(text, text)
     return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _check_not_a_malformed_url(text: str) -> None:
+    """Refuse ``sqlite:/x.db`` and the like: as a path it would make a folder named ``sqlite:``."""
+    if text.lower().startswith("sqlite:"):
+        rest = text.partition(":")[2].lstrip("/")
+        raise StorageSpecError(
+            f"Storage {text!r} is not a SQLite URL: write sqlite:///{rest} (three slashes; four for an absolute "
+            f"path, sqlite:////{rest}) or the path alone ({rest})."
+        )
+
+
+def _check_not_a_folder(spec: str, path: str, example: str = "search.db") -> None:
+    """Refuse a storage path that ends in a path separator or is an existing folder: a database is a file."""
+    separators = (os.sep, os.altsep) if os.altsep else (os.sep,)
+    if path.endswith(separators) or Path(path).expanduser().is_dir():
+        folder = path.rstrip("".join(separators)) or path
+        raise StorageSpecError(
+            f"Storage {spec!r} names a folder; name a file in it ({Path(folder) / example})."
+        )
 
 
 def open_storage(
@@ -123,11 +151,12 @@ def open_storage(
         return _journal_storage(text.removeprefix(JOURNAL_PREFIX), heartbeat_interval)
     url = storage_url(text)
     engine_kwargs: dict[str, object] = {}
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
+    sqlite = sqlite_file(url)
+    if sqlite is not None:
+        path, database, options = sqlite
         _check_is_sqlite(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"creator": _sqlite_connector(path)}
+        engine_kwargs = {"creator": _sqlite_connector(database, options)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         heartbeat: dict[str, object] = {}
@@ -221,19 +250,70 @@ def describe(spec: StorageSpec) -> str:
 
 
 def local_file(spec: StorageSpec) -> Path | None:
-    """The file a SQLite or journal storage spec names (absolute), or None for a server or memory."""
+    """The file a SQLite or journal storage spec names (absolute), or None for a server or memory.
+
+    Raises:
+        StorageSpecError: a ``sqlite:`` URL that names no file (see :func:`sqlite_file`).
+    """
     if spec is None or isinstance(spec, BaseStorage):
         return None
     text = os.fspath(spec)
     if is_journal(text):
+        _check_not_a_folder(text, text.removeprefix(JOURNAL_PREFIX), "search.log")
         path = Path(text.removeprefix(JOURNAL_PREFIX))
     elif not is_url(text):
+        _check_not_a_malformed_url(text)
+        _check_not_a_folder(text, text)
         path = Path(text)
-    elif text.startswith("sqlite:///") and text != "sqlite:///:memory:":
-        path = Path(text.removeprefix("sqlite:///"))
+    elif (sqlite := sqlite_file(text)) is not None:
+        path = sqlite[0]
     else:
         return None
     return path.expanduser().resolve()
+
+
+def sqlite_file(url: str) -> tuple[Path, str, dict[str, object]] | None:
+    """For a SQLite URL: the file it names, what ``sqlite3.connect`` opens (the file, or a ``file:`` URI
+    with ``?uri=true``) and the connection options of its query (``sqlite:///x.db?timeout=30``, read as
+    SQLAlchemy reads them); None for any other database.
+
+    Raises:
+        StorageSpecError: the URL names an in-memory database (which would lose the study), is not of the
+            form ``sqlite:///path``, or has a query option SQLite connections do not take.
+    """
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SAWarning
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # not a URL SQLAlchemy reads: _rdb_storage reports it
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if parsed.host or parsed.port or parsed.username:
+        raise StorageSpecError(
+            f"Storage {url!r} is not of the form sqlite:///path: write sqlite:///{parsed.host}{parsed.database or ''} "
+            "for a file relative to here, sqlite:////abs/path.db for an absolute one, or the path alone."
+        )
+    if parsed.database in (None, "", ":memory:"):
+        raise StorageSpecError(
+            f"Storage {url!r} is an in-memory database, which would lose the study when the search ends; give "
+            "a file (results/search.db, or sqlite:///results/search.db)."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # SQLAlchemy would ignore an unknown option, with a warning
+        try:
+            (database,), options = SQLiteDialect_pysqlite().create_connect_args(parsed)
+        except SAWarning:
+            unknown = ", ".join(sorted(set(parsed.query) - SQLITE_URL_OPTIONS)) or "of its query"
+            raise StorageSpecError(
+                f"Storage {url!r}: SQLite connections take no option {unknown}; give only "
+                f"{', '.join(sorted(SQLITE_URL_OPTIONS))}, or uri=true with SQLite URI parameters (mode=ro)."
+            ) from None
+    path = parsed.database.removeprefix("file:") if options.get("uri") else parsed.database
+    _check_not_a_folder(url, path)
+    return Path(path), database, options
 
 
 def artifact_dir(spec: StorageSpec) -> Path | None:
@@ -265,6 +345,7 @@ def _journal_storage(path_text: str, heartbeat_interval: int | None) -> BaseStor
         raise StorageSpecError("Storage 'journal:' names no file; write journal:results/search.log.")
     if heartbeat_interval is not None:
         logger.info("Journal storage %s has no heartbeat: a killed worker's trial stays RUNNING.", path_text)
+    _check_not_a_folder(JOURNAL_PREFIX + path_text, path_text, "search.log")
     path = Path(path_text).expanduser().resolve()
     _check_is_journal(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -320,13 +401,20 @@ def _check_is_sqlite(path: Path) -> None:
         )
 
 
-def _sqlite_connector(path: Path):  # type: ignore[no-untyped-def]
+def _sqlite_connector(database: str | Path, options: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
     """Connections in WAL mode with a long busy timeout, so worker processes wait for each other's
     writes instead of failing with "database is locked". ``synchronous = NORMAL`` is safe in WAL mode
-    against a killed process (only an OS crash can lose the last commits)."""
+    against a killed process (only an OS crash can lose the last commits).
+
+    Args:
+        database: the file, or a ``file:`` URI (with ``uri=True`` among the options).
+        options: ``sqlite3.connect`` options from the URL's query (``timeout`` replaces the default).
+    """
+    # Other threads use the connections (SQLAlchemy's pool, the heartbeat thread).
+    arguments = {"timeout": SQLITE_BUSY_TIMEOUT, **(options or {}), "check_same_thread": False}
 
     def connect() -> sqlite3.Connection:
-        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+        connection = sqlite3.connect(database, **arguments)  # type: ignore[arg-type]
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         return connection

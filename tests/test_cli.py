@@ -144,6 +144,37 @@ def test_errors_quote_the_bad_value(tmp_path, capsys, args: list[str], message: 
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ("sqlite:///:memory:", "Storage 'sqlite:///:memory:' is an in-memory database, which would lose the study"),
+        ("sqlite://", "Storage 'sqlite://' is an in-memory database"),
+        ("nodir3/", "Storage 'nodir3/' names a folder; name a file in it (nodir3/search.db)."),
+        ("sqlite:/x.db", "Storage 'sqlite:/x.db' is not a SQLite URL: write sqlite:///x.db"),
+    ],
+)  # fmt: skip
+def test_storages_that_would_lose_or_misplace_the_study_are_refused(
+    tmp_path, monkeypatch, capsys, storage, message
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--searcher",
+        "random",
+        "--n-trials",
+        "1",
+        "--storage",
+        storage,
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"bonas search: error: {err.partition('error: ')[2]}" and err.count("\n") == 1
+    assert message in err
+    assert list(tmp_path.iterdir()) == []  # no file, no folder, no artifacts beside
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "many"])
 def test_rejects_bad_trial_counts(capsys, value: str) -> None:
     with pytest.raises(SystemExit) as raised:

@@ -8,7 +8,7 @@ import optuna
 import pytest
 from optuna.storages import JournalStorage, RDBStorage
 
-from bonas.storage import artifact_dir, describe, local_file, open_storage, storage_url
+from bonas.storage import StorageSpecError, artifact_dir, describe, local_file, open_storage, storage_url
 from bonas.study import search
 
 pytestmark = pytest.mark.usefixtures("quiet_optuna")
@@ -85,6 +85,47 @@ def test_rejects_empty_specs() -> None:
         open_storage("")
     with pytest.raises(ValueError, match="names no file"):
         open_storage("journal:")
+
+
+def test_a_sqlite_urls_query_is_a_connection_option_of_the_same_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    study = optuna.create_study(storage=open_storage("q.db"), study_name="q")
+    study.tell(study.ask(), 1.0)
+    connected = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connected.append(k) or connect(*a, **k))
+    url = "sqlite:///q.db?timeout=7"
+    assert len(optuna.load_study(study_name="q", storage=open_storage(url)).trials) == 1
+    assert connected and all(k["timeout"] == 7.0 for k in connected)
+    assert local_file(url) == tmp_path / "q.db" and artifact_dir(url) == tmp_path / "q.db-artifacts"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("q.db-")) == ["q.db"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("sqlite:///:memory:", "is an in-memory database, which would lose the study when the search ends; give a file"),
+        ("sqlite://", "is an in-memory database"),
+        ("sqlite:/x.db", "is not a SQLite URL: write sqlite:///x.db (three slashes"),
+        ("SQLite:x.db", "is not a SQLite URL: write sqlite:///x.db"),
+        ("sqlite://x.db", "is not of the form sqlite:///path: write sqlite:///x.db"),
+        ("nodir/", "Storage 'nodir/' names a folder; name a file in it (nodir/search.db)."),
+        ("sqlite:///nodir/", "names a folder; name a file in it (nodir/search.db)"),
+        ("journal:nodir/", "names a folder; name a file in it (nodir/search.log)"),
+        ("afolder", "Storage 'afolder' names a folder"),
+        ("sqlite:///q.db?colour=red", "SQLite connections take no option colour; give only cached_statements"),
+    ],
+)  # fmt: skip
+def test_specs_naming_no_file_are_refused_before_anything_is_created(
+    tmp_path, monkeypatch, spec, message
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afolder").mkdir()
+    for call in (open_storage, local_file):
+        with pytest.raises(StorageSpecError) as raised:
+            call(spec)
+        assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["afolder"]
 
 
 def test_describe_hides_passwords() -> None:
