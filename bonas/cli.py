@@ -488,9 +488,11 @@ def _split_objectives(args: argparse.Namespace) -> None:
 
 def _run_dashboard(args: argparse.Namespace) -> int:
     from bonas.dashboard import serve
+    from bonas.storage import check_holds_studies
 
     if not 0 <= args.port <= 65535:
         raise CommandLineError(f"--port {args.port} is not a port number (0-65535).")
+    check_holds_studies(args.storage)  # before anything (a warnings log) is written beside it
 
     def ready(url: str) -> None:
         print(f"optuna-dashboard: {url}", flush=True)
@@ -512,11 +514,9 @@ def _run_show(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from bonas.reports import pareto_table, studies_table, top_trials
-    from bonas.storage import describe, local_file, open_storage
+    from bonas.storage import check_holds_studies, describe, open_storage
 
-    path = local_file(args.storage)
-    if path is not None and not path.is_file():
-        raise CommandLineError(f"Storage file {str(path)!r} does not exist; give the path a search wrote to.")
+    check_holds_studies(args.storage)
     storage = open_storage(args.storage)
     table = studies_table(storage)
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 90):

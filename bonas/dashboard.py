@@ -26,7 +26,7 @@ from bonas.architecture import Architecture
 from bonas.drawing import draw_architecture
 from bonas.errors import BonasError
 from bonas.reports import best_note, best_trial, pareto_note
-from bonas.storage import StorageSpec, artifact_dir, describe, local_file, open_storage
+from bonas.storage import StorageSpec, artifact_dir, check_holds_studies, describe, open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -168,9 +168,7 @@ def serve(
         annotate: refresh each study's best-architecture note and picture first.
         on_ready: called with the dashboard's URL once it listens.
     """
-    path = local_file(storage)
-    if path is not None and not path.is_file():
-        raise BonasError(f"Storage file {str(path)!r} does not exist; give the path a search wrote to.")
+    check_holds_studies(storage)
     opened = open_storage(storage)
     if opened is None:
         raise BonasError("The dashboard needs a storage; an in-memory study cannot be shown.")

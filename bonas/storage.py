@@ -30,6 +30,7 @@ import random
 import sqlite3
 import time
 import warnings
+from contextlib import closing
 from pathlib import Path
 from typing import Union
 
@@ -352,6 +353,36 @@ def _journal_storage(path_text: str, heartbeat_interval: int | None) -> BaseStor
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def check_holds_studies(spec: StorageSpec) -> None:
+    """Refuse, without opening it for writing, a file storage that a search never wrote to: a missing
+    file, or a SQLite database without Optuna's tables (opening it as a storage would add them and switch
+    it to WAL). For ``bonas show`` and ``bonas dashboard``, which only read what searches stored.
+
+    Raises:
+        StorageSpecError: the file does not exist, or holds no Optuna study.
+    """
+    path = local_file(spec)
+    if path is None:
+        return
+    if not path.is_file():
+        raise StorageSpecError(f"Storage file {str(path)!r} does not exist; give the path a search wrote to.")
+    check_storage_file(spec)
+    if is_journal(os.fspath(spec)):  # type: ignore[arg-type]
+        return
+    try:  # read-only: nothing, not even the journal mode, changes
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            tables = {
+                name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+    except sqlite3.DatabaseError as error:
+        raise StorageUnavailableError(f"Cannot read {str(path)!r}: {error}; check its permissions.") from None
+    if not {"studies", "trials"} <= tables:
+        raise StorageSpecError(
+            f"There is no bonas/Optuna study in {str(path)!r} (it has no Optuna tables), so bonas leaves it "
+            "untouched; give the file a search wrote to."
+        )
 
 
 def check_storage_file(spec: StorageSpec) -> None:

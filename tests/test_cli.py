@@ -6,9 +6,11 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tomllib
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -202,6 +204,22 @@ def test_show_errors(tmp_path, capsys) -> None:
     assert "No study 'two'" in (err := capsys.readouterr().err) and "'one'" in err
     assert main(["show", str(db), "--study", "one"]) == 0
     assert "No completed evaluation yet." in capsys.readouterr().out
+
+
+def test_show_and_dashboard_leave_a_database_without_studies_untouched(tmp_path, capsys) -> None:
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+        connection.commit()
+    before = other.read_bytes()
+    for command in (["show"], ["dashboard", "--port", "0"]):
+        assert main([*command, str(other)]) == 2
+        err = capsys.readouterr().err
+        assert f"There is no bonas/Optuna study in {str(other)!r}" in err and err.count("\n") == 1
+    assert other.read_bytes() == before  # no Optuna tables, still in rollback-journal mode
+    assert [p.name for p in tmp_path.iterdir()] == ["other.db"]  # no -wal, -shm or -artifacts beside
+    assert main(["show", str(tmp_path / "absent.db")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "absent.db").exists()
 
 
 def test_python_dash_m_and_the_console_script() -> None:
