@@ -30,7 +30,8 @@ import random
 import sqlite3
 import time
 import warnings
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Union
 
@@ -152,7 +153,7 @@ def open_storage(
         return _journal_storage(text.removeprefix(JOURNAL_PREFIX), heartbeat_interval)
     url = storage_url(text)
     engine_kwargs: dict[str, object] = {}
-    sqlite = sqlite_file(url)
+    sqlite = sqlite_file(text if is_url(text) else url)  # the URL as the user wrote it, for messages
     if sqlite is not None:
         path, database, options = sqlite
         _check_is_sqlite(path)
@@ -207,13 +208,55 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, object], heartbeat: dict[str
             ) from error
         except (IntegrityError, OperationalError, ProgrammingError) as error:
             if attempt == SCHEMA_RACE_RETRIES - 1 or not _is_schema_race(error):
+                fix = (
+                    "Check that the file and its folder are writable"
+                    if scheme.startswith("sqlite")
+                    else "Check that the database server runs and is reachable at that host and port, and that the "
+                    "URL's user, password and database are right"
+                )
                 raise StorageUnavailableError(
-                    f"Cannot open storage {_redacted(url)!r}: {getattr(error, 'orig', error)}. Check that the "
-                    "path's folder is writable (or the database server reachable and the URL right)."
+                    f"Cannot open storage {_redacted(url)!r}: {_one_line(error)} {fix}."
                 ) from error
             logger.debug("Another worker is creating the tables of %s; retrying.", url)
             time.sleep(0.05 + 0.2 * random.random())
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def write_errors_named(storage: BaseStorage | None) -> Iterator[None]:
+    """Report a storage that refuses a write (a read-only SQLite file, a database user without rights)
+    as one :class:`StorageUnavailableError` naming it and the fix, instead of Optuna's and SQLAlchemy's
+    chained errors.
+
+    Raises:
+        StorageUnavailableError: the storage refused a write inside the block.
+    """
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        yield
+    except (optuna.exceptions.StorageInternalError, OperationalError, ProgrammingError) as error:
+        where = describe(storage)
+        fix = (
+            "make the file and its folder writable (chmod u+w; chattr -i if it is immutable), or copy it somewhere "
+            "writable and give that copy"
+            if where.startswith("sqlite")
+            else "check that the database user may write to that database"
+        )
+        raise StorageUnavailableError(
+            f"Cannot write to storage {where!r}: {_one_line(error)} To search in it, {fix}."
+        ) from error
+
+
+def _one_line(error: BaseException) -> str:
+    """The innermost reason of ``error`` (the database driver's message), on one line and ending a sentence."""
+    while True:
+        inner = getattr(error, "orig", None) or error.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    text = " ".join(str(error).split()).rstrip(". ") or type(error).__name__
+    return text if text.endswith(("?", "!")) else text + "."
 
 
 def _redacted(url: str) -> str:
@@ -290,6 +333,12 @@ def sqlite_file(url: str) -> tuple[Path, str, dict[str, object]] | None:
         parsed = make_url(url)
     except ArgumentError:  # not a URL SQLAlchemy reads: _rdb_storage reports it
         return None
+    except ValueError as error:  # SQLAlchemy's int() of a port that is not a number
+        port = str(error).rpartition(": ")[2]
+        raise StorageSpecError(
+            f"Storage {_redacted(url)!r}: its port {port} is not a number; write "
+            "dialect://user@host:port/database, e.g. postgresql://me@db-host:5432/nas."
+        ) from None
     if parsed.get_backend_name() != "sqlite":
         return None
     if parsed.host or parsed.port or parsed.username:

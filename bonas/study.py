@@ -98,6 +98,7 @@ from bonas.storage import (
     describe,
     fail_stale_trials,
     open_storage,
+    write_errors_named,
 )
 from bonas.trials import current_trial as current_trial
 
@@ -260,24 +261,25 @@ def search(
     )
     storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     where = describe(storage)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        sampler=sampler,
-        directions=list(outcomes.directions),
-        load_if_exists=True,
-        pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
-    )
-    outcomes = in_stored_order(study, outcomes)  # the same constraints given in another order
-    asked = trials.StudyAttributes.of_search(
-        space,
-        objective,
-        outcomes.metrics[0],
-        objectives=outcomes.objectives,
-        constraints=outcomes.constraints,
-    )
-    check_continuation(study, asked, outcomes.directions, space)
-    asked.write(study)
+    with write_errors_named(storage):  # the first writes: a read-only storage fails here
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            sampler=sampler,
+            directions=list(outcomes.directions),
+            load_if_exists=True,
+            pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
+        )
+        outcomes = in_stored_order(study, outcomes)  # the same constraints given in another order
+        asked = trials.StudyAttributes.of_search(
+            space,
+            objective,
+            outcomes.metrics[0],
+            objectives=outcomes.objectives,
+            constraints=outcomes.constraints,
+        )
+        check_continuation(study, asked, outcomes.directions, space)
+        asked.write(study)
     # Only once the study is accepted: a refused continuation says nothing of a search that never runs.
     held = len(trials.evaluations(study.get_trials(deepcopy=False)))
     logger.info(

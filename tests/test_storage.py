@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 
 import optuna
 import pytest
 from optuna.storages import JournalStorage, RDBStorage
 
-from bonas.storage import StorageSpecError, artifact_dir, describe, local_file, open_storage, storage_url
+from bonas.storage import (
+    StorageSpecError,
+    StorageUnavailableError,
+    artifact_dir,
+    describe,
+    local_file,
+    open_storage,
+    storage_url,
+)
 from bonas.study import search
+from bonas.testing.samplers import hashed_score, tiny_space
 
 pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
@@ -126,6 +136,39 @@ def test_specs_naming_no_file_are_refused_before_anything_is_created(
             call(spec)
         assert message in str(raised.value) and "\n" not in str(raised.value)
     assert [p.name for p in tmp_path.iterdir()] == ["afolder"]
+
+
+def test_unusable_urls_are_one_line_errors_naming_the_fix() -> None:
+    with pytest.raises(StorageSpecError) as raised:
+        open_storage("postgresql://me@127.0.0.1:notaport/nas")
+    assert str(raised.value) == (
+        "Storage 'postgresql://me@127.0.0.1:notaport/nas': its port 'notaport' is not a number; write "
+        "dialect://user@host:port/database, e.g. postgresql://me@db-host:5432/nas."
+    )
+    if not (importlib.util.find_spec("psycopg") or importlib.util.find_spec("psycopg2")):
+        pytest.skip("no PostgreSQL driver installed")
+    with pytest.raises(StorageUnavailableError) as refused:
+        open_storage("postgresql://me@127.0.0.1:1/nas")  # nothing listens on port 1
+    message = str(refused.value)
+    assert message.startswith("Cannot open storage 'postgresql") and "\n" not in message
+    assert message.endswith("Check that the database server runs and is reachable at that host and port, and "
+                            "that the URL's user, password and database are right.")  # fmt: skip
+    assert "folder" not in message
+
+
+def test_a_read_only_database_is_one_error_naming_it_and_the_fix(tmp_path) -> None:
+    path = tmp_path / "ro.db"
+    search(tiny_space(), hashed_score, n_trials=1, seed=0, storage=path, study_name="ro")
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    with pytest.raises(StorageUnavailableError) as raised:
+        search(tiny_space(), hashed_score, n_trials=1, seed=0, storage=read_only, study_name="ro")
+    message = str(raised.value)
+    assert message.startswith("Cannot write to storage 'sqlite:///file") and "ro.db" in message
+    assert message.endswith(
+        ": attempt to write a readonly database. To search in it, make the file and its folder writable (chmod "
+        "u+w; chattr -i if it is immutable), or copy it somewhere writable and give that copy."
+    )
+    assert len(optuna.load_study(study_name="ro", storage=read_only).trials) == 1  # read-only, it still reads
 
 
 def test_describe_hides_passwords() -> None:
