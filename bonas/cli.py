@@ -360,6 +360,7 @@ def _search(args: argparse.Namespace) -> int:
     where = describe(args.storage)
     if args.study is None:
         _point_to_a_study_under_the_old_default_name(args, storage, study_name, objective_name)
+    held_before = _evaluations_held(storage, study_name)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = search(
@@ -392,9 +393,11 @@ def _search(args: argparse.Namespace) -> int:
         if args.total_trials is not None:
             how = f"the same command continues it to {args.total_trials} evaluations"
         else:
+            # What this command set out to end at: the evaluations held when it started, and n more.
+            planned = held_before + n_trials
             how = (
-                f"the same command continues it with {n_trials} more; to end at {n_trials} in all, add "
-                f"--total-trials {n_trials} instead of --n-trials"
+                f"the same command continues it with {n_trials} more; to end at {planned} in all, add "
+                f"--total-trials {planned} instead of --n-trials"
             )
         logger.warning(
             "Interrupted: study %r in %s holds %d evaluation%s (best %s); %s.",
@@ -435,6 +438,18 @@ def _search(args: argparse.Namespace) -> int:
         print(f"best {metric}: {result.best_value:.6g}")
         print(f"best architecture: {result.best_architecture}")
     return 0
+
+
+def _evaluations_held(storage: Any, study_name: str) -> int:
+    """The evaluations study ``study_name`` holds (0 before it exists)."""
+    import optuna
+
+    from bonas.trials import evaluations
+
+    if study_name not in optuna.get_all_study_names(storage=storage):
+        return 0
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    return len(evaluations(study.get_trials(deepcopy=False)))
 
 
 def _split_objectives(args: argparse.Namespace) -> None:

@@ -313,6 +313,27 @@ def test_ctrl_c_ends_a_search_cleanly(tmp_path, signal_number: int) -> None:
     assert f"holds {len(completed)} evaluations" in err
 
 
+def test_an_interrupted_continuation_advises_the_total_it_set_out_to_reach(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    db = tmp_path / "c.db"
+    args = ["search", "--benchmark", "nb201-cifar10", "--searcher", "random", "--storage", str(db), "--study", "c",
+            "--no-annotate"]  # fmt: skip
+    assert main([*args, "--n-trials", "4"]) == 0
+    real_search = bonas.study.search
+
+    def one_evaluation_then_ctrl_c(*positional, **keywords):
+        real_search(*positional, **{**keywords, "n_trials": 1})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bonas.study, "search", one_evaluation_then_ctrl_c)
+    with caplog.at_level(logging.WARNING, logger="bonas.cli"):
+        assert main([*args, "--n-trials", "10"]) == INTERRUPTED_EXIT_CODE
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "holds 5 evaluations" in said and "the same command continues it with 10 more" in said
+    assert "to end at 14 in all, add --total-trials 14 instead of --n-trials" in said  # 4 held + 10 asked
+
+
 def test_a_multi_objective_constrained_search_and_its_pareto_front(tmp_path, capsys) -> None:
     db = tmp_path / "mo.db"
     args = [
