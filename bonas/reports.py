@@ -118,6 +118,23 @@ def best_note(study: optuna.Study, best: FrozenTrial, picture_url: str | None = 
     return "\n".join(lines)
 
 
+def infeasible_note(study: optuna.Study) -> str:
+    """The Markdown note of a study whose evaluations all break its constraints."""
+    attributes = trials.StudyAttributes.of(study)
+    held = len(trials.evaluations(study.get_trials(deepcopy=False)))
+    constraints = ", ".join(f"`{c}`" for c in attributes.constraints)
+    return "\n".join(
+        [
+            "## No feasible evaluation yet",
+            "",
+            f"None of the {held} evaluations satisfies the constraints {constraints}; the trial list shows "
+            "their values.",
+            "",
+            "_Written by bonas; refreshed by `bonas dashboard` and at the end of each search._",
+        ]
+    )
+
+
 def pareto_note(study: optuna.Study) -> str:
     """The Markdown note listing a multi-objective study's Pareto set (optuna-dashboard plots the front)."""
     attributes = trials.StudyAttributes.of(study)
