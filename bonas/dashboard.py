@@ -11,6 +11,7 @@ studies).
 from __future__ import annotations
 
 import logging
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -213,6 +214,11 @@ def serve(
     app = wsgi(opened, artifact_store=store)
     try:  # bind first: a port in use must fail before anything is written into the storage
         server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    except socket.gaierror as error:  # the host is no address or name this machine resolves
+        raise BonasError(
+            f"Cannot serve the dashboard on host {host!r}: {error.strerror or error}; give an address of this "
+            "machine with --host (127.0.0.1, the default, or 0.0.0.0 for every interface)."
+        ) from None
     except OSError as error:
         raise BonasError(
             f"Cannot serve the dashboard on {host}:{port}: {error.strerror or error}; give a free port with "

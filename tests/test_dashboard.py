@@ -15,7 +15,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from bonas.dashboard import annotate_best, annotate_storage
+from bonas.dashboard import annotate_best, annotate_storage, serve
+from bonas.errors import BonasError
 from bonas.storage import artifact_dir, open_storage
 from bonas.study import search
 from bonas.testing.samplers import hashed_score, tiny_space
@@ -108,6 +109,18 @@ def test_dashboard_refuses_a_missing_file(tmp_path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "nope.db' does not exist" in result.stderr
+
+
+@pytest.mark.slow  # importing optuna_dashboard imports torch and scikit-learn
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_the_dashboard_names_a_host_it_cannot_resolve(tmp_path) -> None:
+    db = tmp_path / "h.db"
+    optuna.create_study(storage=open_storage(db), study_name="h")
+    with pytest.raises(BonasError) as raised:
+        serve(db, host="256.1.1.1", port=0, annotate=False)
+    message = str(raised.value)
+    assert message.startswith("Cannot serve the dashboard on host '256.1.1.1': ")
+    assert "give an address of this machine with --host" in message and "port" not in message
 
 
 # -- a real browser ---------------------------------------------------------------------------------------
