@@ -280,7 +280,9 @@ def describe(spec: StorageSpec) -> str:
     if isinstance(spec, BaseStorage):
         url = getattr(spec, "url", None)  # an opened database storage names its URL
         if not isinstance(url, str):
-            return type(spec).__name__
+            # Optuna's journal storage keeps its file in its backend, with no public name for it.
+            path = getattr(getattr(spec, "_backend", None), "_file_path", None)
+            return f"{JOURNAL_PREFIX}{path}" if isinstance(path, str) else type(spec).__name__
         spec = url
     text = os.fspath(spec)
     if is_url(text):

@@ -177,6 +177,10 @@ def test_describe_hides_passwords() -> None:
     assert describe(None) == "memory"
 
 
+def test_describe_names_an_opened_journals_file(tmp_path) -> None:
+    assert describe(open_storage(tmp_path / "j.log")) == f"journal:{tmp_path / 'j.log'}"
+
+
 def test_local_files_and_artifact_folders(tmp_path) -> None:
     assert local_file(tmp_path / "a.db") == tmp_path / "a.db"
     assert local_file(f"sqlite:///{tmp_path}/b.db") == tmp_path / "b.db"
