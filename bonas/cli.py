@@ -207,7 +207,8 @@ def _search_arguments(parser: argparse.ArgumentParser, *, worker: bool) -> None:
     parser.add_argument(
         "--total-trials",
         type=_positive_int,
-        help="stop once the study holds this many evaluations, earlier runs and other workers included",
+        help="start no trial once the study's evaluations and running trials make this many, earlier runs and "
+        "other workers included",
     )
     parser.add_argument(
         "--storage",
@@ -359,6 +360,7 @@ def _search(args: argparse.Namespace) -> int:
     where = describe(args.storage)
     if args.study is None:
         _point_to_a_study_under_the_old_default_name(args, storage, study_name, objective_name)
+    held_before = _evaluations_held(storage, study_name)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = search(
@@ -391,9 +393,11 @@ def _search(args: argparse.Namespace) -> int:
         if args.total_trials is not None:
             how = f"the same command continues it to {args.total_trials} evaluations"
         else:
+            # What this command set out to end at: the evaluations held when it started, and n more.
+            planned = held_before + n_trials
             how = (
-                f"the same command continues it with {n_trials} more; to end at {n_trials} in all, add "
-                f"--total-trials {n_trials} instead of --n-trials"
+                f"the same command continues it with {n_trials} more; to end at {planned} in all, add "
+                f"--total-trials {planned} instead of --n-trials"
             )
         logger.warning(
             "Interrupted: study %r in %s holds %d evaluation%s (best %s); %s.",
@@ -434,6 +438,18 @@ def _search(args: argparse.Namespace) -> int:
         print(f"best {metric}: {result.best_value:.6g}")
         print(f"best architecture: {result.best_architecture}")
     return 0
+
+
+def _evaluations_held(storage: Any, study_name: str) -> int:
+    """The evaluations study ``study_name`` holds (0 before it exists)."""
+    import optuna
+
+    from bonas.trials import evaluations
+
+    if study_name not in optuna.get_all_study_names(storage=storage):
+        return 0
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    return len(evaluations(study.get_trials(deepcopy=False)))
 
 
 def _split_objectives(args: argparse.Namespace) -> None:
@@ -487,9 +503,11 @@ def _split_objectives(args: argparse.Namespace) -> None:
 
 def _run_dashboard(args: argparse.Namespace) -> int:
     from bonas.dashboard import serve
+    from bonas.storage import check_holds_studies
 
     if not 0 <= args.port <= 65535:
         raise CommandLineError(f"--port {args.port} is not a port number (0-65535).")
+    check_holds_studies(args.storage)  # before anything (a warnings log) is written beside it
 
     def ready(url: str) -> None:
         print(f"optuna-dashboard: {url}", flush=True)
@@ -511,11 +529,9 @@ def _run_show(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from bonas.reports import pareto_table, studies_table, top_trials
-    from bonas.storage import describe, local_file, open_storage
+    from bonas.storage import check_holds_studies, describe, open_storage
 
-    path = local_file(args.storage)
-    if path is not None and not path.is_file():
-        raise CommandLineError(f"Storage file {str(path)!r} does not exist; give the path a search wrote to.")
+    check_holds_studies(args.storage)
     storage = open_storage(args.storage)
     table = studies_table(storage)
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 90):

@@ -11,6 +11,7 @@ studies).
 from __future__ import annotations
 
 import logging
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +26,8 @@ from bonas import trials
 from bonas.architecture import Architecture
 from bonas.drawing import draw_architecture
 from bonas.errors import BonasError
-from bonas.reports import best_note, best_trial, pareto_note
-from bonas.storage import StorageSpec, artifact_dir, describe, local_file, open_storage
+from bonas.reports import best_note, best_trial, infeasible_note, pareto_note
+from bonas.storage import StorageSpec, artifact_dir, check_holds_studies, describe, open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -37,44 +38,60 @@ def annotate_best(study: optuna.Study, *, artifacts: str | Path | None = None) -
     """Attach the best architecture to the study: a note and, with ``artifacts``, a picture of its DAG.
 
     The picture is uploaded (to a :class:`optuna.artifacts.FileSystemArtifactStore` in ``artifacts``)
-    only when the best trial changed since the last upload.
+    only when the best trial changed since the last upload, or that upload is missing.
 
     Args:
         study: a study written by :func:`bonas.search` (trials with ``arch`` user attributes).
         artifacts: folder of the artifact store; None writes the note only.
 
-    A multi-objective study gets a note listing its Pareto set instead (no picture).
+    A multi-objective study gets a note listing its Pareto set instead (no picture), and a study whose
+    evaluations all break its constraints a note saying that no evaluation is feasible yet. The picture
+    is uploaded again when the one the note linked is no longer in ``artifacts`` (a database copied
+    without its artifact folder).
 
     Returns:
-        The best trial, or None when no trial completed (nothing is written then) or the study has
-        several objectives.
+        The best trial, or None when no trial completed (nothing is written then), none is feasible or
+        the study has several objectives.
     """
+    return _annotated(study, artifacts)[0]
+
+
+def _annotated(study: optuna.Study, artifacts: str | Path | None) -> tuple[FrozenTrial | None, bool]:
+    """:func:`annotate_best`'s best trial, and whether a note was written (every study with an evaluation
+    gets one: the best, the Pareto set, or that no evaluation is feasible yet)."""
     from optuna_dashboard import save_note
 
+    if not any(trials.is_evaluation(t) for t in study.get_trials(deepcopy=False)):
+        return None, False
     if len(study.directions) > 1:
-        if any(trials.is_evaluation(t) for t in study.get_trials(deepcopy=False)):
-            save_note(study, pareto_note(study))
-        return None
+        save_note(study, pareto_note(study))
+        return None, True
     best = best_trial(study)
-    if best is None:
-        return None
+    if best is None:  # evaluations, none feasible
+        save_note(study, infeasible_note(study))
+        return None, True
     picture_url = None
     if artifacts is not None:
         picture_url = _best_picture(study, best, Path(artifacts))
     save_note(study, best_note(study, best, picture_url))
-    return best
+    return best, True
 
 
 def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str | None:
+    from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
     storage, study_id = _study_storage(study)
     uploaded = storage.get_study_system_attrs(study_id).get(trials.BEST_PICTURE_ATTR)
-    if isinstance(uploaded, dict) and uploaded.get("trial") == best.number:
+    if (
+        isinstance(uploaded, dict)
+        and uploaded.get("trial") == best.number
+        and _is_stored(FileSystemArtifactStore(str(folder)), uploaded.get("artifact_id"))
+    ):
         return _artifact_url(study_id, uploaded["artifact_id"])
+    # A new best, or its picture is gone (the database was copied without its artifact folder).
     architecture = _parse_best(study, best)
     if architecture is None or not architecture.cells:
         return None
-    from optuna.artifacts import FileSystemArtifactStore, upload_artifact
-
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         png = draw_architecture(
@@ -92,6 +109,19 @@ def _best_picture(study: optuna.Study, best: FrozenTrial, folder: Path) -> str |
         study_id, trials.BEST_PICTURE_ATTR, {"trial": best.number, "artifact_id": artifact_id}
     )
     return _artifact_url(study_id, artifact_id)
+
+
+def _is_stored(store: Any, artifact_id: object) -> bool:
+    """Whether the artifact store holds ``artifact_id``."""
+    from optuna.artifacts.exceptions import ArtifactNotFound
+
+    if not isinstance(artifact_id, str):
+        return False
+    try:
+        store.open_reader(artifact_id).close()
+    except ArtifactNotFound:
+        return False
+    return True
 
 
 def _study_storage(study: optuna.Study) -> tuple[optuna.storages.BaseStorage, int]:
@@ -126,15 +156,14 @@ def _parse_best(study: optuna.Study, best: FrozenTrial) -> Architecture | None:
 
 
 def annotate_storage(storage: optuna.storages.BaseStorage, *, artifacts: str | Path | None) -> int:
-    """:func:`annotate_best` on every bonas study of ``storage``; the number of studies annotated."""
+    """:func:`annotate_best` on every bonas study of ``storage``; the number of notes written."""
     done = 0
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         if not trials.is_bonas_study(summary.user_attrs):
             continue
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         try:
-            if annotate_best(study, artifacts=artifacts) is not None:
-                done += 1
+            done += _annotated(study, artifacts)[1]
         except Exception as error:  # a picture must never keep the dashboard from starting
             logger.warning("Could not annotate study %r: %s", summary.study_name, error)
     return done
@@ -168,9 +197,7 @@ def serve(
         annotate: refresh each study's best-architecture note and picture first.
         on_ready: called with the dashboard's URL once it listens.
     """
-    path = local_file(storage)
-    if path is not None and not path.is_file():
-        raise BonasError(f"Storage file {str(path)!r} does not exist; give the path a search wrote to.")
+    check_holds_studies(storage)
     opened = open_storage(storage)
     if opened is None:
         raise BonasError("The dashboard needs a storage; an in-memory study cannot be shown.")
@@ -187,6 +214,11 @@ def serve(
     app = wsgi(opened, artifact_store=store)
     try:  # bind first: a port in use must fail before anything is written into the storage
         server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    except socket.gaierror as error:  # the host is no address or name this machine resolves
+        raise BonasError(
+            f"Cannot serve the dashboard on host {host!r}: {error.strerror or error}; give an address of this "
+            "machine with --host (127.0.0.1, the default, or 0.0.0.0 for every interface)."
+        ) from None
     except OSError as error:
         raise BonasError(
             f"Cannot serve the dashboard on {host}:{port}: {error.strerror or error}; give a free port with "
@@ -194,7 +226,7 @@ def serve(
         ) from None
     if annotate:
         count = annotate_storage(opened, artifacts=folder)
-        logger.info("Annotated the best architecture of %d studies.", count)
+        logger.info("Wrote the best-architecture note of %d studies.", count)
     bound_host = f"[{host}]" if ":" in host else host
     url = f"http://{bound_host}:{server.server_port}/dashboard/"
     logger.info("optuna-dashboard on %s at %s (Ctrl-C stops it)", describe(storage), url)

@@ -110,12 +110,29 @@ def best_note(study: optuna.Study, best: FrozenTrial, picture_url: str | None = 
         if k != metric and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
     }
     if metrics:
-        lines += ["", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.6g} |" for k, v in metrics.items()]
+        lines += ["", markdown_row(["metric", "value"]), "|---|---|"]
+        lines += [markdown_row([k, f"{v:.6g}"]) for k, v in metrics.items()]
     if picture_url is not None:
         lines += ["", f"![best cell DAG]({picture_url})"]
     lines += ["", "_Written by bonas; refreshed by `bonas dashboard` and at the end of each search._"]
     return "\n".join(lines)
+
+
+def infeasible_note(study: optuna.Study) -> str:
+    """The Markdown note of a study whose evaluations all break its constraints."""
+    attributes = trials.StudyAttributes.of(study)
+    held = len(trials.evaluations(study.get_trials(deepcopy=False)))
+    constraints = ", ".join(f"`{c}`" for c in attributes.constraints)
+    return "\n".join(
+        [
+            "## No feasible evaluation yet",
+            "",
+            f"None of the {held} evaluations satisfies the constraints {constraints}; the trial list shows "
+            "their values.",
+            "",
+            "_Written by bonas; refreshed by `bonas dashboard` and at the end of each search._",
+        ]
+    )
 
 
 def pareto_note(study: optuna.Study) -> str:
@@ -130,16 +147,18 @@ def pareto_note(study: optuna.Study) -> str:
             f"Constraints: {', '.join(f'`{c}`' for c in attributes.constraints)} (feasible trials only)."
         )
     if not table.empty:
-        lines += [
-            "",
-            "| trial | architecture | " + " | ".join(metrics) + " |",
-            "|---|---|" + "---|" * len(metrics),
-        ]
+        lines += ["", markdown_row(["trial", "architecture", *metrics]), "|---|---|" + "---|" * len(metrics)]
         for _, row in table.iterrows():
-            values = " | ".join(f"{row[m]:.6g}" for m in metrics)
-            lines.append(f"| {row['trial']} | `{row['arch']}` | {values} |")
+            cells = [str(row["trial"]), f"`{row['arch']}`", *(f"{row[m]:.6g}" for m in metrics)]
+            lines.append(markdown_row(cells))
     lines += ["", "_Written by bonas; refreshed by `bonas dashboard` and at the end of each search._"]
     return "\n".join(lines)
+
+
+def markdown_row(cells: list[str]) -> str:
+    """One row of a Markdown table; a ``|`` inside a cell (NB201's architecture strings are full of them,
+    code spans included) is escaped, so that it does not split the cell."""
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
 def studies_table(storage: optuna.storages.BaseStorage) -> pd.DataFrame:

@@ -6,7 +6,10 @@ A search that should outlive its process names a storage (``bonas search --stora
 * a plain path (``results/nb201.db``) is a SQLite file, its folder created if needed (WAL journal, so
   several worker processes on one machine share it);
 * a URL (``sqlite:///x.db``, ``postgresql://user@host/db``, any SQLAlchemy URL) is an Optuna
-  ``RDBStorage``; ``postgresql://`` uses psycopg 3 when psycopg2 is not installed;
+  ``RDBStorage``; ``postgresql://`` uses psycopg 3 when psycopg2 is not installed; a SQLite URL's
+  query (``sqlite:///x.db?timeout=30``) holds options of the connection to that file, as in SQLAlchemy;
+* refused: an in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``: it would lose the study;
+  None is the in-memory study), a path naming a folder, and ``sqlite:`` text that is not a URL;
 * ``journal:<path>`` or a path ending in ``.log``/``.jsonl`` is Optuna's append-only journal file
   (no database; no heartbeat either, see below).
 
@@ -27,6 +30,8 @@ import random
 import sqlite3
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Union
 
@@ -60,6 +65,8 @@ DEFAULT_MAX_RETRY = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT = 60.0
+#: Query options of a ``sqlite:///`` URL that SQLAlchemy passes to the connection, as bonas does.
+SQLITE_URL_OPTIONS = frozenset({"timeout", "detect_types", "cached_statements", "check_same_thread", "uri"})
 #: Attempts at opening a database whose tables other workers may be creating at the same moment.
 SCHEMA_RACE_RETRIES = 8
 
@@ -77,14 +84,37 @@ def storage_url(spec: str | os.PathLike) -> str:
     """The database URL of a path or URL spec (a path becomes an absolute ``sqlite:///`` URL).
 
     Raises:
-        ValueError: ``spec`` is a journal file, which has no URL.
+        StorageSpecError: ``spec`` is a journal file, which has no URL, names a folder, or starts
+            with ``sqlite:`` without being a SQLite URL.
     """
     text = os.fspath(spec)
     if is_journal(text):
         raise StorageSpecError(f"Storage {text!r} is a journal file, not a database; it has no URL.")
     if is_url(text):
         return _with_postgres_driver(text)
+    _check_not_a_malformed_url(text)
+    _check_not_a_folder(text, text)
     return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _check_not_a_malformed_url(text: str) -> None:
+    """Refuse ``sqlite:/x.db`` and the like: as a path it would make a folder named ``sqlite:``."""
+    if text.lower().startswith("sqlite:"):
+        rest = text.partition(":")[2].lstrip("/")
+        raise StorageSpecError(
+            f"Storage {text!r} is not a SQLite URL: write sqlite:///{rest} (three slashes; four for an absolute "
+            f"path, sqlite:////{rest}) or the path alone ({rest})."
+        )
+
+
+def _check_not_a_folder(spec: str, path: str, example: str = "search.db") -> None:
+    """Refuse a storage path that ends in a path separator or is an existing folder: a database is a file."""
+    separators = (os.sep, os.altsep) if os.altsep else (os.sep,)
+    if path.endswith(separators) or Path(path).expanduser().is_dir():
+        folder = path.rstrip("".join(separators)) or path
+        raise StorageSpecError(
+            f"Storage {spec!r} names a folder; name a file in it ({Path(folder) / example})."
+        )
 
 
 def open_storage(
@@ -123,11 +153,12 @@ def open_storage(
         return _journal_storage(text.removeprefix(JOURNAL_PREFIX), heartbeat_interval)
     url = storage_url(text)
     engine_kwargs: dict[str, object] = {}
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
+    sqlite = sqlite_file(text if is_url(text) else url)  # the URL as the user wrote it, for messages
+    if sqlite is not None:
+        path, database, options = sqlite
         _check_is_sqlite(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"creator": _sqlite_connector(path)}
+        engine_kwargs = {"creator": _sqlite_connector(database, options)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         heartbeat: dict[str, object] = {}
@@ -177,13 +208,55 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, object], heartbeat: dict[str
             ) from error
         except (IntegrityError, OperationalError, ProgrammingError) as error:
             if attempt == SCHEMA_RACE_RETRIES - 1 or not _is_schema_race(error):
+                fix = (
+                    "Check that the file and its folder are writable"
+                    if scheme.startswith("sqlite")
+                    else "Check that the database server runs and is reachable at that host and port, and that the "
+                    "URL's user, password and database are right"
+                )
                 raise StorageUnavailableError(
-                    f"Cannot open storage {_redacted(url)!r}: {getattr(error, 'orig', error)}. Check that the "
-                    "path's folder is writable (or the database server reachable and the URL right)."
+                    f"Cannot open storage {_redacted(url)!r}: {_one_line(error)} {fix}."
                 ) from error
             logger.debug("Another worker is creating the tables of %s; retrying.", url)
             time.sleep(0.05 + 0.2 * random.random())
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def write_errors_named(storage: BaseStorage | None) -> Iterator[None]:
+    """Report a storage that refuses a write (a read-only SQLite file, a database user without rights)
+    as one :class:`StorageUnavailableError` naming it and the fix, instead of Optuna's and SQLAlchemy's
+    chained errors.
+
+    Raises:
+        StorageUnavailableError: the storage refused a write inside the block.
+    """
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        yield
+    except (optuna.exceptions.StorageInternalError, OperationalError, ProgrammingError) as error:
+        where = describe(storage)
+        fix = (
+            "make the file and its folder writable (chmod u+w; chattr -i if it is immutable), or copy it somewhere "
+            "writable and give that copy"
+            if where.startswith("sqlite")
+            else "check that the database user may write to that database"
+        )
+        raise StorageUnavailableError(
+            f"Cannot write to storage {where!r}: {_one_line(error)} To search in it, {fix}."
+        ) from error
+
+
+def _one_line(error: BaseException) -> str:
+    """The innermost reason of ``error`` (the database driver's message), on one line and ending a sentence."""
+    while True:
+        inner = getattr(error, "orig", None) or error.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    text = " ".join(str(error).split()).rstrip(". ") or type(error).__name__
+    return text if text.endswith(("?", "!")) else text + "."
 
 
 def _redacted(url: str) -> str:
@@ -207,7 +280,9 @@ def describe(spec: StorageSpec) -> str:
     if isinstance(spec, BaseStorage):
         url = getattr(spec, "url", None)  # an opened database storage names its URL
         if not isinstance(url, str):
-            return type(spec).__name__
+            # Optuna's journal storage keeps its file in its backend, with no public name for it.
+            path = getattr(getattr(spec, "_backend", None), "_file_path", None)
+            return f"{JOURNAL_PREFIX}{path}" if isinstance(path, str) else type(spec).__name__
         spec = url
     text = os.fspath(spec)
     if is_url(text):
@@ -221,19 +296,76 @@ def describe(spec: StorageSpec) -> str:
 
 
 def local_file(spec: StorageSpec) -> Path | None:
-    """The file a SQLite or journal storage spec names (absolute), or None for a server or memory."""
+    """The file a SQLite or journal storage spec names (absolute), or None for a server or memory.
+
+    Raises:
+        StorageSpecError: a ``sqlite:`` URL that names no file (see :func:`sqlite_file`).
+    """
     if spec is None or isinstance(spec, BaseStorage):
         return None
     text = os.fspath(spec)
     if is_journal(text):
+        _check_not_a_folder(text, text.removeprefix(JOURNAL_PREFIX), "search.log")
         path = Path(text.removeprefix(JOURNAL_PREFIX))
     elif not is_url(text):
+        _check_not_a_malformed_url(text)
+        _check_not_a_folder(text, text)
         path = Path(text)
-    elif text.startswith("sqlite:///") and text != "sqlite:///:memory:":
-        path = Path(text.removeprefix("sqlite:///"))
+    elif (sqlite := sqlite_file(text)) is not None:
+        path = sqlite[0]
     else:
         return None
     return path.expanduser().resolve()
+
+
+def sqlite_file(url: str) -> tuple[Path, str, dict[str, object]] | None:
+    """For a SQLite URL: the file it names, what ``sqlite3.connect`` opens (the file, or a ``file:`` URI
+    with ``?uri=true``) and the connection options of its query (``sqlite:///x.db?timeout=30``, read as
+    SQLAlchemy reads them); None for any other database.
+
+    Raises:
+        StorageSpecError: the URL names an in-memory database (which would lose the study), is not of the
+            form ``sqlite:///path``, or has a query option SQLite connections do not take.
+    """
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SAWarning
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # not a URL SQLAlchemy reads: _rdb_storage reports it
+        return None
+    except ValueError as error:  # SQLAlchemy's int() of a port that is not a number
+        port = str(error).rpartition(": ")[2]
+        raise StorageSpecError(
+            f"Storage {_redacted(url)!r}: its port {port} is not a number; write "
+            "dialect://user@host:port/database, e.g. postgresql://me@db-host:5432/nas."
+        ) from None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if parsed.host or parsed.port or parsed.username:
+        raise StorageSpecError(
+            f"Storage {url!r} is not of the form sqlite:///path: write sqlite:///{parsed.host}{parsed.database or ''} "
+            "for a file relative to here, sqlite:////abs/path.db for an absolute one, or the path alone."
+        )
+    if parsed.database in (None, "", ":memory:"):
+        raise StorageSpecError(
+            f"Storage {url!r} is an in-memory database, which would lose the study when the search ends; give "
+            "a file (results/search.db, or sqlite:///results/search.db)."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # SQLAlchemy would ignore an unknown option, with a warning
+        try:
+            (database,), options = SQLiteDialect_pysqlite().create_connect_args(parsed)
+        except SAWarning:
+            unknown = ", ".join(sorted(set(parsed.query) - SQLITE_URL_OPTIONS)) or "of its query"
+            raise StorageSpecError(
+                f"Storage {url!r}: SQLite connections take no option {unknown}; give only "
+                f"{', '.join(sorted(SQLITE_URL_OPTIONS))}, or uri=true with SQLite URI parameters (mode=ro)."
+            ) from None
+    path = parsed.database.removeprefix("file:") if options.get("uri") else parsed.database
+    _check_not_a_folder(url, path)
+    return Path(path), database, options
 
 
 def artifact_dir(spec: StorageSpec) -> Path | None:
@@ -265,12 +397,43 @@ def _journal_storage(path_text: str, heartbeat_interval: int | None) -> BaseStor
         raise StorageSpecError("Storage 'journal:' names no file; write journal:results/search.log.")
     if heartbeat_interval is not None:
         logger.info("Journal storage %s has no heartbeat: a killed worker's trial stays RUNNING.", path_text)
+    _check_not_a_folder(JOURNAL_PREFIX + path_text, path_text, "search.log")
     path = Path(path_text).expanduser().resolve()
     _check_is_journal(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def check_holds_studies(spec: StorageSpec) -> None:
+    """Refuse, without opening it for writing, a file storage that a search never wrote to: a missing
+    file, or a SQLite database without Optuna's tables (opening it as a storage would add them and switch
+    it to WAL). For ``bonas show`` and ``bonas dashboard``, which only read what searches stored.
+
+    Raises:
+        StorageSpecError: the file does not exist, or holds no Optuna study.
+    """
+    path = local_file(spec)
+    if path is None:
+        return
+    if not path.is_file():
+        raise StorageSpecError(f"Storage file {str(path)!r} does not exist; give the path a search wrote to.")
+    check_storage_file(spec)
+    if is_journal(os.fspath(spec)):  # type: ignore[arg-type]
+        return
+    try:  # read-only: nothing, not even the journal mode, changes
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            tables = {
+                name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+    except sqlite3.DatabaseError as error:
+        raise StorageUnavailableError(f"Cannot read {str(path)!r}: {error}; check its permissions.") from None
+    if not {"studies", "trials"} <= tables:
+        raise StorageSpecError(
+            f"There is no bonas/Optuna study in {str(path)!r} (it has no Optuna tables), so bonas leaves it "
+            "untouched; give the file a search wrote to."
+        )
 
 
 def check_storage_file(spec: StorageSpec) -> None:
@@ -320,13 +483,20 @@ def _check_is_sqlite(path: Path) -> None:
         )
 
 
-def _sqlite_connector(path: Path):  # type: ignore[no-untyped-def]
+def _sqlite_connector(database: str | Path, options: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
     """Connections in WAL mode with a long busy timeout, so worker processes wait for each other's
     writes instead of failing with "database is locked". ``synchronous = NORMAL`` is safe in WAL mode
-    against a killed process (only an OS crash can lose the last commits)."""
+    against a killed process (only an OS crash can lose the last commits).
+
+    Args:
+        database: the file, or a ``file:`` URI (with ``uri=True`` among the options).
+        options: ``sqlite3.connect`` options from the URL's query (``timeout`` replaces the default).
+    """
+    # Other threads use the connections (SQLAlchemy's pool, the heartbeat thread).
+    arguments = {"timeout": SQLITE_BUSY_TIMEOUT, **(options or {}), "check_same_thread": False}
 
     def connect() -> sqlite3.Connection:
-        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+        connection = sqlite3.connect(database, **arguments)  # type: ignore[arg-type]
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         return connection

@@ -9,7 +9,9 @@ and why Optuna cannot do it:
 
 * **Queries, not trials, are the budget.** A repeat or a failed proposal is a trial but spends no
   query, so ``n_trials`` counts evaluations; a callback stops ``optimize`` once this call spent them or
-  the study holds ``total_trials`` (Optuna's ``n_trials`` and ``MaxTrialsCallback`` count trials).
+  the study's evaluations and running trials (every worker's) make ``total_trials``, and a trial that
+  another worker's trial overtook to the total stops before proposing (Optuna's ``n_trials`` and
+  ``MaxTrialsCallback`` count trials, and only those this process sees).
   ``optimize`` itself is capped at ``max_attempts`` trials, so a sampler stuck on repeats cannot loop.
 * **An architecture (or an isomorph) is never evaluated twice**: a repeat gets the earlier value, is
   marked ``repeat_of`` and does not count (unless ``allow_repeats``). Optuna knows parameters, not
@@ -39,9 +41,9 @@ and why Optuna cannot do it:
 
 Trial scans: a bonas sampler reads the study's trials once per trial to build its history (one full
 scan); the loop reads the running trials while it waits for earlier proposals (a scan of RUNNING trials
-only) and otherwise reuses the sampler's history to tell a repeat and to count the study's
-evaluations. Only with a sampler that is not bonas's (plain Optuna samplers) does it scan the trials once
-more after the proposal.
+only) and otherwise reuses the sampler's history to tell a repeat. Only with a sampler that is not
+bonas's (plain Optuna samplers) does it scan the trials once more after the proposal; with
+``total_trials``, it scans the COMPLETE and RUNNING trials before and after each trial.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ from bonas.storage import (
     describe,
     fail_stale_trials,
     open_storage,
+    write_errors_named,
 )
 from bonas.trials import current_trial as current_trial
 
@@ -217,9 +220,10 @@ def search(
         show_progress: show a progress bar over queries.
         total_trials: also stop once the study holds this many completed evaluations (COMPLETE trials
             that are not repeats), counting earlier runs and other workers: re-running the same call
-            after a crash finishes the budget. Workers running at the same moment may together
-            overshoot it by up to one trial each; give each worker its share in ``n_trials`` instead
-            where the total must be exact.
+            after a crash finishes the budget. Running trials count too, every worker's: no trial
+            starts once the evaluations and running trials make the total, so workers sharing the
+            study never overshoot it (a running trial that then fails leaves the study short of it:
+            run again).
         heartbeat_interval: seconds between heartbeats of a running trial, for a storage given as a
             path or URL (None: no heartbeat).
         grace_period: seconds without a heartbeat after which another worker fails the trial and
@@ -257,24 +261,25 @@ def search(
     )
     storage = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     where = describe(storage)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        sampler=sampler,
-        directions=list(outcomes.directions),
-        load_if_exists=True,
-        pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
-    )
-    outcomes = in_stored_order(study, outcomes)  # the same constraints given in another order
-    asked = trials.StudyAttributes.of_search(
-        space,
-        objective,
-        outcomes.metrics[0],
-        objectives=outcomes.objectives,
-        constraints=outcomes.constraints,
-    )
-    check_continuation(study, asked, outcomes.directions, space)
-    asked.write(study)
+    with write_errors_named(storage):  # the first writes: a read-only storage fails here
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            sampler=sampler,
+            directions=list(outcomes.directions),
+            load_if_exists=True,
+            pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
+        )
+        outcomes = in_stored_order(study, outcomes)  # the same constraints given in another order
+        asked = trials.StudyAttributes.of_search(
+            space,
+            objective,
+            outcomes.metrics[0],
+            objectives=outcomes.objectives,
+            constraints=outcomes.constraints,
+        )
+        check_continuation(study, asked, outcomes.directions, space)
+        asked.write(study)
     # Only once the study is accepted: a refused continuation says nothing of a search that never runs.
     held = len(trials.evaluations(study.get_trials(deepcopy=False)))
     logger.info(
@@ -289,10 +294,8 @@ def search(
     loop = _SearchLoop(
         study, space, objective, outcomes, allow_repeats, n_trials, total_trials, max_consecutive_failures
     )
-    if total_trials is not None and held >= total_trials:
-        logger.info(
-            "Study %r holds %d evaluations (total_trials=%d): done.", study.study_name, held, total_trials
-        )
+    if total_trials is not None and sum(counts := held_and_running(study)) >= total_trials:
+        log_total_reached(study.study_name, *counts, total_trials)
         result = result_of(study, space)
         return _recommended(result, sampler, space) if allow_repeats else result
     max_attempts = 10 * n_trials + 100 if max_attempts is None else max_attempts
@@ -383,8 +386,6 @@ class _SearchLoop:
     failed_numbers: set[int] = field(default_factory=set)
     #: Earlier running trials this loop stopped waiting for.
     abandoned: set[int] = field(default_factory=set)
-    #: Study-wide evaluations other than the current trial's, when known from the proposal's history.
-    _evaluations_before: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -398,8 +399,9 @@ class _SearchLoop:
     def run_trial(self, trial: optuna.Trial) -> float | list[float]:
         """Propose and evaluate one architecture; Optuna tells the returned value."""
         self.attempts += 1
-        self._evaluations_before = None
         self.lost_last = False
+        if self.total_trials is not None and self._total_started_before(trial):
+            raise _TrialFailedError("total_trials reached")
         try:
             return self._propose_and_evaluate(trial)
         except KeyboardInterrupt:
@@ -418,6 +420,26 @@ class _SearchLoop:
                 trial.number,
             )
             raise
+
+    def _total_started_before(self, trial: optuna.Trial) -> bool:
+        """Whether the study's evaluations and the trials running before this one (lower numbers) make
+        ``total_trials``: another worker started a trial between this worker's count and its ask. This
+        trial then fails unjudged, without proposing, and the loop stops."""
+        held, running = held_and_running(self.study, below=trial.number)
+        if held + running < self.total_trials:  # type: ignore[operator]
+            return False
+        reason = (
+            f"not started: total_trials={self.total_trials} was reached by {held} evaluations and {running} "
+            "running trials of other workers"
+        )
+        logger.info("Trial %d %s.", trial.number, reason)
+        self.failed_numbers.add(trial.number)
+        trial.set_user_attr(trials.FAIL_REASON_ATTR, reason)
+        trials.record_not_judged(self.study, trial._trial_id)
+        log_total_reached(self.study.study_name, held, running, self.total_trials)  # type: ignore[arg-type]
+        self.reached_total = True
+        self.study.stop()
+        return True
 
     def _propose_and_evaluate(self, trial: optuna.Trial) -> float | list[float]:
         _wait_for_earlier_proposals(self.study, self.space, trial.number, self.abandoned)
@@ -448,13 +470,10 @@ class _SearchLoop:
             raise failure from None
 
         history = self._proposal_history(trial)
-        if history is not None:
-            self._evaluations_before = len(history.observations)
         if not self.allow_repeats and (history is None or not history.is_new(architecture)):
-            earlier, running, evaluations = _same_architecture(
+            earlier, running = _same_architecture(
                 self.study, self.space, trial.number, architecture.canonical_hash
             )
-            self._evaluations_before = evaluations
             if earlier is not None:
                 number, values, constraint_values = earlier
                 trial.set_user_attr(trials.REPEAT_OF_ATTR, number)
@@ -558,14 +577,12 @@ class _SearchLoop:
         self._count_failure(trial)
         if self.stopped_by_failures is not None or self.queries >= self.n_trials:
             study.stop()
-        elif self.total_trials is not None:
-            before = self._evaluations_before
-            if before is None:
-                before = len(trials.evaluations(study.get_trials(deepcopy=False))) - trials.is_evaluation(
-                    trial
-                )
-            if before + trials.is_evaluation(trial) >= self.total_trials:
-                logger.info("Study %r holds %d evaluations: done.", study.study_name, self.total_trials)
+        elif self.total_trials is not None and not self.reached_total:
+            # Read afresh right before Optuna asks for the next trial: other workers' evaluations and
+            # running trials count, so that workers together start no trial beyond the total.
+            held, running = held_and_running(study)
+            if held + running >= self.total_trials:
+                log_total_reached(study.study_name, held, running, self.total_trials)
                 self.reached_total = True
                 study.stop()
 
@@ -603,6 +620,36 @@ class _SearchLoop:
                 "stay in the study (see their fail_reason), and max_consecutive_failures=None (on the command line "
                 "--max-consecutive-failures 0) turns the limit off."
             )
+
+
+def held_and_running(study: optuna.Study, *, below: int | None = None) -> tuple[int, int]:
+    """The study's evaluations, and its running trials (numbered below ``below`` when given; running
+    trials whose worker stopped its heartbeat are failed first, see :func:`bonas.storage.fail_stale_trials`)."""
+    fail_stale_trials(study)
+    held = running = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        if trial.state == TrialState.RUNNING:
+            running += below is None or trial.number < below
+        else:
+            held += trials.is_evaluation(trial)
+    return held, running
+
+
+def log_total_reached(study_name: str, held: int, running: int, total_trials: int) -> None:
+    """Say why a search with ``total_trials`` starts no more trials, with the study's real counts."""
+    if running == 0:
+        logger.info("Study %r holds %d evaluations (total_trials=%d): done.", study_name, held, total_trials)
+        return
+    logger.info(
+        "Study %r holds %d evaluations and %d running trial%s, which make total_trials=%d: this search starts "
+        "no more (if a running trial fails or its worker was killed, the same command completes the total "
+        "once it is over).",
+        study_name,
+        held,
+        running,
+        "" if running == 1 else "s",
+        total_trials,
+    )
 
 
 @contextmanager
@@ -658,21 +705,15 @@ def _wait_for_earlier_proposals(
 
 def _same_architecture(
     study: optuna.Study, space: SearchSpace, number: int, arch_hash: str
-) -> tuple[tuple[int, tuple[float, ...], tuple[float, ...]] | None, int | None, int]:
-    """The first evaluation with this architecture (number, values, constraint values), the first
-    running trial numbered below ``number`` with it, and the study's evaluations other than trial
-    ``number``."""
+) -> tuple[tuple[int, tuple[float, ...], tuple[float, ...]] | None, int | None]:
+    """The first evaluation with this architecture (number, values, constraint values), and the first
+    running trial numbered below ``number`` with it."""
     earlier: tuple[int, tuple[float, ...], tuple[float, ...]] | None = None
     running: int | None = None
-    count = 0
     for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        if other.number == number:
+        if other.number == number or trials.architecture_hash(other, space) != arch_hash:
             continue
-        evaluation = trials.is_evaluation(other)
-        count += evaluation
-        if trials.architecture_hash(other, space) != arch_hash:
-            continue
-        if evaluation:
+        if trials.is_evaluation(other):
             if earlier is None or other.number < earlier[0]:
                 earlier = (
                     other.number,
@@ -681,7 +722,7 @@ def _same_architecture(
                 )
         elif other.state == TrialState.RUNNING and other.number < number:
             running = other.number if running is None else min(running, other.number)
-    return earlier, running, count
+    return earlier, running
 
 
 def result_of(study: optuna.Study, space: SearchSpace) -> SearchResult:

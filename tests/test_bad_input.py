@@ -24,7 +24,7 @@ from bonas.errors import ArgumentTypeError, BonasError, InvalidArchitectureError
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
 from bonas.spaces.nb201 import NB201Space
-from bonas.storage import StorageSpecError, StorageUnavailableError, open_storage
+from bonas.storage import StorageSpecError, open_storage
 from bonas.study import SearchFailedError, StudyMismatchError, search
 from bonas.testing.samplers import hashed_score, tiny_space
 from bonas.trials import current_trial
@@ -311,10 +311,10 @@ def test_a_file_that_is_not_sqlite_is_not_written_to(tmp_path: Path) -> None:
     assert path.read_text() == "my notes"
 
 
-def test_an_unopenable_database_names_its_path(tmp_path: Path) -> None:
+def test_a_folder_given_as_the_database_names_it_and_asks_for_a_file(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder.db"
     folder.mkdir()
-    with pytest.raises(StorageUnavailableError, match=r"a-folder\.db"):
+    with pytest.raises(StorageSpecError, match=r"a-folder\.db' names a folder; name a file in it"):
         open_storage(folder)
 
 

@@ -6,9 +6,11 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tomllib
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -144,6 +146,37 @@ def test_errors_quote_the_bad_value(tmp_path, capsys, args: list[str], message: 
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ("sqlite:///:memory:", "Storage 'sqlite:///:memory:' is an in-memory database, which would lose the study"),
+        ("sqlite://", "Storage 'sqlite://' is an in-memory database"),
+        ("nodir3/", "Storage 'nodir3/' names a folder; name a file in it (nodir3/search.db)."),
+        ("sqlite:/x.db", "Storage 'sqlite:/x.db' is not a SQLite URL: write sqlite:///x.db"),
+    ],
+)  # fmt: skip
+def test_storages_that_would_lose_or_misplace_the_study_are_refused(
+    tmp_path, monkeypatch, capsys, storage, message
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "search",
+        "--benchmark",
+        "nb201-cifar10",
+        "--searcher",
+        "random",
+        "--n-trials",
+        "1",
+        "--storage",
+        storage,
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"bonas search: error: {err.partition('error: ')[2]}" and err.count("\n") == 1
+    assert message in err
+    assert list(tmp_path.iterdir()) == []  # no file, no folder, no artifacts beside
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "many"])
 def test_rejects_bad_trial_counts(capsys, value: str) -> None:
     with pytest.raises(SystemExit) as raised:
@@ -171,6 +204,22 @@ def test_show_errors(tmp_path, capsys) -> None:
     assert "No study 'two'" in (err := capsys.readouterr().err) and "'one'" in err
     assert main(["show", str(db), "--study", "one"]) == 0
     assert "No completed evaluation yet." in capsys.readouterr().out
+
+
+def test_show_and_dashboard_leave_a_database_without_studies_untouched(tmp_path, capsys) -> None:
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+        connection.commit()
+    before = other.read_bytes()
+    for command in (["show"], ["dashboard", "--port", "0"]):
+        assert main([*command, str(other)]) == 2
+        err = capsys.readouterr().err
+        assert f"There is no bonas/Optuna study in {str(other)!r}" in err and err.count("\n") == 1
+    assert other.read_bytes() == before  # no Optuna tables, still in rollback-journal mode
+    assert [p.name for p in tmp_path.iterdir()] == ["other.db"]  # no -wal, -shm or -artifacts beside
+    assert main(["show", str(tmp_path / "absent.db")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "absent.db").exists()
 
 
 def test_python_dash_m_and_the_console_script() -> None:
@@ -262,6 +311,27 @@ def test_ctrl_c_ends_a_search_cleanly(tmp_path, signal_number: int) -> None:
     completed = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(completed) >= 2 and all("val_accuracy" in t.user_attrs for t in completed)
     assert f"holds {len(completed)} evaluations" in err
+
+
+def test_an_interrupted_continuation_advises_the_total_it_set_out_to_reach(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    db = tmp_path / "c.db"
+    args = ["search", "--benchmark", "nb201-cifar10", "--searcher", "random", "--storage", str(db), "--study", "c",
+            "--no-annotate"]  # fmt: skip
+    assert main([*args, "--n-trials", "4"]) == 0
+    real_search = bonas.study.search
+
+    def one_evaluation_then_ctrl_c(*positional, **keywords):
+        real_search(*positional, **{**keywords, "n_trials": 1})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bonas.study, "search", one_evaluation_then_ctrl_c)
+    with caplog.at_level(logging.WARNING, logger="bonas.cli"):
+        assert main([*args, "--n-trials", "10"]) == INTERRUPTED_EXIT_CODE
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "holds 5 evaluations" in said and "the same command continues it with 10 more" in said
+    assert "to end at 14 in all, add --total-trials 14 instead of --n-trials" in said  # 4 held + 10 asked
 
 
 def test_a_multi_objective_constrained_search_and_its_pareto_front(tmp_path, capsys) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from bonas.dashboard import annotate_best
+from bonas.dashboard import annotate_best, annotate_storage, serve
+from bonas.errors import BonasError
 from bonas.storage import artifact_dir, open_storage
 from bonas.study import search
 from bonas.testing.samplers import hashed_score, tiny_space
@@ -65,6 +66,34 @@ def test_annotate_best_writes_a_note_and_uploads_the_picture_once_per_best(tmp_p
     assert f"`{better}`" in get_note(study)
 
 
+@pytest.mark.slow  # importing optuna_dashboard imports torch and scikit-learn
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_every_study_gets_a_note_and_a_lost_picture_is_uploaded_again(tmp_path, nb201_benchmark) -> None:
+    from optuna_dashboard import get_note
+
+    db = tmp_path / "m.db"
+    benchmark = nb201_benchmark
+    search(benchmark.space, benchmark, sampler="random", n_trials=3, seed=0, storage=db, study_name="best")
+    search(benchmark.space, benchmark, sampler="random", n_trials=3, seed=0, storage=db, study_name="pareto",
+           objectives={"val_accuracy": "maximize", "latency_pixel3": "minimize"})  # fmt: skip
+    search(benchmark.space, benchmark, sampler="random", n_trials=3, seed=0, storage=db, study_name="infeasible",
+           constraints={"latency_pixel3": ("<=", 0.001)})  # fmt: skip
+    storage = open_storage(db)
+    assert annotate_storage(storage, artifacts=tmp_path / "art") == 3  # every note written counts
+    infeasible = optuna.load_study(study_name="infeasible", storage=storage)
+    assert "No feasible evaluation yet" in get_note(infeasible) and "None of the 3 evaluations" in get_note(
+        infeasible
+    )
+
+    best = optuna.load_study(study_name="best", storage=storage)
+    first = best._storage.get_study_system_attrs(best._study_id)[BEST_PICTURE_ATTR]["artifact_id"]
+    # The database copied without its artifact folder: the note's picture is not in the new one.
+    assert annotate_storage(storage, artifacts=tmp_path / "copy-art") == 3
+    again = best._storage.get_study_system_attrs(best._study_id)[BEST_PICTURE_ATTR]["artifact_id"]
+    assert again != first and (tmp_path / "copy-art" / again).read_bytes().startswith(PNG_MAGIC)
+    assert f"/artifacts/{best._study_id}/{again})" in get_note(best)
+
+
 def test_annotate_without_completed_trials_or_pictures(tmp_path) -> None:
     study = optuna.create_study(storage=open_storage(tmp_path / "e.db"), study_name="e")
     assert annotate_best(study, artifacts=tmp_path / "art") is None
@@ -80,6 +109,18 @@ def test_dashboard_refuses_a_missing_file(tmp_path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "nope.db' does not exist" in result.stderr
+
+
+@pytest.mark.slow  # importing optuna_dashboard imports torch and scikit-learn
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_the_dashboard_names_a_host_it_cannot_resolve(tmp_path) -> None:
+    db = tmp_path / "h.db"
+    optuna.create_study(storage=open_storage(db), study_name="h")
+    with pytest.raises(BonasError) as raised:
+        serve(db, host="256.1.1.1", port=0, annotate=False)
+    message = str(raised.value)
+    assert message.startswith("Cannot serve the dashboard on host '256.1.1.1': ")
+    assert "give an address of this machine with --host" in message and "port" not in message
 
 
 # -- a real browser ---------------------------------------------------------------------------------------

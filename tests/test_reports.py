@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import optuna
 import pandas as pd
 import pytest
 
 from bonas import trials
 from bonas.architecture import Architecture
-from bonas.reports import STUDY_COLUMNS, best_note, best_trial, studies_table, top_trials
+from bonas.reports import STUDY_COLUMNS, best_note, best_trial, pareto_note, studies_table, top_trials
 from bonas.study import search
 from bonas.testing.samplers import hashed_score, tiny_space
 
@@ -84,3 +86,28 @@ def test_a_noisy_studys_best_is_the_best_mean_as_the_search_reports_it() -> None
     (row,) = studies_table(storage).to_dict("records")
     assert row["best_arch"] == str(result.best_architecture) and row["best_value"] == result.best_value
     assert row["best_value"] < 10.0  # a mean, not the luckiest single value
+
+
+def table_cells(note: str) -> list[list[str]]:
+    """The cells of each row of the note's Markdown table, as a GFM renderer splits them."""
+    markdown_it = pytest.importorskip("markdown_it")
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(note)
+    return [
+        re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        for row in re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    ]
+
+
+def test_the_notes_tables_keep_the_pipes_of_architecture_strings_inside_their_cells(nb201_benchmark) -> None:
+    result = search(nb201_benchmark.space, nb201_benchmark, sampler="random", n_trials=6, seed=0,
+                    objectives={"val_accuracy": "maximize", "latency_pixel3": "minimize"})  # fmt: skip
+    rows = table_cells(pareto_note(result.study))
+    assert rows[0] == ["trial", "architecture", "val_accuracy", "latency_pixel3"]
+    assert len(rows) == 1 + len(result.pareto_front) and all(len(row) == 4 for row in rows)
+    assert {row[1] for row in rows[1:]} == {f"<code>{m.architecture}</code>" for m in result.pareto_front}
+
+    def piped(architecture: Architecture) -> dict[str, float]:
+        return {"val_accuracy": hashed_score(architecture), "a|b": 1.0}
+
+    study = search(tiny_space(), piped, n_trials=2, seed=0).study
+    assert table_cells(best_note(study, best_trial(study))) == [["metric", "value"], ["a|b", "1"]]

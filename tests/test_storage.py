@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 
 import optuna
 import pytest
 from optuna.storages import JournalStorage, RDBStorage
 
-from bonas.storage import artifact_dir, describe, local_file, open_storage, storage_url
+from bonas.storage import (
+    StorageSpecError,
+    StorageUnavailableError,
+    artifact_dir,
+    describe,
+    local_file,
+    open_storage,
+    storage_url,
+)
 from bonas.study import search
+from bonas.testing.samplers import hashed_score, tiny_space
 
 pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
@@ -87,10 +97,88 @@ def test_rejects_empty_specs() -> None:
         open_storage("journal:")
 
 
+def test_a_sqlite_urls_query_is_a_connection_option_of_the_same_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    study = optuna.create_study(storage=open_storage("q.db"), study_name="q")
+    study.tell(study.ask(), 1.0)
+    connected = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connected.append(k) or connect(*a, **k))
+    url = "sqlite:///q.db?timeout=7"
+    assert len(optuna.load_study(study_name="q", storage=open_storage(url)).trials) == 1
+    assert connected and all(k["timeout"] == 7.0 for k in connected)
+    assert local_file(url) == tmp_path / "q.db" and artifact_dir(url) == tmp_path / "q.db-artifacts"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("q.db-")) == ["q.db"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("sqlite:///:memory:", "is an in-memory database, which would lose the study when the search ends; give a file"),
+        ("sqlite://", "is an in-memory database"),
+        ("sqlite:/x.db", "is not a SQLite URL: write sqlite:///x.db (three slashes"),
+        ("SQLite:x.db", "is not a SQLite URL: write sqlite:///x.db"),
+        ("sqlite://x.db", "is not of the form sqlite:///path: write sqlite:///x.db"),
+        ("nodir/", "Storage 'nodir/' names a folder; name a file in it (nodir/search.db)."),
+        ("sqlite:///nodir/", "names a folder; name a file in it (nodir/search.db)"),
+        ("journal:nodir/", "names a folder; name a file in it (nodir/search.log)"),
+        ("afolder", "Storage 'afolder' names a folder"),
+        ("sqlite:///q.db?colour=red", "SQLite connections take no option colour; give only cached_statements"),
+    ],
+)  # fmt: skip
+def test_specs_naming_no_file_are_refused_before_anything_is_created(
+    tmp_path, monkeypatch, spec, message
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afolder").mkdir()
+    for call in (open_storage, local_file):
+        with pytest.raises(StorageSpecError) as raised:
+            call(spec)
+        assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["afolder"]
+
+
+def test_unusable_urls_are_one_line_errors_naming_the_fix() -> None:
+    with pytest.raises(StorageSpecError) as raised:
+        open_storage("postgresql://me@127.0.0.1:notaport/nas")
+    assert str(raised.value) == (
+        "Storage 'postgresql://me@127.0.0.1:notaport/nas': its port 'notaport' is not a number; write "
+        "dialect://user@host:port/database, e.g. postgresql://me@db-host:5432/nas."
+    )
+    if not (importlib.util.find_spec("psycopg") or importlib.util.find_spec("psycopg2")):
+        pytest.skip("no PostgreSQL driver installed")
+    with pytest.raises(StorageUnavailableError) as refused:
+        open_storage("postgresql://me@127.0.0.1:1/nas")  # nothing listens on port 1
+    message = str(refused.value)
+    assert message.startswith("Cannot open storage 'postgresql") and "\n" not in message
+    assert message.endswith("Check that the database server runs and is reachable at that host and port, and "
+                            "that the URL's user, password and database are right.")  # fmt: skip
+    assert "folder" not in message
+
+
+def test_a_read_only_database_is_one_error_naming_it_and_the_fix(tmp_path) -> None:
+    path = tmp_path / "ro.db"
+    search(tiny_space(), hashed_score, n_trials=1, seed=0, storage=path, study_name="ro")
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    with pytest.raises(StorageUnavailableError) as raised:
+        search(tiny_space(), hashed_score, n_trials=1, seed=0, storage=read_only, study_name="ro")
+    message = str(raised.value)
+    assert message.startswith("Cannot write to storage 'sqlite:///file") and "ro.db" in message
+    assert message.endswith(
+        ": attempt to write a readonly database. To search in it, make the file and its folder writable (chmod "
+        "u+w; chattr -i if it is immutable), or copy it somewhere writable and give that copy."
+    )
+    assert len(optuna.load_study(study_name="ro", storage=read_only).trials) == 1  # read-only, it still reads
+
+
 def test_describe_hides_passwords() -> None:
     assert describe("postgresql://bonas:secret@db:5432/nas") == "postgresql://bonas:***@db:5432/nas"
     assert describe("results/x.db") == "results/x.db"
     assert describe(None) == "memory"
+
+
+def test_describe_names_an_opened_journals_file(tmp_path) -> None:
+    assert describe(open_storage(tmp_path / "j.log")) == f"journal:{tmp_path / 'j.log'}"
 
 
 def test_local_files_and_artifact_folders(tmp_path) -> None:

@@ -201,6 +201,58 @@ def test_an_external_sampler_proposing_a_running_architecture_does_not_evaluate_
     assert architecture.canonical_hash not in calls
 
 
+def another_workers_running_trial(study: optuna.Study, space) -> optuna.Trial:
+    """A trial another worker started and proposed (its architecture chosen), still being evaluated."""
+    trial = study.ask()
+    architecture = trials.suggest(space, trial)
+    trial.set_user_attr("arch", str(architecture))
+    trial.set_user_attr("arch_hash", architecture.canonical_hash)
+    return trial
+
+
+def test_total_trials_counts_other_workers_running_trials(tmp_path, caplog) -> None:
+    space = tiny_space()
+    storage = open_storage(tmp_path / "total.db")
+    search(space, hashed_score, sampler="random", n_trials=2, seed=0, storage=storage, study_name="t")
+    study = optuna.load_study(study_name="t", storage=storage)
+    another_workers_running_trial(study, space)
+    with caplog.at_level(logging.INFO, logger="bonas"):
+        search(space, hashed_score, sampler="random", total_trials=3, seed=1, storage=storage, study_name="t")
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.RUNNING]  # nothing started
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "holds 2 evaluations and 1 running trial, which make total_trials=3" in said
+
+
+def test_a_trial_overtaken_to_the_total_by_another_worker_stops_before_proposing(
+    tmp_path, monkeypatch
+) -> None:
+    """Another worker asks for a trial between this worker's count and its own ask: the later trial (higher
+    number) starts nothing, so that the workers together do not overshoot ``total_trials``."""
+    space = tiny_space()
+    storage = open_storage(tmp_path / "race.db")
+    search(space, hashed_score, sampler="random", n_trials=2, seed=0, storage=storage, study_name="t")
+    study = optuna.load_study(study_name="t", storage=storage)
+    ask = optuna.Study.ask
+    overtaken = []
+
+    def ask_after_another_worker(self, *args, **kwargs):
+        if not overtaken:  # once: the other worker's ask goes through here too
+            overtaken.append(True)
+            another_workers_running_trial(study, space)
+        return ask(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.Study, "ask", ask_after_another_worker)
+    search(space, hashed_score, sampler="random", total_trials=3, seed=1, storage=storage, study_name="t")
+    monkeypatch.undo()
+    mine = study.get_trials()[3]
+    assert mine.state == TrialState.FAIL and trials.not_judged(mine) and not mine.params
+    assert mine.user_attrs["fail_reason"].startswith("not started: total_trials=3 was reached")
+    assert (
+        len(trials.evaluations(study.get_trials())) == 2 and study.get_trials()[2].state == TrialState.RUNNING
+    )
+
+
 # -- heartbeat (in-process) ---------------------------------------------------------------------------------
 
 
