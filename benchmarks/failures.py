@@ -31,11 +31,12 @@ import optuna
 import pandas as pd
 
 from benchmarks.cache import ResultCache, bonas_sources, content_digest, fingerprint_of, write_csv
-from benchmarks.command import BenchInputError, output_folder, run_command
+from benchmarks.command import BenchInputError, output_folder, positive_int, run_command
 from benchmarks.grid import benchmark_modules, cached_benchmark
 from benchmarks.pool import progress_bar, run_tasks
 from benchmarks.warning_log import WarningLog
 from bonas.architecture import Architecture
+from bonas.cli import whole_number
 from bonas.errors import unknown_name
 from bonas.samplers import make_sampler
 from bonas.study import search
@@ -176,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         help=f"benchmarks whose metrics include params_mb (default: {' '.join(BENCHMARKS)})",
     )
-    parser.add_argument("--seeds", type=int, help=f"seeds 0..N-1 per setting (default: {SEEDS})")
-    parser.add_argument("--budget", type=int, help=f"queries per run (default: {BUDGET})")
+    parser.add_argument(
+        "--seeds",
+        type=whole_number(2),
+        help=f"seeds 0..N-1 per setting, at least 2 for a spread (default: {SEEDS})",
+    )
+    parser.add_argument("--budget", type=positive_int, help=f"queries per run (default: {BUDGET})")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quantile", type=float, default=0.75, help="cells above this quantile of parameters fail"
     )
-    parser.add_argument("--jobs", type=int, default=2, help="processes")
+    parser.add_argument("--jobs", type=positive_int, default=2, help="processes")
     parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
     args = parser.parse_args(argv)
@@ -196,19 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     args.budget = args.budget if args.budget is not None else QUICK_BUDGET if args.quick else BUDGET
     for name in args.benchmarks:
         if name not in benchmark_names():
-            raise SystemExit(f"--benchmarks {name!r}: {unknown_name('benchmark', name, benchmark_names())}")
+            raise BenchInputError(
+                f"--benchmarks {name!r}: {unknown_name('benchmark', name, benchmark_names())}"
+            )
         if name.endswith(NOISY_SUFFIX):
-            raise SystemExit(
+            raise BenchInputError(
                 f"--benchmarks {name!r}: a noisy table has no fixed optimum to measure regret against; "
                 f"give {name.removesuffix(NOISY_SUFFIX)!r}."
             )
-    if args.seeds < 2 or args.budget < 1 or args.jobs < 1:
-        raise SystemExit(
-            f"Need --seeds >= 2 (for a spread), --budget >= 1 and --jobs >= 1; got {args.seeds}, {args.budget} "
-            f"and {args.jobs}."
-        )
+    if args.seeds < 2:  # --quick's default is checked here; a value given is checked as it is parsed
+        raise BenchInputError(f"--seeds {args.seeds}: give at least 2 (for a spread).")
     if not 0 < args.quantile < 1:
-        raise SystemExit(
+        raise BenchInputError(
             f"--quantile {args.quantile}: give a number strictly between 0 and 1 (0.75: a quarter fails)."
         )
     output_folder(args.out)

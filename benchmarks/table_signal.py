@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from benchmarks.cache import write_csv
+from benchmarks.command import BenchInputError, output_folder, run_command
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.tabular import TabularBenchmark, benchmark_names, load_benchmark
 
@@ -141,15 +142,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.table_signal", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), help="benchmark names")
+    parser.add_argument("--benchmarks", nargs="+", help=f"benchmark names (default: {' '.join(BENCHMARKS)})")
     parser.add_argument("--data-dir", help="data folder (default: $BONAS_DATA_DIR or data/)")
     parser.add_argument("--out", type=Path, default=Path("results/table_signal"), help="output folder")
     parser.add_argument("--quick", action="store_true", help="NAS-Bench-Graph cora only")
     parser.add_argument("--force", action="store_true", help="accepted for make bench; nothing is cached")
     args = parser.parse_args(argv)
+    args.named = args.benchmarks is not None
+    args.benchmarks = args.benchmarks or list(BENCHMARKS)
     for name in args.benchmarks:
         if name not in benchmark_names():
             parser.error(str(unknown_name("benchmark", name, benchmark_names())))
+    output_folder(args.out)
     return args
 
 
@@ -166,8 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(agreement(name, values))
         print(f"{name}: {len(values):,} table entries", flush=True)
     if not rows:
-        print("No benchmark had validation and test accuracies: nothing to report.")
-        return 0
+        if not (args.named or args.quick):
+            print("No benchmark had validation and test accuracies here: nothing to report.")
+            return 0
+        raise BenchInputError(
+            f"None of {', '.join(names)} has validation and test accuracies here (see above): nothing to report; "
+            f"name benchmarks with both, e.g. {BENCHMARKS[0]}."
+        )
     frame = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(frame, args.out / "summary.csv")
@@ -181,4 +190,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(main, "python -m benchmarks.table_signal"))

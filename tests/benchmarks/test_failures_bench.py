@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import benchmarks.failures as failures
+from benchmarks.command import run_command
 from bonas.architecture import Architecture
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
@@ -106,7 +107,8 @@ def test_regret_is_reported_at_the_queries_within_the_budget() -> None:
     ("argv", "message"),
     [
         (["--benchmarks", "nb202"], "--benchmarks 'nb202'"),
-        (["--seeds", "1"], "Need --seeds >= 2"),
+        (["--seeds", "1"], "argument --seeds: '1' must be at least 2"),
+        (["--jobs", "0"], "argument --jobs: '0' must be at least 1"),
         (["--quantile", "1.5"], "--quantile 1.5: give a number strictly between 0 and 1"),
         (
             ["--benchmarks", "nb201-cifar10-noisy"],
@@ -114,9 +116,12 @@ def test_regret_is_reported_at_the_queries_within_the_budget() -> None:
         ),
     ],
 )
-def test_bad_arguments_are_refused_naming_them(argv: list[str], message: str) -> None:
-    with pytest.raises(SystemExit, match=message):
-        failures.main(["--benchmarks", "sized-table", *argv] if argv[0] != "--benchmarks" else argv)
+def test_bad_arguments_are_refused_naming_them(argv: list[str], message: str, capsys) -> None:
+    args = ["--benchmarks", "sized-table", *argv] if argv[0] != "--benchmarks" else argv
+    with pytest.raises(SystemExit) as raised:  # as `python -m benchmarks.failures` exits
+        raise SystemExit(run_command(lambda: failures.main(args), "python -m benchmarks.failures"))
+    error = capsys.readouterr().err
+    assert raised.value.code == 2 and message in error and "Traceback" not in error
 
 
 @pytest.mark.usefixtures("sized_table")

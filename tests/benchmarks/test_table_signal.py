@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import benchmarks.table_signal as table_signal
+from benchmarks.command import run_command
 from bonas.architecture import Architecture
 from bonas.spaces.base import Categorical
 from bonas.spaces.categorical import CategoricalSpace
@@ -89,6 +90,20 @@ def test_main_writes_the_table_and_skips_a_benchmark_without_test_accuracies(
     assert list(summary["benchmark"]) == ["small-table"]
     assert summary.loc[0, "tau_all"] == 1.0
     assert "| small-table | 31 | 85.0 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_named_benchmarks_without_test_accuracies_are_an_error_the_default_grid_is_not(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    tables = {"no-test": SmallTable("no-test", with_test=False)}
+    monkeypatch.setattr(table_signal, "load_benchmark", lambda name, data_dir=None: tables[name])
+    monkeypatch.setattr(table_signal, "benchmark_names", lambda: list(tables))
+    named = ["--benchmarks", "no-test", "--out", str(tmp_path)]
+    assert run_command(lambda: table_signal.main(named), "python -m benchmarks.table_signal") == 2
+    assert "None of no-test has validation and test accuracies" in capsys.readouterr().err
+    monkeypatch.setattr(table_signal, "BENCHMARKS", ("no-test",))
+    assert table_signal.main(["--out", str(tmp_path)]) == 0  # a machine without the data: make bench goes on
+    assert not list(tmp_path.iterdir())
 
 
 def test_constant_values_give_no_agreement_and_too_few_entries_are_refused() -> None:
