@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -443,19 +441,15 @@ def _quick_seed_zero(spec: RunSpec, data_dir: str | None) -> pd.DataFrame:
 
 
 def test_ctrl_c_keeps_the_finished_runs_and_stops_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctrl_c_after
 ) -> None:
     # Workers are forked: they run the stand-in too.
     monkeypatch.setattr(benchmarks.runner, "run_one", _quick_seed_zero)
     specs = grid({"nb201-cifar10": 6}, ("random",), 5)
     started = time.perf_counter()
-    interrupt = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
-    interrupt.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_grid(specs, tmp_path, data_dir=None, jobs=2)
-    finally:
-        interrupt.cancel()
+    ctrl_c_after(3.0)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(specs, tmp_path, data_dir=None, jobs=2)
     assert time.perf_counter() - started < 15
     assert (run_key(specs[0]), fingerprint(specs[0], None)) in run_cache(tmp_path)
     assert len(list((tmp_path / "runs").rglob("*.csv"))) == 1

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -181,20 +179,16 @@ def sleep_for(seconds: float) -> float:
     return seconds
 
 
-def test_ctrl_c_stops_the_workers_at_once_after_handing_over_the_finished_tasks() -> None:
+def test_ctrl_c_stops_the_workers_at_once_after_handing_over_the_finished_tasks(ctrl_c_after) -> None:
     # The quick tasks finish at once; the long ones run or wait in the queue when Ctrl-C comes. A plain
     # shutdown would wait for every one of them (about 40 s on two workers).
     tasks = [(0.0,), (0.0,), (20.0,), (20.0,), (20.0,), (20.0,)]
     handed: list[tuple[float, ...]] = []
     started = time.perf_counter()
-    interrupt = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
-    interrupt.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            for task, _ in run_tasks(sleep_for, tasks, jobs=2):
-                handed.append(task)
-    finally:
-        interrupt.cancel()
+    ctrl_c_after(3.0)
+    with pytest.raises(KeyboardInterrupt):
+        for task, _ in run_tasks(sleep_for, tasks, jobs=2):
+            handed.append(task)
     assert time.perf_counter() - started < 12
     assert handed == [(0.0,), (0.0,)]
 
