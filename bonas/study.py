@@ -97,6 +97,7 @@ from bonas.storage import (
     StorageSpec,
     describe,
     fail_stale_trials,
+    heartbeat_interval_of,
     open_storage,
     write_errors_named,
 )
@@ -384,6 +385,8 @@ class _SearchLoop:
     stopped_by_failures: SearchFailedError | None = None
     #: Numbers of trials this loop failed itself (their reason is logged once, by bonas).
     failed_numbers: set[int] = field(default_factory=set)
+    #: Trials failed without proposing because other workers' trials had reached ``total_trials``.
+    not_started: set[int] = field(default_factory=set)
     #: Earlier running trials this loop stopped waiting for.
     abandoned: set[int] = field(default_factory=set)
 
@@ -434,6 +437,7 @@ class _SearchLoop:
         )
         logger.info("Trial %d %s.", trial.number, reason)
         self.failed_numbers.add(trial.number)
+        self.not_started.add(trial.number)
         trial.set_user_attr(trials.FAIL_REASON_ATTR, reason)
         trials.record_not_judged(self.study, trial._trial_id)
         log_total_reached(self.study.study_name, held, running, self.total_trials)  # type: ignore[arg-type]
@@ -605,6 +609,8 @@ class _SearchLoop:
         )
 
     def _count_failure(self, trial: FrozenTrial) -> None:
+        if trial.number in self.not_started:  # the total was reached: no failure of the search
+            return
         if trial.state != TrialState.FAIL:
             if trial.state == TrialState.COMPLETE:
                 self.consecutive_failures, self.first_failure = 0, None
@@ -624,12 +630,17 @@ class _SearchLoop:
 
 def held_and_running(study: optuna.Study, *, below: int | None = None) -> tuple[int, int]:
     """The study's evaluations, and its running trials (numbered below ``below`` when given; running
-    trials whose worker stopped its heartbeat are failed first, see :func:`bonas.storage.fail_stale_trials`)."""
+    trials whose worker stopped its heartbeat are failed first, see :func:`bonas.storage.fail_stale_trials`).
+
+    Running trials count only on a storage with a heartbeat: without one (the journal, an in-memory study,
+    ``heartbeat_interval=None``) a killed worker's trial stays RUNNING for ever and would keep the study
+    from reaching the total; workers sharing such a storage may then overshoot it by one trial each."""
     fail_stale_trials(study)
+    counts_running = heartbeat_interval_of(study._storage) is not None
     held = running = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
         if trial.state == TrialState.RUNNING:
-            running += below is None or trial.number < below
+            running += counts_running and (below is None or trial.number < below)
         else:
             held += trials.is_evaluation(trial)
     return held, running

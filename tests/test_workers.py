@@ -212,7 +212,7 @@ def another_workers_running_trial(study: optuna.Study, space) -> optuna.Trial:
 
 def test_total_trials_counts_other_workers_running_trials(tmp_path, caplog) -> None:
     space = tiny_space()
-    storage = open_storage(tmp_path / "total.db")
+    storage = open_storage(tmp_path / "total.db", heartbeat_interval=30)  # a running trial is alive
     search(space, hashed_score, sampler="random", n_trials=2, seed=0, storage=storage, study_name="t")
     study = optuna.load_study(study_name="t", storage=storage)
     another_workers_running_trial(study, space)
@@ -224,13 +224,26 @@ def test_total_trials_counts_other_workers_running_trials(tmp_path, caplog) -> N
     assert "holds 2 evaluations and 1 running trial, which make total_trials=3" in said
 
 
+def test_without_a_heartbeat_a_killed_workers_trial_does_not_keep_the_total_out_of_reach(tmp_path) -> None:
+    """On a journal (no heartbeat) nothing ever fails a killed worker's RUNNING trial: it must not count."""
+    space = tiny_space()
+    storage = open_storage(f"journal:{tmp_path / 'total.log'}")
+    search(space, hashed_score, sampler="random", n_trials=2, seed=0, storage=storage, study_name="t")
+    study = optuna.load_study(study_name="t", storage=storage)
+    another_workers_running_trial(study, space)  # and then the worker was killed
+    result = search(
+        space, hashed_score, sampler="random", total_trials=3, seed=1, storage=storage, study_name="t"
+    )
+    assert len(trials.evaluations(result.study.get_trials())) == 3
+
+
 def test_a_trial_overtaken_to_the_total_by_another_worker_stops_before_proposing(
     tmp_path, monkeypatch
 ) -> None:
     """Another worker asks for a trial between this worker's count and its own ask: the later trial (higher
     number) starts nothing, so that the workers together do not overshoot ``total_trials``."""
     space = tiny_space()
-    storage = open_storage(tmp_path / "race.db")
+    storage = open_storage(tmp_path / "race.db", heartbeat_interval=30)  # running trials are alive
     search(space, hashed_score, sampler="random", n_trials=2, seed=0, storage=storage, study_name="t")
     study = optuna.load_study(study_name="t", storage=storage)
     ask = optuna.Study.ask
@@ -243,7 +256,9 @@ def test_a_trial_overtaken_to_the_total_by_another_worker_stops_before_proposing
         return ask(self, *args, **kwargs)
 
     monkeypatch.setattr(optuna.Study, "ask", ask_after_another_worker)
-    search(space, hashed_score, sampler="random", total_trials=3, seed=1, storage=storage, study_name="t")
+    # The trial that starts nothing is no failure of the search, even with a limit of one.
+    search(space, hashed_score, sampler="random", total_trials=3, seed=1, storage=storage, study_name="t",
+           max_consecutive_failures=1)  # fmt: skip
     monkeypatch.undo()
     mine = study.get_trials()[3]
     assert mine.state == TrialState.FAIL and trials.not_judged(mine) and not mine.params
