@@ -29,6 +29,7 @@ import os
 import random
 import sqlite3
 import time
+import urllib.parse
 import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -41,6 +42,13 @@ from optuna.storages import BaseStorage
 from bonas.errors import BonasError
 
 logger = logging.getLogger(__name__)
+
+# optuna.storages.fail_stale_trials, which bonas calls before each trial of a storage with a heartbeat, warns
+# that it is experimental at every call; a catch_warnings() around each call would also reset Python's
+# record of the warnings already shown, so that a user's warning meant to show once showed at every trial.
+warnings.filterwarnings(
+    "ignore", message=r"fail_stale_trials is experimental", category=optuna.exceptions.ExperimentalWarning
+)
 
 
 class StorageSpecError(BonasError, ValueError):
@@ -94,7 +102,8 @@ def storage_url(spec: str | os.PathLike) -> str:
         return _with_postgres_driver(text)
     _check_not_a_malformed_url(text)
     _check_not_a_folder(text, text)
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
+    # Quoted, as the URL is read back (sqlite_file): a path holding "%20" or "?" names that very file.
+    return f"sqlite:///{urllib.parse.quote(str(Path(text).expanduser().resolve()), safe='/')}"
 
 
 def _check_not_a_malformed_url(text: str) -> None:
@@ -237,12 +246,17 @@ def write_errors_named(storage: BaseStorage | None) -> Iterator[None]:
         yield
     except (optuna.exceptions.StorageInternalError, OperationalError, ProgrammingError) as error:
         where = describe(storage)
-        fix = (
-            "make the file and its folder writable (chmod u+w; chattr -i if it is immutable), or copy it somewhere "
-            "writable and give that copy"
-            if where.startswith("sqlite")
-            else "check that the database user may write to that database"
-        )
+        if "locked" in _one_line(error):  # another process held the file past the busy timeout
+            fix = (
+                "wait for the other process on it, or give a longer busy timeout (sqlite:///PATH?timeout=60)"
+            )
+        elif where.startswith("sqlite"):
+            fix = (
+                "make the file and its folder writable (chmod u+w; chattr -i if it is immutable), or copy it "
+                "somewhere writable and give that copy"
+            )
+        else:
+            fix = "check that the database user may write to that database"
         raise StorageUnavailableError(
             f"Cannot write to storage {where!r}: {_one_line(error)} To search in it, {fix}."
         ) from error
@@ -387,9 +401,7 @@ def fail_stale_trials(study: optuna.Study) -> None:
     """Fail (and re-queue, see :func:`open_storage`) running trials whose worker stopped its heartbeat."""
     if heartbeat_interval_of(study._storage) is None:
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    optuna.storages.fail_stale_trials(study)
 
 
 def _journal_storage(path_text: str, heartbeat_interval: int | None) -> BaseStorage:

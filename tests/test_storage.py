@@ -111,6 +111,16 @@ def test_a_sqlite_urls_query_is_a_connection_option_of_the_same_file(tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("q.db-")) == ["q.db"]
 
 
+@pytest.mark.parametrize("name", ["run%201.db", "run?1.db", "run #1.db"])
+def test_a_path_names_its_very_file_whatever_characters_it_holds(tmp_path, monkeypatch, name: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    study = optuna.create_study(storage=open_storage(name), study_name="s")
+    study.tell(study.ask(), 1.0)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(f"{name}-")) == [name]
+    assert local_file(name) == tmp_path / name
+    assert len(optuna.load_study(study_name="s", storage=open_storage(name)).trials) == 1
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -169,6 +179,22 @@ def test_a_read_only_database_is_one_error_naming_it_and_the_fix(tmp_path) -> No
         "u+w; chattr -i if it is immutable), or copy it somewhere writable and give that copy."
     )
     assert len(optuna.load_study(study_name="ro", storage=read_only).trials) == 1  # read-only, it still reads
+
+
+def test_a_locked_database_is_one_error_naming_the_busy_timeout(tmp_path) -> None:
+    path = tmp_path / "locked.db"
+    search(tiny_space(), hashed_score, n_trials=1, seed=0, storage=path, study_name="s")
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing past the busy timeout
+    try:
+        with pytest.raises(
+            StorageUnavailableError, match=r"database is locked\. To search in it, wait for the"
+        ):
+            search(tiny_space(), hashed_score, n_trials=1, seed=1, storage=f"sqlite:///{path}?timeout=0.1",
+                   study_name="s")  # fmt: skip
+    finally:
+        holder.rollback()
+        holder.close()
 
 
 def test_describe_hides_passwords() -> None:
