@@ -22,7 +22,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 #: Libraries whose loggers print through their own handlers; their records go to the file.
 _LIBRARY_LOGGERS = ("torch",)
@@ -31,31 +30,36 @@ logger = logging.getLogger(__name__)
 
 #: linear_operator's NumericalWarning when a covariance needed jitter to factorise (handled by it).
 _JITTER = re.compile(r"not p\.d\., added jitter")
-#: Where re-raised warnings remember having been shown (the "default" action shows one once per place).
-_SHOWN: dict[Any, Any] = {}
 
 
 @contextmanager
 def jitter_to_debug_log() -> Iterator[None]:
     """Inside the block, GPyTorch's "A not p.d., added jitter" warnings go to bonas's log at DEBUG, as
     one line with their count: a GP fit raises dozens per proposal, which the library handles itself
-    and no user can act on. Every other warning is raised again after the block, as it would have been."""
-    caught: list[warnings.WarningMessage] = []
+    and no user can act on.
+
+    Only the display of warnings is intercepted (``warnings.showwarning``): the filters are left alone, so
+    the user's filters apply, and a warning shown once per place is still shown once (entering
+    ``warnings.catch_warnings`` would reset that record at every proposal)."""
+    shown = warnings.showwarning
+    jitter: list[str] = []
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+        if _JITTER.search(str(message)):
+            jitter.append(str(message))
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-    finally:  # also when the block raised: its warnings are not lost
-        jitter = [w for w in caught if _JITTER.search(str(w.message))]
+        yield
+    finally:
+        if warnings.showwarning is show:  # a hook installed inside the block (and not undone) stays
+            warnings.showwarning = shown
         if jitter:
             logger.debug(
-                "%d GPyTorch jitter warning(s) in the proposal, the last: %s", len(jitter), jitter[-1].message
+                "%d GPyTorch jitter warning(s) in the proposal, the last: %s", len(jitter), jitter[-1]
             )
-        for w in caught:
-            if not _JITTER.search(str(w.message)):
-                warnings.warn_explicit(
-                    w.message, w.category, w.filename, w.lineno, registry=_SHOWN, source=w.source
-                )
 
 
 @dataclass

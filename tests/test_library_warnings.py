@@ -131,3 +131,22 @@ def test_jitter_warnings_in_a_proposal_go_to_the_debug_log_and_others_still_show
             raise ValueError("the proposal failed")
     assert [str(w.message) for w in shown] == ["the user's own warning", "raised before a failure"]
     assert "3 GPyTorch jitter warning(s) in the proposal" in caplog.text
+
+
+def _warn_from_one_place() -> None:
+    warnings.warn("shown once per place", UserWarning, stacklevel=1)
+
+
+def test_around_proposals_a_warning_shown_once_stays_once_and_module_filters_apply() -> None:
+    from bonas.library_warnings import jitter_to_debug_log
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", module="noisy_lib")
+        for _ in range(3):  # three proposals
+            with jitter_to_debug_log():
+                _warn_from_one_place()
+                warnings.warn_explicit(
+                    "from an ignored library", UserWarning, "noisy_lib.py", 1, module="noisy_lib"
+                )
+    assert [str(w.message) for w in shown] == ["shown once per place"]
