@@ -221,10 +221,12 @@ def search(
         show_progress: show a progress bar over queries.
         total_trials: also stop once the study holds this many completed evaluations (COMPLETE trials
             that are not repeats), counting earlier runs and other workers: re-running the same call
-            after a crash finishes the budget. Running trials count too, every worker's: no trial
-            starts once the evaluations and running trials make the total, so workers sharing the
-            study never overshoot it (a running trial that then fails leaves the study short of it:
-            run again).
+            after a crash finishes the budget. On a storage with a heartbeat, running trials count
+            too, every worker's: no trial starts once the evaluations and running trials make the
+            total, so workers sharing the study never overshoot it (a running trial that then fails
+            leaves the study short of it: run again). Without a heartbeat (a journal file,
+            ``heartbeat_interval=None``) running trials do not count, and workers may overshoot the
+            total by one trial each.
         heartbeat_interval: seconds between heartbeats of a running trial, for a storage given as a
             path or URL (None: no heartbeat).
         grace_period: seconds without a heartbeat after which another worker fails the trial and
