@@ -55,6 +55,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import optuna
@@ -688,29 +689,46 @@ def _wait_for_earlier_proposals(
     """Wait until every running trial numbered below ``number`` has chosen its architecture.
 
     Proposals are thereby made one at a time in trial-number order across all workers, each seeing the
-    earlier ones as pending. Trials still proposing after :data:`PROPOSAL_WAIT_SECONDS` are given up
-    on (for this loop) with a warning.
+    earlier ones as pending. Trials still proposing :data:`PROPOSAL_WAIT_SECONDS` after they started are
+    given up on (for this loop) with a warning, at once when they started that long ago (a worker that
+    died while proposing, found by a search resumed later).
     """
     deadline = time.monotonic() + PROPOSAL_WAIT_SECONDS
     pause = 0.005
     while True:
-        proposing = [
-            trial.number
+        earlier = [
+            trial
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if trial.number < number and trials.architecture_hash(trial, space) is None
+            if trial.number < number
+            and trial.number not in abandoned
+            and trials.architecture_hash(trial, space) is None
         ]
-        proposing = [n for n in proposing if n not in abandoned]
+        proposing = [trial.number for trial in earlier]
         if not proposing:
             return
-        if time.monotonic() > deadline:
+        # Optuna stamps a trial's start with the asking worker's local clock, as datetime.now() reads it.
+        now = datetime.now()
+        given_up = (
+            proposing
+            if time.monotonic() > deadline
+            else [
+                t.number
+                for t in earlier
+                if t.datetime_start is not None
+                and (now - t.datetime_start).total_seconds() > PROPOSAL_WAIT_SECONDS
+            ]
+        )
+        if given_up:
             logger.warning(
                 "Trials %s have been proposing for over %.0f s (a worker that died?); proposing without "
                 "them.",
-                proposing,
+                given_up,
                 PROPOSAL_WAIT_SECONDS,
             )
-            abandoned.update(proposing)
-            return
+            abandoned.update(given_up)
+            if len(given_up) == len(proposing):
+                return
+            continue
         time.sleep(pause)
         pause = min(2 * pause, 0.25)
         fail_stale_trials(study)

@@ -164,6 +164,23 @@ def test_a_trial_stuck_proposing_is_given_up_on(tmp_path, monkeypatch, caplog) -
     assert len(warnings) == 1 and "[0]" in warnings[0]  # given up on once, not at every trial
 
 
+def test_a_trial_that_started_proposing_long_ago_is_given_up_on_without_waiting(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    monkeypatch.setattr(study_module, "PROPOSAL_WAIT_SECONDS", 0.3)
+    space = tiny_space()
+    storage = open_storage(tmp_path / "old.db")
+    study = optuna.create_study(storage=storage, study_name="old", direction="maximize")
+    study.ask()  # a worker died while proposing ...
+    time.sleep(0.5)  # ... longer ago than the wait when the search is resumed
+    waits = []  # the wait polls the storage for stale trials after each pause
+    monkeypatch.setattr(study_module, "fail_stale_trials", lambda study: waits.append(study))
+    with caplog.at_level(logging.WARNING, logger="bonas"):
+        result = search(space, hashed_score, n_trials=2, seed=0, storage=storage, study_name="old")
+    assert result.history["query"].max() == 2 and not waits
+    assert any("[0] have been proposing for over" in r.getMessage() for r in caplog.records)
+
+
 def test_an_external_sampler_proposing_a_running_architecture_does_not_evaluate_it(tmp_path) -> None:
     space = tiny_space()
     storage = open_storage(tmp_path / "dup.db")
