@@ -34,7 +34,14 @@ from benchmarks.grid import (
     grid,
 )
 from benchmarks.pool import progress_bar
-from benchmarks.report import comparison_table, flat_comparison, markdown_table, plot_curves, summarise
+from benchmarks.report import (
+    comparison_table,
+    flat_comparison,
+    markdown_table,
+    plot_curves,
+    scope_lines,
+    summarise,
+)
 from benchmarks.runner import run_grid
 from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
@@ -156,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
             progress=bar.update,
             warning_log=warning_log,
         )
-    print(f"{runs.n_cached} of {len(specs)} runs from cache.")
 
     report_at = tuple(q for q in REPORT_AT if q <= budget)
     if budget not in report_at:
@@ -182,15 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Wrote {args.out / 'summary.csv'}, {args.out / 'summary.md'} and {len(plots)} plots in {args.out / 'plots'}"
     )
-    print(
-        f"The summary covers this command's {len(specs)} runs; runs of earlier commands stay cached in "
-        f"{args.out / 'runs'}."
-    )
-    earlier = sorted(path.name for path in (args.out / "plots").glob("*.png") if path not in set(plots))
-    if earlier:
-        print(
-            f"{args.out / 'plots'} also holds plots of earlier commands, not of this summary: {', '.join(earlier)}"
-        )
+    print("\n".join(scope_lines(args.out, len(specs), runs.n_cached, plots)))
     print(warning_log.summary())
     print(f"Total wall time: {elapsed:.1f} s")
     return 0

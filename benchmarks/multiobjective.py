@@ -59,6 +59,7 @@ from benchmarks.mo_problems import (
     table_of,
 )
 from benchmarks.pool import progress_bar, run_tasks
+from benchmarks.report import scope_lines
 from benchmarks.warning_log import WarningLog
 from bonas.errors import DataFileNotFoundError, unknown_name
 from bonas.samplers import make_sampler, sampler_names
@@ -561,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "summary.md").write_text(
         f"{text}\n{references}\n"
         + (f"\n{informed}\n" if informed else "")
-        + f"\nWall time {elapsed:.0f} s.\n"
+        + f"\n{len(specs) - len(todo)} of {len(specs)} runs from cache; this command's wall time {elapsed:.0f} s.\n"
     )
     if informed:
         text += "\n" + informed + "\n"
@@ -583,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Wrote {args.out / 'summary.csv'}, {args.out / 'summary.md'} and {len(plots)} plots in {args.out / 'plots'}"
     )
+    print("\n".join(scope_lines(args.out, len(specs), len(specs) - len(todo), plots)))
     print(warning_log.summary())
     print(f"Total wall time: {elapsed:.1f} s")
     return 0

@@ -256,3 +256,19 @@ def plot_curves(runs: dict[RunSpec, pd.DataFrame], out: Path) -> list[Path]:
         plt.close(figure)
         paths.append(path)
     return paths
+
+
+def scope_lines(out: Path, n_runs: int, n_cached: int, plots: list[Path]) -> list[str]:
+    """What a bench command's summary covers, for the terminal: its runs (how many from the cache), that
+    earlier commands' runs stay cached in ``out/runs``, and the plots in ``out/plots`` that are not this
+    command's (left by earlier commands, kept)."""
+    lines = [
+        f"{n_cached} of {n_runs} runs from cache. The summary covers this command's {n_runs} runs; runs of "
+        f"earlier commands stay cached in {out / 'runs'}."
+    ]
+    earlier = sorted(path.name for path in (out / "plots").glob("*.png") if path not in set(plots))
+    if earlier:
+        lines.append(
+            f"{out / 'plots'} also holds plots of earlier commands, not of this summary: {', '.join(earlier)}"
+        )
+    return lines

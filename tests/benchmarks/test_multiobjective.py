@@ -176,5 +176,8 @@ def test_the_proposal_overhead_is_measured_with_named_problems_only_when_asked(
             "--jobs", "1", "--out", str(tmp_path)]  # fmt: skip
     assert multiobjective.main(argv) == 0
     assert not (tmp_path / "overhead.csv").exists()
+    out = capsys.readouterr().out
+    assert "0 of 1 runs from cache. The summary covers this command's 1 runs" in out
+    assert "0 of 1 runs from cache; this command's wall time" in (tmp_path / "summary.md").read_text()
     with pytest.raises(_OverheadMeasuredError):
         multiobjective.main([*argv, "--overhead"])

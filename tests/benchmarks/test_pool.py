@@ -80,6 +80,7 @@ def test_a_failing_task_raises_its_error(in_process: bool) -> None:
         list(run_tasks(fail_on_two, [(1,), (2,), (3,)], jobs=2, in_process=in_process))
 
 
+@pytest.mark.usefixtures("quiet_optuna")  # Optuna's warnings on, whatever an earlier test in this process set
 @pytest.mark.parametrize("in_process", [True, False])
 def test_warnings_of_tasks_go_to_the_log_file_not_the_terminal(
     tmp_path: Path, in_process: bool, capfd: pytest.CaptureFixture[str]
